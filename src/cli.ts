@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { tools } from "../tools/index.js";
+import { createApp, redirectUriFor } from "./app.js";
+import { startCallbackListener } from "./callback-server.js";
+import { loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { createMcpServer } from "./mcp/server.js";
+import { listProviders } from "./providers-view.js";
+import { authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
+import { buildCatalog } from "./catalog.js";
+import { definitions } from "../providers/index.js";
+
+const USAGE = `Usage:
+  tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
+  tenex-connectors providers      the catalog, and which providers have OAuth app credentials
+  tenex-connectors --help`;
+
+/** Errors go to stderr with a non-zero exit; stdout carries only the result. */
+function fail(message: string, code = 1): never {
+  process.stderr.write(`tenex-connectors: ${message}\n`);
+  process.exit(code);
+}
+
+async function serveStdio(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger({ level: config.log_level });
+  const app = await createApp(config, { mode: "stdio", log });
+  let workspaceId = LOCAL_WORKSPACE_ID;
+  if (config.api_key) {
+    const auth = await authenticateApiKey(app.ctx.db, config.api_key);
+    if (!auth) fail("TENEX_API_KEY is not a valid, unrevoked key");
+    workspaceId = auth.workspace_id;
+  }
+  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
+  // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
+  app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
+  const server = createMcpServer(app.ctx, tools, { workspace_id: workspaceId });
+  const transport = new StdioServerTransport();
+  let closing = false;
+  const shutdown = async (why: string) => {
+    if (closing) return;
+    closing = true;
+    log.info("shutting down", { why });
+    await listener.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    process.exit(0);
+  };
+  transport.onclose = () => void shutdown("stdin closed");
+  process.stdin.on("end", () => void shutdown("stdin ended"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  await server.connect(transport);
+  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri });
+}
+
+function printProviders(): void {
+  const config = loadConfig(process.env);
+  const catalog = buildCatalog(definitions, config.providers);
+  process.stdout.write(JSON.stringify({ providers: listProviders(catalog) }, null, 2) + "\n");
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd = "serve", ...rest] = argv;
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+  if (cmd === "serve") {
+    if (rest.length > 0) fail(`unknown option ${rest[0]}\n${USAGE}`, 2);
+    return serveStdio();
+  }
+  if (cmd === "providers") return printProviders();
+  fail(`unknown command "${cmd}"\n${USAGE}`, 2);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,53 @@
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
+import type { Database } from "./schema.js";
+import * as m0001 from "./migrations/0001_initial.js";
+
+export type DB = Kysely<Database>;
+
+/** Migrations are imported statically so they work from the compiled output without a folder scan. */
+const MIGRATIONS: Record<string, Migration> = {
+  "0001_initial": m0001,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export interface OpenedDatabase {
+  db: DB;
+  sqlite: SQLite.Database;
+  close(): Promise<void>;
+}
+
+/** Open (creating when needed) the SQLite database and bring its schema up to date. */
+export async function openDatabase(file: string): Promise<OpenedDatabase> {
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("synchronous = NORMAL");
+  // Deleted secrets are overwritten, not left in free pages.
+  sqlite.pragma("secure_delete = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    await db.destroy();
+    const why = error instanceof Error ? error.message : String(error ?? "unknown error");
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${why}`);
+  }
+  return {
+    db,
+    sqlite,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { AccountFacts, ConnectionView, Provider } from "./catalog.js";
+import type { Context } from "./context.js";
+import { ConnectorError } from "./errors.js";
+import { callProviderApi, testReadPath } from "./provider-api.js";
+
+export interface AccountCheck {
+  ok: boolean;
+  status: number | null;
+  latency_ms: number;
+  account: AccountFacts;
+  error?: string;
+}
+
+/** Run the provider's lightest authenticated read and extract non-secret account facts. */
+export async function readAccount(
+  ctx: Pick<Context, "fetch" | "clock" | "log">,
+  provider: Provider,
+  view: ConnectionView,
+  credential: string,
+  authType: "oauth2" | "api_key",
+): Promise<AccountCheck> {
+  const t = provider.def.test;
+  try {
+    const res = await callProviderApi(ctx, provider, view, credential, { method: t.method, path: testReadPath(provider, view, authType), body: t.body });
+    if (!res.ok) {
+      const why =
+        res.status === 401 ? "the credential was rejected (401)" : res.status === 403 ? "access was refused (403): check scopes or permissions" : `${provider.def.name} answered ${res.status}`;
+      return { ok: false, status: res.status, latency_ms: res.latency_ms, account: {}, error: why };
+    }
+    return { ok: true, status: res.status, latency_ms: res.latency_ms, account: provider.def.hooks.accountFromTestRead(res.body, view) };
+  } catch (err) {
+    if (err instanceof ConnectorError) return { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };
+    ctx.log.warn("test read failed", { provider: provider.id, error: err });
+    return { ok: false, status: null, latency_ms: 0, account: {}, error: "the test read failed unexpectedly" };
+  }
+}

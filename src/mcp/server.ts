@@ -1,0 +1,147 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { Context } from "../context.js";
+import { ConnectorError, ERROR_CODES, isConnectorError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { ToolContext, ToolDefinition } from "../tool.js";
+
+export const SERVER_NAME = "tenex-connectors";
+export const SERVER_VERSION = "0.1.0";
+
+/** Arguments larger than this are refused before parsing. */
+export const MAX_ARGUMENTS_BYTES = 64 * 1024;
+
+const errorSchema = z
+  .object({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    hint: z.string().optional(),
+    retryable: z.boolean().optional(),
+  })
+  .strict();
+
+type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
+
+/** A tool's JSON input schema, as clients see it. */
+export function inputJsonSchema(tool: ToolDefinition): Tool["inputSchema"] {
+  const { $schema: _drop, ...schema } = z.toJSONSchema(tool.inputSchema, { target: "draft-7", io: "input" }) as JsonSchema;
+  return schema as Tool["inputSchema"];
+}
+
+/**
+ * A tool's JSON output schema. A failure's structuredContent is `{ error }` and clients
+ * validate it against this schema too, so the success shape's required fields apply only
+ * when there is no `error` (draft-07 if/then/else, no anyOf at the top).
+ */
+export function outputJsonSchema(tool: ToolDefinition): NonNullable<Tool["outputSchema"]> {
+  const { $schema: _drop, required, ...schema } = z.toJSONSchema(tool.outputSchema, { target: "draft-7", io: "output" }) as JsonSchema;
+  const { $schema: _e, ...error } = z.toJSONSchema(errorSchema, { target: "draft-7" }) as JsonSchema;
+  return {
+    ...schema,
+    type: "object",
+    properties: { ...(schema.properties ?? {}), error },
+    if: { required: ["error"] },
+    then: { required: ["error"] },
+    else: { required: required ?? [] },
+  } as NonNullable<Tool["outputSchema"]>;
+}
+
+export function toolListing(tools: ToolDefinition[]): Tool[] {
+  return tools.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: inputJsonSchema(t),
+    outputSchema: outputJsonSchema(t),
+    annotations: { title: t.title, ...t.annotations },
+  }));
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => {
+      const where = i.path.length ? i.path.join(".") : "arguments";
+      if (i.code === "unrecognized_keys") return `unknown argument(s) ${i.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(", ")}`;
+      return `${where}: ${i.message}`;
+    })
+    .join("; ");
+}
+
+/** The one error boundary: every failure leaves as `{ isError, structuredContent: { error } }`. */
+export function errorResult(ctx: Pick<Context, "log">, err: unknown, toolName: string): CallToolResult {
+  let error: z.infer<typeof errorSchema>;
+  if (isConnectorError(err)) {
+    error = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.retryable ? { retryable: true } : {}) };
+    if (err.code === "internal") ctx.log.error("tool failed", { tool: toolName, error: err });
+  } else {
+    const logId = newId("err", 6);
+    ctx.log.error("tool failed with an unexpected error", { tool: toolName, log_id: logId, error: err, stack: err instanceof Error ? err.stack : undefined });
+    error = { code: "internal", message: `An internal error occurred in ${toolName}. The operator can find it in the server log under ${logId}.` };
+  }
+  return { isError: true, content: [{ type: "text", text: JSON.stringify({ error }) }], structuredContent: { error } };
+}
+
+export interface SessionOptions {
+  workspace_id: string;
+}
+
+/**
+ * An MCP server for one session. Registered on the low-level Server with our own dispatch,
+ * so bad arguments and unknown tools get the contract's error shape rather than the SDK's.
+ * Cheap and free of side effects: the transport is connected by the caller.
+ */
+export function createMcpServer(ctx: Context, tools: ToolDefinition[], session: SessionOptions): Server {
+  const server = new Server(
+    { name: SERVER_NAME, version: SERVER_VERSION, title: "tenex-connectors" },
+    {
+      capabilities: { tools: { listChanged: false }, logging: {} },
+      instructions:
+        "tenex-connectors connects this workspace's SaaS accounts. Use list_providers to see what can be connected, " +
+        "start_connector_oauth to begin an OAuth connection (show the person the authorization_url), then wait_for_connector or get_connector_status. " +
+        "Secrets never appear in results.",
+    },
+  );
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  const listing = toolListing(tools);
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listing }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    const name = req.params.name;
+    const tool = byName.get(name);
+    if (!tool) {
+      return errorResult(ctx, new ConnectorError("not_found", `Unknown tool "${String(name).slice(0, 80)}". Call tools/list to see the tools.`), "tools/call");
+    }
+    const args = req.params.arguments ?? {};
+    if (JSON.stringify(args).length > MAX_ARGUMENTS_BYTES) {
+      return errorResult(ctx, new ConnectorError("invalid_input", `Arguments are too large (limit ${MAX_ARGUMENTS_BYTES / 1024} KiB).`), name);
+    }
+    const parsed = tool.inputSchema.safeParse(args);
+    if (!parsed.success) {
+      return errorResult(ctx, new ConnectorError("invalid_input", `Invalid arguments for ${name}: ${describeIssues(parsed.error)}.`), name);
+    }
+    const progressToken = extra._meta?.progressToken;
+    const toolCtx: ToolContext = {
+      ...ctx,
+      workspace_id: session.workspace_id,
+      signal: extra.signal,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined || extra.signal.aborted) return;
+        await extra.sendNotification({
+          method: "notifications/progress",
+          params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+        });
+      },
+    };
+    try {
+      const out = tool.outputSchema.parse(await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>;
+      return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
+    } catch (err) {
+      return errorResult(ctx, err, name);
+    }
+  });
+
+  return server;
+}

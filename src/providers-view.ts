@@ -1,0 +1,20 @@
+import type { Catalog, Role } from "./catalog.js";
+
+/** The catalog as clients see it: no endpoint, credential or hook. */
+export function listProviders(catalog: Catalog, role?: Role) {
+  return catalog
+    .list()
+    .filter((p) => !role || p.def.roles.includes(role))
+    .map((p) => ({
+      id: p.id,
+      name: p.def.name,
+      auth_types: [...p.def.auth_types],
+      roles: [...p.def.roles],
+      default_scopes: p.def.oauth?.scopes ?? [],
+      configured: p.def.auth_types.includes("oauth2") ? p.configured : true,
+      settings: Object.keys(p.def.settings.shape),
+      required_settings: Object.entries(p.def.settings.shape)
+        .filter(([, s]) => !(s as { isOptional(): boolean }).isOptional())
+        .map(([k]) => k),
+    }));
+}

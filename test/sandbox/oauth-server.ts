@@ -1,0 +1,315 @@
+// A real OAuth 2.0 authorization server (oidc-provider 9) on 127.0.0.1, used as a stand-in
+// for SaaS providers in end-to-end tests. See /work/shared/oauth-test-notes.md.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SandboxClient {
+  client_id: string;
+  client_secret: string;
+  redirect_uris: string[];
+  /** default 'client_secret_post'; 'client_secret_basic' is accepted too */
+  token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic';
+}
+
+export interface OAuthServerOptions {
+  clients: SandboxClient[];
+  /** Provider scopes to declare (unknown scopes are otherwise dropped silently). */
+  scopes: string[];
+  /** default false (HubSpot/Google keep the refresh token; Microsoft/Salesforce may rotate). */
+  rotateRefreshToken?: boolean;
+  /** access token lifetime in seconds, default 1800 */
+  accessTokenTtl?: number;
+  /** strip the RFC 9207 `iss` parameter from authorization responses (most real providers omit it) */
+  omitIss?: boolean;
+  /** Optional extra claims per account id (the account id is the login typed on the dev login page). */
+  accounts?: Record<string, Record<string, unknown>>;
+}
+
+export interface TokenCall {
+  grant_type: string;
+  client_id?: string;
+  status: number;
+  at: number;
+  /** response body (JSON) as sent to the client */
+  body?: unknown;
+  /** true when answered by failNextTokenCalls without reaching oidc-provider */
+  injected?: boolean;
+}
+
+export interface RevocationCall {
+  client_id?: string;
+  token_type_hint?: string;
+  status: number;
+  at: number;
+}
+
+export interface OAuthServer {
+  issuer: string;
+  url(path: string): string;
+  provider: any;
+  tokenCalls: TokenCall[];
+  revocationCalls: RevocationCall[];
+  endpoints: {
+    authorization_url: string;
+    token_url: string;
+    revocation_url: string;
+    introspection_url: string;
+  };
+  validateAccessToken(
+    token: string,
+  ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
+  failNextTokenCalls(n: number, status: number, body: object): void;
+  setTokenDelay(ms: number): void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// oidc-provider prints warnings that are expected in a test sandbox. Drop exactly those
+// (and its "you SHOULD change" notices); everything else, errors included, passes through.
+const QUIET_PATTERNS = [
+  'Unsupported runtime',
+  'devInteractions is enabled',
+  'in-memory adapter is used',
+  'development-only signing keys are used',
+];
+let consoleFiltered = false;
+function quietOidcProviderWarnings(): void {
+  if (consoleFiltered) return;
+  consoleFiltered = true;
+  const origWarn = console.warn.bind(console);
+  const origInfo = console.info.bind(console);
+  console.warn = (...args: unknown[]) => {
+    const first = typeof args[0] === 'string' ? args[0] : '';
+    if (first.includes('oidc-provider WARNING:') && QUIET_PATTERNS.some((p) => first.includes(p))) return;
+    origWarn(...args);
+  };
+  console.info = (...args: unknown[]) => {
+    const first = typeof args[0] === 'string' ? args[0] : '';
+    if (first.includes('oidc-provider NOTICE:') && first.includes('you SHOULD change')) return;
+    origInfo(...args);
+  };
+}
+
+let providerModule: Promise<any> | undefined;
+function loadProvider(): Promise<any> {
+  // Dynamic import: oidc-provider warns about the runtime at module evaluation time, so the
+  // filter must be in place first.
+  quietOidcProviderWarnings();
+  providerModule ??= import('oidc-provider').then((m: any) => m.default ?? m.Provider);
+  return providerModule;
+}
+
+function readRawBody(req: import('node:http').IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function clientIdFromBasic(header: string | undefined): string | undefined {
+  if (!header?.toLowerCase().startsWith('basic ')) return undefined;
+  try {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    return decodeURIComponent(i >= 0 ? decoded.slice(0, i) : decoded);
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthServer> {
+  const Provider = await loadProvider();
+
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const accounts = opts.accounts ?? {};
+  const redirectUris = opts.clients.flatMap((c) => c.redirect_uris);
+
+  const provider = new Provider(issuer, {
+    clients: opts.clients.map((c) => ({
+      client_id: c.client_id,
+      client_secret: c.client_secret,
+      redirect_uris: c.redirect_uris,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
+    })),
+    clientAuthMethods: ['client_secret_post', 'client_secret_basic'],
+    scopes: ['openid', 'offline_access', ...opts.scopes],
+    claims: { openid: ['sub'], email: ['email'] },
+    async findAccount(_ctx: unknown, sub: string) {
+      return {
+        accountId: sub,
+        async claims() {
+          return { sub, email: `${sub}@example.com`, ...(accounts[sub] ?? {}) };
+        },
+      };
+    },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    pkce: { required: () => false },
+    features: {
+      devInteractions: { enabled: true },
+      revocation: {
+        enabled: true,
+        // default policy minus its "SHOULD change" notice
+        allowedPolicy: async (_ctx: unknown, client: any, token: any) => {
+          if (token.clientId !== client.clientId) return false;
+          return true;
+        },
+      },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+    },
+    issueRefreshToken: async (_ctx: unknown, client: any) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: opts.rotateRefreshToken ?? false,
+    expiresWithSession: () => false,
+    clientBasedCORS: () => false,
+    ttl: {
+      AccessToken: opts.accessTokenTtl ?? 1800,
+      AuthorizationCode: 60,
+      RefreshToken: 30 * 24 * 3600,
+      Grant: 30 * 24 * 3600,
+      Session: 24 * 3600,
+      Interaction: 3600,
+      IdToken: 3600,
+    },
+    renderError: async (ctx: any, out: Record<string, unknown>) => {
+      ctx.type = 'html';
+      ctx.body = `<!DOCTYPE html><html><body><h1>oops</h1><pre>${JSON.stringify(out)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')}</pre></body></html>`;
+    },
+  });
+
+  const tokenCalls: TokenCall[] = [];
+  const revocationCalls: RevocationCall[] = [];
+  let failQueue: Array<{ status: number; body: object }> = [];
+  let tokenDelay = 0;
+
+  // Discover the real endpoint paths from the provider itself.
+  const discoveryPath = '/.well-known/openid-configuration';
+  const tokenPath: string = provider.pathFor('token'); // '/token' by default
+
+  provider.use(async (ctx: any, next: () => Promise<void>) => {
+    const isTokenRequest = ctx.method === 'POST' && ctx.path === tokenPath;
+    if (isTokenRequest && tokenDelay > 0) await sleep(tokenDelay);
+
+    if (isTokenRequest && failQueue.length > 0) {
+      const failure = failQueue.shift()!;
+      const raw = await readRawBody(ctx.req);
+      const params = new URLSearchParams(raw);
+      ctx.status = failure.status;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/json';
+      ctx.body = failure.body;
+      tokenCalls.push({
+        grant_type: params.get('grant_type') ?? '',
+        client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
+        status: failure.status,
+        at: Date.now(),
+        body: failure.body,
+        injected: true,
+      });
+      return;
+    }
+
+    await next();
+
+    const route = ctx.oidc?.route;
+    if (route === 'token') {
+      tokenCalls.push({
+        grant_type: String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? ''),
+        client_id:
+          ctx.oidc.client?.clientId ??
+          ctx.oidc.body?.client_id ??
+          clientIdFromBasic(ctx.get('authorization')),
+        status: ctx.status,
+        at: Date.now(),
+        body: ctx.body,
+      });
+    } else if (route === 'revocation') {
+      revocationCalls.push({
+        client_id: ctx.oidc.client?.clientId ?? ctx.oidc.body?.client_id,
+        token_type_hint: ctx.oidc.params?.token_type_hint ?? ctx.oidc.body?.token_type_hint,
+        status: ctx.status,
+        at: Date.now(),
+      });
+    }
+
+    if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
+      const location = ctx.response.get('Location');
+      if (location) {
+        try {
+          const u = new URL(location);
+          const bare = `${u.origin}${u.pathname}`;
+          if (redirectUris.includes(bare) && u.searchParams.has('iss')) {
+            u.searchParams.delete('iss');
+            ctx.set('Location', u.href);
+          }
+        } catch {
+          /* relative redirects are the provider's own pages */
+        }
+      }
+    }
+  });
+
+  server.on('request', provider.callback());
+
+  const res = await fetch(`${issuer}${discoveryPath}`);
+  if (!res.ok) throw new Error(`oidc-provider discovery failed: ${res.status}`);
+  const meta = (await res.json()) as Record<string, string>;
+  if (meta.issuer !== issuer) throw new Error(`issuer mismatch: ${meta.issuer} !== ${issuer}`);
+  const endpoints = {
+    authorization_url: meta.authorization_endpoint!,
+    token_url: meta.token_endpoint!,
+    revocation_url: meta.revocation_endpoint!,
+    introspection_url: meta.introspection_endpoint!,
+  };
+  if (new URL(endpoints.token_url).pathname !== tokenPath) {
+    throw new Error(`token endpoint path ${endpoints.token_url} differs from expected ${tokenPath}`);
+  }
+
+  return {
+    issuer,
+    url: (path: string) => new URL(path, `${issuer}/`).href,
+    provider,
+    tokenCalls,
+    revocationCalls,
+    endpoints,
+    async validateAccessToken(token: string) {
+      if (!token) return null;
+      try {
+        const at = await provider.AccessToken.find(token);
+        if (!at || at.isExpired) return null;
+        return {
+          accountId: at.accountId as string,
+          scopes: String(at.scope ?? '').split(' ').filter(Boolean),
+          clientId: at.clientId as string,
+        };
+      } catch {
+        return null;
+      }
+    },
+    failNextTokenCalls(n: number, status: number, body: object) {
+      for (let i = 0; i < n; i++) failQueue.push({ status, body });
+    },
+    setTokenDelay(ms: number) {
+      tokenDelay = ms;
+    },
+    async close() {
+      failQueue = [];
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { z } from "zod";
+import { connectorSchema, getConnector } from "../src/connectors.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "get_connector_status",
+  title: "Get connector status",
+  description:
+    "Get one connector: its status (pending, connected, error, expired, disabled, revoked), why it is in that state, roles, settings, health and account facts. " +
+    "Use this after start_connector_oauth to see whether the person finished consent, or before using a connector. " +
+    "Returns the connector object.",
+  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  outputSchema: connectorSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => getConnector(ctx.db, ctx.workspace_id, input.connector_id),
+});

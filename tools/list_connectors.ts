@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { ROLES } from "../src/catalog.js";
+import { connectorSchema, listConnectors, STATUSES } from "../src/connectors.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "list_connectors",
+  title: "List connectors",
+  description:
+    "List this workspace's connectors (connected accounts), newest first, with status, roles, health and non-secret account facts. " +
+    "Use this when you need a connector id, want to see what is connected, or check which connectors need attention (status error or expired). " +
+    "Pass next_cursor back as cursor to get the next page; next_cursor is null on the last page. Returns { connectors, next_cursor }.",
+  inputSchema: z
+    .object({
+      provider: z.string().max(64).optional().describe("Only connectors of this provider id, e.g. hubspot"),
+      role: z.enum(ROLES).optional().describe("Only connectors that play this role"),
+      status: z.enum(STATUSES).optional().describe("Only connectors with this status"),
+      limit: z.number().int().min(1).max(100).default(25).describe("Page size, 1-100 (default 25)"),
+      cursor: z.string().max(200).optional().describe("next_cursor from the previous page"),
+    })
+    .strict(),
+  outputSchema: z.object({ connectors: z.array(connectorSchema), next_cursor: z.string().nullable() }).strict(),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => listConnectors(ctx.db, ctx.workspace_id, input),
+});

@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { AUTH_TYPES, ROLES } from "../src/catalog.js";
+import { listProviders } from "../src/providers-view.js";
+import { defineTool } from "../src/tool.js";
+
+const providerSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    auth_types: z.array(z.enum(AUTH_TYPES)),
+    roles: z.array(z.enum(ROLES)),
+    default_scopes: z.array(z.string()),
+    configured: z.boolean().describe("True when this server has OAuth app credentials for the provider (API-key providers need none)"),
+    settings: z.array(z.string()).describe("Names of the per-connector settings the provider accepts"),
+    required_settings: z.array(z.string()),
+  })
+  .strict();
+
+export default defineTool({
+  name: "list_providers",
+  title: "List providers",
+  description:
+    "List the SaaS providers this server can connect (Gmail, Outlook, HubSpot, Salesforce, ad platforms, CMSs). " +
+    "Use this when you need a provider id, want to know which roles a provider can play, or whether it connects by OAuth or API key. " +
+    "`configured: false` on an OAuth provider means an operator must add its OAuth app credentials before start_connector_oauth works. " +
+    "Returns { providers: [...] }.",
+  inputSchema: z
+    .object({
+      role: z.enum(ROLES).optional().describe("Only providers that can play this role: source, sink or crm_sink"),
+    })
+    .strict(),
+  outputSchema: z.object({ providers: z.array(providerSchema) }).strict(),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => ({ providers: listProviders(ctx.catalog, input.role) }),
+});

@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { ROLES } from "../src/catalog.js";
+import { startOAuth } from "../src/oauth.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "start_connector_oauth",
+  title: "Start connecting an account (OAuth)",
+  description:
+    "Start connecting a SaaS account through OAuth: creates a pending connector and returns the provider's authorization URL. " +
+    "Use this when the person wants to connect Gmail, Outlook, HubSpot, Salesforce, Google Ads, LinkedIn Ads, Meta Ads or Webflow. " +
+    "Prerequisite: the provider is configured (list_providers shows configured: true). " +
+    "Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after 10 minutes. " +
+    "Then call wait_for_connector or get_connector_status with connector_id to learn the outcome. " +
+    "Returns { connector_id, authorization_url, expires_at, status: \"pending\" }.",
+  inputSchema: z
+    .object({
+      provider: z.string().min(1).max(64).describe("Provider id from list_providers, e.g. hubspot"),
+      label: z.string().min(1).max(200).optional().describe("A name for this connection, e.g. 'Sales HubSpot'"),
+      roles: z.array(z.enum(ROLES)).max(3).optional().describe("Roles this connector plays; default: every role the provider allows"),
+      scopes: z.array(z.string().min(1).max(300)).max(50).optional().describe("OAuth scopes to request instead of the provider's defaults"),
+      settings: z.record(z.string(), z.unknown()).optional().describe("Per-connector settings, checked against the provider's settings"),
+    })
+    .strict(),
+  outputSchema: z
+    .object({
+      connector_id: z.string(),
+      authorization_url: z.string(),
+      expires_at: z.string(),
+      status: z.literal("pending"),
+    })
+    .strict(),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  handler: async (input, ctx) => startOAuth(ctx, ctx.workspace_id, input),
+});
