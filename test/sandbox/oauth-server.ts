@@ -33,6 +33,8 @@ export interface TokenCall {
   at: number;
   /** response body (JSON) as sent to the client */
   body?: unknown;
+  /** the form parameters the client sent (code, code_verifier, refresh_token, client_secret, …) */
+  request?: Record<string, unknown>;
   /** true when answered by failNextTokenCalls without reaching oidc-provider */
   injected?: boolean;
 }
@@ -236,6 +238,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         status: ctx.status,
         at: Date.now(),
         body: ctx.body,
+        request: { ...(ctx.oidc.body ?? {}) },
       });
     } else if (route === 'revocation') {
       revocationCalls.push({

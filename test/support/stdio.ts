@@ -1,0 +1,127 @@
+// Spawn the built server over stdio and talk to it with the SDK's Client. The transport
+// records every raw stdout line so tests can assert stdout carries only JSON-RPC.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const CLI = path.join(ROOT, "dist/src/cli.js");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = "tenex-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A stdio client transport around a spawned process that keeps the raw stdout lines. */
+export class RecordingStdioTransport implements Transport {
+  readonly stdoutLines: string[] = [];
+  stderr = "";
+  child!: ChildProcessWithoutNullStreams;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private readonly buffer = new ReadBuffer();
+  private partial = "";
+  private exited: Promise<number | null> | undefined;
+
+  constructor(private readonly opts: { env: Record<string, string>; args?: string[]; cwd?: string }) {}
+
+  async start(): Promise<void> {
+    this.child = spawn(process.execPath, [CLI, ...(this.opts.args ?? ["serve"])], {
+      env: { PATH: process.env.PATH ?? "", ...this.opts.env },
+      cwd: this.opts.cwd ?? ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+    this.child.stderr.setEncoding("utf8");
+    this.child.stderr.on("data", (d: string) => (this.stderr += d));
+    this.child.stdout.on("data", (chunk: Buffer) => {
+      const text = this.partial + chunk.toString("utf8");
+      const lines = text.split("\n");
+      this.partial = lines.pop() ?? "";
+      this.stdoutLines.push(...lines.filter((l) => l.length > 0));
+      this.buffer.append(chunk);
+      for (;;) {
+        let msg: JSONRPCMessage | null;
+        try {
+          msg = this.buffer.readMessage();
+        } catch (err) {
+          this.onerror?.(err as Error);
+          continue;
+        }
+        if (!msg) break;
+        this.onmessage?.(msg);
+      }
+    });
+    this.child.once("exit", () => this.onclose?.());
+    this.child.once("error", (err) => this.onerror?.(err));
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    await new Promise<void>((resolve) => {
+      if (this.child.stdin.write(serializeMessage(message))) resolve();
+      else this.child.stdin.once("drain", resolve);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode === null) {
+      this.child.stdin.end();
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 3000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves with the exit code once the process has ended. */
+  waitForExit(): Promise<number | null> {
+    return this.exited ?? Promise.resolve(null);
+  }
+}
+
+export interface StdioServer {
+  client: Client;
+  transport: RecordingStdioTransport;
+  close(): Promise<void>;
+}
+
+/** Spawn `node dist/src/cli.js serve` with the given environment and connect an SDK Client. */
+export async function startStdioServer(env: Record<string, string>, opts: { clientCapabilities?: Record<string, unknown> } = {}): Promise<StdioServer> {
+  const transport = new RecordingStdioTransport({ env });
+  const client = new Client({ name: "tenex-test", version: "1.0.0" }, { capabilities: (opts.clientCapabilities ?? {}) as never });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    close: async () => {
+      await client.close().catch(() => undefined);
+      await transport.close();
+    },
+  };
+}
+
+/** Wait until the server's stderr shows a line containing `text`. */
+export async function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!t.stderr.includes(text)) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for "${text}" in stderr:\n${t.stderr}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
