@@ -1,0 +1,43 @@
+// Prints the README's generated tables from the registries, or rewrites them in place with --write.
+// A test checks README.md matches, so the tables cannot drift from the code.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { definitions } from "../providers/index.js";
+import { buildCatalog } from "../src/catalog.js";
+import { tools } from "../tools/index.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export function toolsTable(): string {
+  const rows = tools.map((t) => {
+    const input = Object.keys(t.inputSchema.shape)
+      .map((k) => ((t.inputSchema.shape as Record<string, { isOptional(): boolean }>)[k]!.isOptional() ? `\`${k}?\`` : `\`${k}\``))
+      .join(", ");
+    const summary = t.description.split(/(?<=\.)\s/)[0];
+    return `| \`${t.name}\` | ${input || "—"} | ${summary} |`;
+  });
+  return ["| tool | input | does |", "|---|---|---|", ...rows].join("\n");
+}
+
+export function providersTable(): string {
+  const catalog = buildCatalog(definitions, {});
+  const rows = catalog.list().map((p) => {
+    const settings = Object.keys(p.def.settings.shape).map((k) => `\`${k}\``).join(", ");
+    return `| \`${p.id}\` | ${p.def.name} | ${p.def.auth_types.join(", ")} | ${p.def.roles.join(", ")} | ${settings} | \`TENEX_${p.id.toUpperCase()}_…\` |`;
+  });
+  return ["| id | provider | auth | roles | settings | env prefix |", "|---|---|---|---|---|---|", ...rows].join("\n");
+}
+
+export function renderReadme(readme: string): string {
+  const put = (text: string, name: string, table: string) =>
+    text.replace(new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`), (_m, a: string, b: string) => `${a}\n${table}\n${b}`);
+  return put(put(readme, "tools", toolsTable()), "providers", providersTable());
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = path.join(ROOT, "README.md");
+  const next = renderReadme(fs.readFileSync(file, "utf8"));
+  if (process.argv.includes("--write")) fs.writeFileSync(file, next);
+  else process.stdout.write(next);
+}

@@ -1,0 +1,132 @@
+// Every way a callback can arrive: unknown, tampered, reused and expired state; denial; a
+// missing code; a token endpoint error. Refusals change nothing; the rest is recorded.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { consentOverHttp } from "./sandbox/consent.js";
+import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startTestApp, type TestApp } from "./support/inprocess.js";
+import { freePort } from "./support/stdio.js";
+
+describe("OAuth callback", () => {
+  let sandbox: HubSpotSandbox;
+  let t: TestApp;
+  let redirectUri: string;
+  let offset = 0;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
+    sandbox = await startHubSpotSandbox({ redirectUri });
+    t = await startTestApp({ env: sandbox.env, callbackPort: port, clock: () => Date.now() + offset });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sandbox?.close();
+  });
+  beforeEach(() => {
+    offset = 0;
+  });
+
+  const start = async () => {
+    const res = await t.call("start_connector_oauth", { provider: "hubspot" });
+    expect(res.isError).toBeFalsy();
+    return res.structuredContent as { connector_id: string; authorization_url: string };
+  };
+  const status = async (id: string) => (await t.call("get_connector_status", { connector_id: id })).structuredContent;
+  const rowSnapshot = async (id: string) => t.app.ctx.db.selectFrom("connectors").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+
+  it("refuses an unknown state and changes nothing", async () => {
+    const { connector_id } = await start();
+    const before = await rowSnapshot(connector_id);
+    const res = await fetch(`${redirectUri}?code=abc&state=not-a-state-we-made`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("not one this server started");
+    expect(await rowSnapshot(connector_id)).toEqual(before);
+  });
+
+  it("refuses a tampered state (one character changed) and a missing state", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "bob", redirectPrefix: redirectUri });
+    const u = new URL(callbackUrl);
+    const state = u.searchParams.get("state")!;
+    u.searchParams.set("state", state.slice(0, -1) + (state.endsWith("A") ? "B" : "A"));
+    expect((await fetch(u)).status).toBe(400);
+    const noState = new URL(callbackUrl);
+    noState.searchParams.delete("state");
+    expect((await fetch(noState)).status).toBe(400);
+    expect((await status(connector_id)).status).toBe("pending");
+    // The genuine callback still works afterwards.
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await status(connector_id)).status).toBe("connected");
+  });
+
+  it("refuses a reused state without touching the connected connector", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "carol", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    const before = await rowSnapshot(connector_id);
+    const calls = sandbox.oauth.tokenCalls.length;
+    const again = await fetch(callbackUrl);
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain("already used");
+    expect(await rowSnapshot(connector_id)).toEqual(before);
+    expect(sandbox.oauth.tokenCalls.length).toBe(calls);
+  });
+
+  it("refuses an expired state (after 10 minutes) and leaves the connector pending", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "dave", redirectPrefix: redirectUri });
+    offset = 10 * 60 * 1000 + 1000;
+    const before = await rowSnapshot(connector_id);
+    const res = await fetch(callbackUrl);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain("expired");
+    expect(await rowSnapshot(connector_id)).toEqual(before);
+    expect(before.status).toBe("pending");
+  });
+
+  it("records a denial as error with a detail that says what to do", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "erin", deny: true, redirectPrefix: redirectUri });
+    expect(new URL(callbackUrl).searchParams.get("error")).toBe("access_denied");
+    const res = await fetch(callbackUrl);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("You declined access at HubSpot");
+    const s = await status(connector_id);
+    expect(s.status).toBe("error");
+    expect(s.status_detail).toMatch(/^consent_denied: /);
+    expect(s.status_detail).toContain("start_connector_oauth");
+  });
+
+  it("records a callback without a code as error", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "fay", redirectPrefix: redirectUri });
+    const u = new URL(callbackUrl);
+    u.searchParams.delete("code");
+    const res = await fetch(u);
+    expect(res.status).toBe(502);
+    const s = await status(connector_id);
+    expect(s.status).toBe("error");
+    expect(s.status_detail).toContain("no authorization code");
+  });
+
+  it("records a token endpoint error as error, without the provider's raw body", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "gus", redirectPrefix: redirectUri });
+    sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant", error_description: "SECRET-ISH provider text that must not leak" });
+    const res = await fetch(callbackUrl);
+    expect(res.status).toBe(502);
+    const page = await res.text();
+    expect(page).not.toContain("SECRET-ISH");
+    const s = await status(connector_id);
+    expect(s.status).toBe("error");
+    expect(s.status_detail).toContain("invalid_grant");
+    expect(JSON.stringify(s)).not.toContain("SECRET-ISH");
+  });
+
+  it("answers only /oauth/callback on the listener", async () => {
+    const res = await fetch(redirectUri.replace("/oauth/callback", "/admin"));
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+});

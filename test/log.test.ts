@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../src/log.js";
+
+describe("logger", () => {
+  it("redacts secrets at the logger: secret-named fields, Bearer tokens, tnx_ keys, token parameters", () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) });
+    log.info("calling with Bearer eyJhbGciOi.payload.sig and key tnx_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", {
+      access_token: "at-123456",
+      nested: { refresh_token: "rt-123456", client_secret: "cs-123456", ok: "visible" },
+      url: "https://x.example/cb?code=authcode-123&state=s1",
+      error: new Error("failed: refresh_token=rt-999999"),
+    });
+    const out = lines.join("\n");
+    for (const s of ["eyJhbGciOi", "tnx_abcdefghijklmnop", "at-123456", "rt-123456", "cs-123456", "authcode-123", "rt-999999"]) {
+      expect(out).not.toContain(s);
+    }
+    expect(out).toContain("visible");
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "info" });
+  });
+
+  it("drops lines below its level", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "warn", write: (l) => lines.push(l) });
+    log.info("quiet");
+    log.warn("loud");
+    expect(lines).toHaveLength(1);
+  });
+});

@@ -1,0 +1,170 @@
+// The tool surface through a real MCP client: bad arguments come back in the contract's
+// shape, the server keeps answering, and pagination is exact while connectors are added.
+import fs from "node:fs";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { tools } from "../tools/index.js";
+import { createMcpServer } from "../src/mcp/server.js";
+import { defineTool, type ToolDefinition } from "../src/tool.js";
+import { startTestApp, type TestApp } from "./support/inprocess.js";
+import { ROOT } from "./support/stdio.js";
+
+const HUBSPOT_ENV = {
+  TENEX_HUBSPOT_CLIENT_ID: "client-id",
+  TENEX_HUBSPOT_CLIENT_SECRET: "client-secret-value-never-shown",
+  TENEX_HUBSPOT_AUTHORIZATION_URL: "http://127.0.0.1:1/auth",
+  TENEX_HUBSPOT_TOKEN_URL: "http://127.0.0.1:1/token",
+};
+
+describe("tool registry", () => {
+  it("has one file per tool, named after it, with complete annotations and flat object schemas", async () => {
+    const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts");
+    expect(files.map((f) => f.replace(/\.ts$/, "")).sort()).toEqual(tools.map((t) => t.name).sort());
+    const t = await startTestApp({});
+    try {
+      const { tools: listed } = await t.client.listTools();
+      for (const tool of listed) {
+        expect(Object.keys(tool.annotations ?? {})).toEqual(expect.arrayContaining(["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"]));
+        for (const s of [tool.inputSchema, tool.outputSchema!]) {
+          expect(s.type).toBe("object");
+          expect(s).not.toHaveProperty("anyOf");
+          expect(s).not.toHaveProperty("oneOf");
+        }
+        expect(tool.description!.length).toBeGreaterThan(80);
+        // Every input field is described for the model.
+        for (const [k, v] of Object.entries((tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>)) {
+          expect(v.description, `${tool.name}.${k}`).toBeTruthy();
+        }
+      }
+      // A contract change is a visible diff.
+      await expect(JSON.stringify(listed, null, 2) + "\n").toMatchFileSnapshot("__snapshots__/tools-list.json");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("tool calls", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: HUBSPOT_ENV });
+  });
+  afterAll(async () => t?.close());
+
+  const expectError = async (name: string, args: unknown, code: string, pattern?: RegExp) => {
+    const res = await t.client.callTool({ name, arguments: args as Record<string, unknown> });
+    expect(res.isError, JSON.stringify(res)).toBe(true);
+    const sc = res.structuredContent as { error: { code: string; message: string } };
+    expect(sc.error.code).toBe(code);
+    if (pattern) expect(sc.error.message).toMatch(pattern);
+    expect(JSON.parse((res.content as Array<{ text: string }>)[0]!.text)).toEqual(sc);
+    return sc.error;
+  };
+
+  it("answers wrong-typed, missing, unknown and oversized arguments with invalid_input, and keeps serving", async () => {
+    await expectError("get_connector_status", { connector_id: 42 }, "invalid_input", /connector_id/);
+    await expectError("get_connector_status", {}, "invalid_input", /connector_id/);
+    await expectError("list_connectors", { limit: 0 }, "invalid_input", /limit/);
+    await expectError("list_connectors", { limit: "ten" }, "invalid_input", /limit/);
+    await expectError("list_connectors", { status: "happy" }, "invalid_input", /status/);
+    await expectError("list_connectors", { colour: "red" }, "invalid_input", /unknown argument/);
+    await expectError("start_connector_oauth", { provider: "hubspot", label: "x".repeat(201) }, "invalid_input", /label/);
+    await expectError("start_connector_oauth", { provider: "hubspot", settings: { blob: "y".repeat(70_000) } }, "invalid_input", /too large/);
+    await expectError("list_connectors", { cursor: "bm9wZQ" }, "invalid_input", /cursor/);
+    await expectError("no_such_tool", {}, "not_found", /Unknown tool/);
+    const ok = await t.call("list_providers", {});
+    expect(ok.isError).toBeFalsy();
+    expect(ok.structuredContent.providers).toHaveLength(9);
+  });
+
+  it("maps core refusals to their codes", async () => {
+    await expectError("start_connector_oauth", { provider: "myspace" }, "unknown_provider");
+    await expectError("start_connector_oauth", { provider: "gmail" }, "provider_not_configured", /TENEX_GMAIL_CLIENT_ID/);
+    await expectError("start_connector_oauth", { provider: "sanity" }, "auth_type_unsupported", /submit_connector_key/);
+    await expectError("start_connector_oauth", { provider: "hubspot", roles: ["sink"] }, "role_not_allowed", /source, crm_sink/);
+    await expectError("start_connector_oauth", { provider: "hubspot", settings: { site_id: "x" } }, "invalid_input", /unknown field/);
+    await expectError("get_connector_status", { connector_id: "con_missing" }, "not_found");
+  });
+
+  it("never shows the client secret in a result", async () => {
+    const res = await t.call("start_connector_oauth", { provider: "hubspot" });
+    expect(JSON.stringify(res)).not.toContain(HUBSPOT_ENV.TENEX_HUBSPOT_CLIENT_SECRET);
+    expect(JSON.stringify(await t.call("list_providers"))).not.toContain(HUBSPOT_ENV.TENEX_HUBSPOT_CLIENT_SECRET);
+  });
+
+  it("pages through every connector exactly once, newest first, while connectors are being added", async () => {
+    const before = new Set<string>();
+    for (let i = 0; i < 23; i++) {
+      const r = await t.call("start_connector_oauth", { provider: "hubspot", label: `existing ${i}` });
+      before.add(r.structuredContent.connector_id);
+    }
+    const seen: string[] = [];
+    const added: string[] = [];
+    let cursor: string | null | undefined;
+    let pages = 0;
+    do {
+      const page = await t.call("list_connectors", { limit: 4, provider: "hubspot", ...(cursor ? { cursor } : {}) });
+      expect(page.isError).toBeFalsy();
+      const got = page.structuredContent.connectors as Array<{ id: string; created_at: string }>;
+      seen.push(...got.map((c) => c.id));
+      cursor = page.structuredContent.next_cursor;
+      pages++;
+      // Others keep connecting while we page.
+      const r = await t.call("start_connector_oauth", { provider: "hubspot", label: `added ${pages}` });
+      added.push(r.structuredContent.connector_id);
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of before) expect(seen).toContain(id);
+    for (const id of added) expect(seen).not.toContain(id);
+    // Newest first: the first page starts with the connector created last before paging began.
+    const all = await t.call("list_connectors", { limit: 100, provider: "hubspot" });
+    const ids = all.structuredContent.connectors.map((c: { id: string }) => c.id);
+    expect(ids[0]).toBe(added[added.length - 1]);
+  });
+
+  it("filters by role and status", async () => {
+    const r = await t.call("start_connector_oauth", { provider: "hubspot", roles: ["source"], label: "source only" });
+    const bySource = await t.call("list_connectors", { role: "source", limit: 100 });
+    const byCrm = await t.call("list_connectors", { role: "crm_sink", limit: 100 });
+    expect(bySource.structuredContent.connectors.map((c: { id: string }) => c.id)).toContain(r.structuredContent.connector_id);
+    expect(byCrm.structuredContent.connectors.map((c: { id: string }) => c.id)).not.toContain(r.structuredContent.connector_id);
+    const connected = await t.call("list_connectors", { status: "connected" });
+    expect(connected.structuredContent.connectors).toEqual([]);
+  });
+});
+
+describe("error boundary", () => {
+  it("turns an unexpected error into internal with a log id, and logs the raw message only to the log", async () => {
+    const t = await startTestApp({});
+    const boom: ToolDefinition = defineTool({
+      name: "boom",
+      title: "Boom",
+      description: "Fails on purpose.",
+      inputSchema: z.object({}).strict(),
+      outputSchema: z.object({ ok: z.boolean() }).strict(),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      handler: async () => {
+        throw new Error("raw failure with Bearer abc.def.ghi inside");
+      },
+    }) as unknown as ToolDefinition;
+    const server = createMcpServer(t.app.ctx, [...tools, boom], { workspace_id: "ws_local" });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    const client = new Client({ name: "c", version: "1" });
+    await Promise.all([server.connect(a), client.connect(b)]);
+    await client.listTools();
+    const res = await client.callTool({ name: "boom", arguments: {} });
+    const err = (res.structuredContent as { error: { code: string; message: string } }).error;
+    expect(err.code).toBe("internal");
+    expect(err.message).not.toContain("raw failure");
+    const logId = /err_[0-9a-f]+/.exec(err.message)?.[0];
+    expect(logId).toBeTruthy();
+    const line = t.logs.find((l) => l.includes(logId!));
+    expect(line).toContain("raw failure");
+    expect(line).not.toContain("abc.def.ghi");
+    await client.close();
+    await t.close();
+  });
+});
