@@ -28,7 +28,8 @@ describe("wait_for_connector", () => {
     const port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
     sandbox = await startHubSpotSandbox({ redirectUri });
-    server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env });
+    // A client with form-mode elicitation only: it must get the URL in the result and no URL elicitation.
+    server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env }, { clientCapabilities: { elicitation: {} } });
     server.client.onerror = (err) => clientErrors.push(err);
     await waitForStderr(server.transport, "oauth callback listener ready");
   });
@@ -117,7 +118,7 @@ describe("wait_for_connector", () => {
     expect(missing.structuredContent.error.code).toBe("not_found");
   });
 
-  it("sent no URL elicitation to a client that did not declare it, and only JSON-RPC on stdout", () => {
+  it("sent no URL elicitation to a client that declared only form mode, and only JSON-RPC on stdout", () => {
     const lines = server.transport.stdoutLines;
     expect(lines.some((l) => l.includes("elicitation/create"))).toBe(false);
     for (const line of lines) expect(JSON.parse(line).jsonrpc).toBe("2.0");
