@@ -70,14 +70,15 @@ describe("two stdio servers on one database and one callback port", () => {
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "ida", redirectPrefix: redirectUri });
     const sentAt = Date.now();
     const page = await fetch(callbackUrl);
+    const doneAt = Date.now();
     expect(page.status).toBe(200);
     expect(page.headers.get("x-tenex-connectors")).toBe("1");
     expect(await page.text()).toContain(`Connected HubSpot as portal ${portalIdFor("ida")}`);
 
     // The other process noticed through the database: its wait ended, its client was told.
     const res = await waiting;
-    console.info(`cross-process: wait_for_connector returned ${resolvedAt - sentAt} ms after the callback request was sent`);
-    expect(resolvedAt - sentAt).toBeLessThan(1000);
+    console.info(`cross-process: callback took ${doneAt - sentAt} ms; wait_for_connector returned ${resolvedAt - doneAt} ms after it answered`);
+    expect(resolvedAt - doneAt).toBeLessThan(1000);
     expect(res.structuredContent).toMatchObject({ id: connector_id, status: "connected", label: "IDE HubSpot" });
     expect(connectedBy(owner, connector_id)).toBe(true);
     expect(connectedBy(other, connector_id)).toBe(false);
