@@ -4,8 +4,10 @@ import { CALLBACK_PATH } from "./callback-server.js";
 import type { Config } from "./config.js";
 import { ConnectorEvents, type Context } from "./context.js";
 import { openDatabase, type OpenedDatabase } from "./db/index.js";
+import { PendingElicitations } from "./elicitations.js";
 import { createLogger, type Logger } from "./log.js";
 import { loadOrCreateMasterKey, parseMasterKey, Vault } from "./vault.js";
+import { ConnectorWatcher } from "./watcher.js";
 
 export interface App {
   ctx: Context;
@@ -29,6 +31,9 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
   );
   const database = await openDatabase(config.db_path);
+  const events = new ConnectorEvents();
+  events.setMaxListeners(0);
+  const watcher = new ConnectorWatcher({ db: database.db, events, log });
   const ctx: Context = {
     db: database.db,
     catalog,
@@ -37,9 +42,18 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     log,
     clock: opts.clock ?? Date.now,
     fetch: opts.fetch ?? globalThis.fetch,
-    events: new ConnectorEvents(),
+    events,
+    watcher,
+    elicitations: new PendingElicitations({ watcher, log }),
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
   };
-  ctx.events.setMaxListeners(0);
-  return { ctx, database, close: () => database.close() };
+  return {
+    ctx,
+    database,
+    close: async () => {
+      ctx.elicitations.close();
+      watcher.close();
+      await database.close();
+    },
+  };
 }

@@ -1,6 +1,8 @@
 import type { CallbackOutcome } from "./oauth.js";
 import { renderPage } from "./pages.js";
 
+const BACK = "Go back to your assistant (Claude, your IDE, or the app you were using): it sees the result on its own.";
+
 /** The page and HTTP status for a callback outcome. */
 export function callbackPage(outcome: CallbackOutcome): { status: number; html: string } {
   switch (outcome.kind) {
@@ -12,7 +14,16 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           tone: outcome.warning ? "warning" : "success",
           title: `Connected ${outcome.provider}`,
           heading: `Connected ${outcome.provider}${who}`,
-          paragraphs: [`Connected ${outcome.provider}${who}. You can close this tab and return to your assistant.`, ...(outcome.warning ? [outcome.warning] : [])],
+          paragraphs: [
+            `Your assistant can use this ${outcome.provider} account now. Its tokens are stored encrypted by tenex-connectors and never shown.`,
+            ...(outcome.warning ? [outcome.warning] : []),
+          ],
+          facts: [
+            ["Provider", outcome.provider],
+            ["Account", outcome.account_label ?? "connected (no account name reported)"],
+            ["Connection", outcome.connector.label],
+          ],
+          next: ["Close this tab.", BACK],
         }),
       };
     }
@@ -23,7 +34,9 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           tone: "warning",
           title: `${outcome.provider} not connected`,
           heading: `${outcome.provider} was not connected`,
-          paragraphs: [`You declined access at ${outcome.provider}, so nothing was connected.`, "You can close this tab. If that was a mistake, ask your assistant to start the connection again."],
+          paragraphs: [`You declined access at ${outcome.provider}, so nothing was connected and nothing was stored.`],
+          facts: [["Provider", outcome.provider]],
+          next: ["Close this tab.", "If that was a mistake, ask your assistant to start the connection again; you will get a new link."],
         }),
       };
     case "failed":
@@ -33,18 +46,24 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           tone: "error",
           title: `${outcome.provider} connection failed`,
           heading: `Could not connect ${outcome.provider}`,
-          paragraphs: [outcome.reason.replace(/^[a-z_]+: /, ""), "You can close this tab and ask your assistant to try again."],
+          paragraphs: [outcome.reason.replace(/^[a-z_]+: /, "")],
+          facts: [["Provider", outcome.provider]],
+          next: ["Close this tab.", "Ask your assistant to try again; if it keeps failing, the server's operator can find the details in its log."],
         }),
       };
-    case "refused":
+    case "refused": {
+      const expired = outcome.code === "state_expired";
       return {
         status: 400,
         html: renderPage({
           tone: "error",
-          title: outcome.code === "state_expired" ? "Sign-in link expired" : "Sign-in link not valid",
-          heading: outcome.code === "state_expired" ? "This sign-in link has expired" : "This sign-in link is not valid",
-          paragraphs: [outcome.reason, "Nothing was changed. You can close this tab."],
+          title: expired ? "Sign-in link expired" : "Sign-in link not valid",
+          heading: expired ? `This ${outcome.provider ? `${outcome.provider} ` : ""}sign-in link has expired` : "This sign-in link is not valid",
+          paragraphs: [outcome.reason, "Nothing was changed."],
+          ...(outcome.provider ? { facts: [["Provider", outcome.provider]] as Array<[string, string]> } : {}),
+          next: ["Close this tab.", expired ? "Ask your assistant to start the connection again; you will get a new link that works for 10 minutes." : BACK],
         }),
       };
+    }
   }
 }

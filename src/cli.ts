@@ -6,6 +6,7 @@ import { startCallbackListener } from "./callback-server.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { createMcpServer } from "./mcp/server.js";
+import { openInBrowser } from "./open-browser.js";
 import { listProviders } from "./providers-view.js";
 import { authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
 import { buildCatalog } from "./catalog.js";
@@ -13,6 +14,7 @@ import { definitions } from "../providers/index.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
+    --open-browser                also open authorization URLs in the default browser (or TENEX_OPEN_BROWSER=1)
   tenex-connectors providers      the catalog, and which providers have OAuth app credentials
   tenex-connectors --help`;
 
@@ -22,8 +24,9 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function serveStdio(): Promise<void> {
+async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
   const config = loadConfig(process.env);
+  if (opts.openBrowser) config.open_browser = true;
   const log = createLogger({ level: config.log_level });
   const app = await createApp(config, { mode: "stdio", log });
   let workspaceId = LOCAL_WORKSPACE_ID;
@@ -35,7 +38,10 @@ async function serveStdio(): Promise<void> {
   const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
   // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
-  const server = createMcpServer(app.ctx, tools, { workspace_id: workspaceId });
+  const server = createMcpServer(app.ctx, tools, {
+    workspace_id: workspaceId,
+    ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
+  });
   const transport = new StdioServerTransport();
   let closing = false;
   const shutdown = async (why: string) => {
@@ -52,7 +58,7 @@ async function serveStdio(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   await server.connect(transport);
-  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri });
+  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
 }
 
 function printProviders(): void {
@@ -68,8 +74,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cmd === "serve") {
-    if (rest.length > 0) fail(`unknown option ${rest[0]}\n${USAGE}`, 2);
-    return serveStdio();
+    const openBrowser = rest.includes("--open-browser");
+    const unknown = rest.filter((a) => a !== "--open-browser");
+    if (unknown.length > 0) fail(`unknown option ${unknown[0]}\n${USAGE}`, 2);
+    return serveStdio({ openBrowser });
   }
   if (cmd === "providers") return printProviders();
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);

@@ -2,8 +2,10 @@ import { EventEmitter } from "node:events";
 import type { Catalog } from "./catalog.js";
 import type { Config } from "./config.js";
 import type { DB } from "./db/index.js";
+import type { PendingElicitations } from "./elicitations.js";
 import type { Logger } from "./log.js";
 import type { Vault } from "./vault.js";
+import type { ConnectorWatcher } from "./watcher.js";
 
 /** Emitted whenever a connector's status changes in this process. */
 export interface ConnectorChange {
@@ -26,6 +28,10 @@ export interface Context {
   /** Used for every provider call (token endpoint, test reads); injectable for tests. */
   fetch: typeof fetch;
   events: ConnectorEvents;
+  /** Wakes waiters when a pending connector settles, in this process or another sharing the database. */
+  watcher: ConnectorWatcher;
+  /** URL-mode elicitations waiting for their grant, keyed by connector id. */
+  elicitations: PendingElicitations;
   /** The redirect URI registered with providers: `{base}/oauth/callback`. */
   redirectUri: string;
 }

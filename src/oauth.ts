@@ -160,7 +160,7 @@ export type CallbackOutcome =
   | { kind: "connected"; provider: string; account_label: string | null; connector: ConnectorObject; warning?: string }
   | { kind: "denied"; provider: string }
   | { kind: "failed"; provider: string; reason: string }
-  | { kind: "refused"; code: "invalid_state" | "state_expired"; reason: string };
+  | { kind: "refused"; code: "invalid_state" | "state_expired"; reason: string; provider?: string };
 
 /** Turn a token endpoint response into what we keep. */
 export function tokenSetFrom(provider: Provider, res: client.TokenEndpointResponse, nowMs: number, previous?: TokenSet): TokenSet {
@@ -218,7 +218,14 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
     return { kind: "refused", code: "invalid_state", reason: "This sign-in link was already used. Start the connection again from your assistant if you need to." };
   }
   if (Date.parse(grant.expires_at) <= ctx.clock()) {
-    return { kind: "refused", code: "state_expired", reason: "This sign-in link expired (links last 10 minutes). Ask your assistant to start the connection again." };
+    const owner = await ctx.db.selectFrom("connectors").select("provider").where("id", "=", grant.connector_id).executeTakeFirst();
+    const provider = owner ? ctx.catalog.list().find((p) => p.id === owner.provider)?.def.name : undefined;
+    return {
+      kind: "refused",
+      code: "state_expired",
+      reason: `This ${provider ? `${provider} ` : ""}sign-in link expired (links last 10 minutes).`,
+      ...(provider ? { provider } : {}),
+    };
   }
   // Claim the state atomically: of two racing callbacks, only one proceeds.
   const claimed = await ctx.db

@@ -14,10 +14,15 @@ export interface ToolContext extends Context {
   signal: AbortSignal;
   /** Reports progress when the client asked for it; a no-op otherwise. */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
-  /** Asks the client to open a URL (URL-mode elicitation) when it declared support; resolves false otherwise. */
-  elicitUrl?: (req: { url: string; message: string; elicitationId: string }) => Promise<boolean>;
+  /**
+   * Asks the client to open a URL (URL-mode elicitation); present only when the client declared
+   * `elicitation.url`. Resolves true when the person accepted; `timeoutMs` bounds the wait for that answer.
+   */
+  elicitUrl?: (req: { url: string; message: string; elicitationId: string; timeoutMs?: number }) => Promise<boolean>;
   /** Remembers which session to notify when an elicitation completes. */
   session?: SessionHandle;
+  /** Opens a URL in the person's default browser (stdio mode with --open-browser); absent otherwise. */
+  openUrl?: (url: string) => void;
 }
 
 export interface SessionHandle {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ROLES } from "../src/catalog.js";
+import { offerConsent } from "../src/consent.js";
 import { startOAuth } from "../src/oauth.js";
 import { defineTool } from "../src/tool.js";
 
@@ -11,7 +12,8 @@ export default defineTool({
     "Use this when the person wants to connect Gmail, Outlook, HubSpot, Salesforce, Google Ads, LinkedIn Ads, Meta Ads or Webflow. " +
     "Prerequisite: the provider is configured (list_providers shows configured: true). " +
     "Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after 10 minutes. " +
-    "Then call wait_for_connector or get_connector_status with connector_id to learn the outcome. " +
+    "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes). " +
+    "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
     "Returns { connector_id, authorization_url, expires_at, status: \"pending\" }.",
   inputSchema: z
     .object({
@@ -31,5 +33,9 @@ export default defineTool({
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  handler: async (input, ctx) => startOAuth(ctx, ctx.workspace_id, input),
+  handler: async (input, ctx) => {
+    const started = await startOAuth(ctx, ctx.workspace_id, input);
+    await offerConsent(ctx, started);
+    return started;
+  },
 });

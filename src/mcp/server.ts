@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Context } from "../context.js";
 import { ConnectorError, ERROR_CODES, isConnectorError } from "../errors.js";
 import { newId } from "../ids.js";
-import type { ToolContext, ToolDefinition } from "../tool.js";
+import type { SessionHandle, ToolContext, ToolDefinition } from "../tool.js";
 
 export const SERVER_NAME = "tenex-connectors";
 export const SERVER_VERSION = "0.1.0";
@@ -85,6 +85,8 @@ export function errorResult(ctx: Pick<Context, "log">, err: unknown, toolName: s
 
 export interface SessionOptions {
   workspace_id: string;
+  /** Opens an authorization URL in the person's browser (stdio mode with --open-browser). */
+  openUrl?: (url: string) => void;
 }
 
 /**
@@ -105,6 +107,14 @@ export function createMcpServer(ctx: Context, tools: ToolDefinition[], session: 
   );
   const byName = new Map(tools.map((t) => [t.name, t]));
   const listing = toolListing(tools);
+
+  // One handle per session: the callback (outside any request, maybe in another process)
+  // notifies through it. The SDK's notifier throws unless the client declared URL elicitation.
+  let sessionHandle: SessionHandle | undefined;
+  const urlElicitation = () => Boolean(server.getClientCapabilities()?.elicitation?.url);
+  server.onclose = () => {
+    if (sessionHandle) ctx.elicitations.forgetSession(sessionHandle);
+  };
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listing }));
 
@@ -134,7 +144,19 @@ export function createMcpServer(ctx: Context, tools: ToolDefinition[], session: 
           params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
         });
       },
+      ...(session.openUrl ? { openUrl: session.openUrl } : {}),
     };
+    if (urlElicitation()) {
+      sessionHandle ??= { notifyElicitationComplete: (elicitationId) => server.createElicitationCompletionNotifier(elicitationId)() };
+      toolCtx.session = sessionHandle;
+      toolCtx.elicitUrl = async ({ url, message, elicitationId, timeoutMs }) => {
+        const res = await server.elicitInput(
+          { mode: "url", url, message, elicitationId },
+          { relatedRequestId: extra.requestId, ...(timeoutMs ? { timeout: timeoutMs } : {}) },
+        );
+        return res.action === "accept";
+      };
+    }
     try {
       const out = tool.outputSchema.parse(await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>;
       return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };

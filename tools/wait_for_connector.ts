@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { connectorSchema } from "../src/connectors.js";
+import { defineTool } from "../src/tool.js";
+import { waitForConnector } from "../src/wait.js";
+
+export default defineTool({
+  name: "wait_for_connector",
+  title: "Wait for a connector to finish connecting",
+  description:
+    "Wait until a pending connector leaves pending (the person approved or declined in the browser, or the grant failed), then return it. " +
+    "Use this right after start_connector_oauth, once the person has the authorization URL, instead of calling get_connector_status in a loop. " +
+    "Returns the connector object as soon as its status changes, or after timeout_seconds with its current status (still pending is not an error: ask the person whether they opened the link, then wait again). " +
+    "Sends a progress notification every second when the request carries a progress token, so clients with request timeouts can keep the call alive. " +
+    "A connector that is not pending is returned at once.",
+  inputSchema: z
+    .object({
+      connector_id: z.string().min(1).max(100).describe("The connector id from start_connector_oauth, con_…"),
+      timeout_seconds: z.number().int().min(1).max(300).default(120).describe("How long to wait at most, 1-300 seconds (default 120)"),
+    })
+    .strict(),
+  outputSchema: connectorSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) =>
+    waitForConnector(ctx, ctx.workspace_id, input.connector_id, { timeoutMs: input.timeout_seconds * 1000, signal: ctx.signal, progress: ctx.progress }),
+});
