@@ -39,6 +39,7 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     fetch: opts.fetch ?? globalThis.fetch,
     events: new ConnectorEvents(),
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
+    refreshFlights: new Map(),
   };
   ctx.events.setMaxListeners(0);
   return { ctx, database, close: () => database.close() };

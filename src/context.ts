@@ -3,6 +3,7 @@ import type { Catalog } from "./catalog.js";
 import type { Config } from "./config.js";
 import type { DB } from "./db/index.js";
 import type { Logger } from "./log.js";
+import type { Credential } from "./refresh.js";
 import type { Vault } from "./vault.js";
 
 /** Emitted whenever a connector's status changes in this process. */
@@ -28,6 +29,8 @@ export interface Context {
   events: ConnectorEvents;
   /** The redirect URI registered with providers: `{base}/oauth/callback`. */
   redirectUri: string;
+  /** Token refreshes in flight in this process, by connector id: concurrent callers share one (single-flight). */
+  refreshFlights: Map<string, Promise<Credential>>;
 }
 
 export function nowIso(ctx: Pick<Context, "clock">): string {
