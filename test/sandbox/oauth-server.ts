@@ -74,7 +74,10 @@ export interface OAuthServer {
     token: string,
   ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
   failNextTokenCalls(n: number, status: number, body: object): void;
+  /** Hold token requests this long before the grant is processed. */
   setTokenDelay(ms: number): void;
+  /** Hold token responses this long after the grant was processed (and recorded in tokenCalls). */
+  setTokenResponseDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -209,6 +212,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   const revocationCalls: RevocationCall[] = [];
   let failQueue: Array<{ status: number; body: object }> = [];
   let tokenDelay = 0;
+  let tokenResponseDelay = 0;
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
@@ -283,6 +287,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       });
     }
 
+    if (route === 'token' && tokenResponseDelay > 0) await sleep(tokenResponseDelay);
+
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
       const location = ctx.response.get('Location');
       if (location) {
@@ -342,6 +348,9 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     },
     setTokenDelay(ms: number) {
       tokenDelay = ms;
+    },
+    setTokenResponseDelay(ms: number) {
+      tokenResponseDelay = ms;
     },
     async close() {
       failQueue = [];
