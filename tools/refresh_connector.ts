@@ -7,8 +7,8 @@ export default defineTool({
   name: "refresh_connector",
   title: "Refresh a connector's access token now",
   description:
-    "Renew a connected OAuth connector's access token now with its refresh token. Tokens are refreshed automatically before they expire, " +
-    "so use this only when the person asks, or to confirm that renewal still works. " +
+    "Renew a connected OAuth connector's access token now with its refresh token. " +
+    "Use this only when the person asks, or to confirm that renewal still works: tokens are already refreshed automatically before they expire. " +
     "Providers without refresh tokens (Meta Ads, LinkedIn without partner access) or with non-expiring tokens (Webflow) answer refreshed: false " +
     "with a detail saying when access ends and what to do. If the provider refuses the refresh token (invalid_grant) the connector turns expired " +
     "and the error says to ask the person to consent again. Returns { refreshed, access_expires_at, detail, connector }.",

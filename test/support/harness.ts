@@ -60,6 +60,8 @@ export async function startHarness(opts: {
   /** Start the callback listener (default: when a port is given). */
   listen?: boolean;
   clockOffsetMs?: number;
+  /** The workspace the MCP session acts for (default: the local workspace). */
+  workspaceId?: string;
 }): Promise<Harness> {
   const dir = opts.share?.dir ?? tempDir("tenex-lc-");
   const dbPath = opts.share?.dbPath ?? path.join(dir, "tenex.db");
@@ -73,7 +75,7 @@ export async function startHarness(opts: {
   const app = await createApp(config, { mode: "stdio", log, clock: () => Date.now() + offset, redirectUri });
   let listener: CallbackListener | undefined;
   if (opts.listen ?? opts.port !== undefined) listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });
-  const server = createMcpServer(app.ctx, tools, { workspace_id: LOCAL_WORKSPACE_ID });
+  const server = createMcpServer(app.ctx, tools, { workspace_id: opts.workspaceId ?? LOCAL_WORKSPACE_ID });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: "tenex-lifecycle-test", version: "1.0.0" });
