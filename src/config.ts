@@ -17,7 +17,7 @@ export interface Config {
   public_url?: string | undefined;
   open_browser: boolean;
   log_level: LogLevel;
-  /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 60). */
+  /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 30). */
   refresh_lease_ms?: number | undefined;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
 }
@@ -33,7 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   }
   const level = (env.TENEX_LOG_LEVEL ?? "info") as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
-  const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 60;
+  const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 30;
   if (!Number.isInteger(lease) || lease < 1 || lease > 600) throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {

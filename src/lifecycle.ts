@@ -344,7 +344,7 @@ export async function disableConnector(ctx: Context, workspaceId: string, connec
   await ctx.db.transaction().execute(async (trx) => {
     await trx
       .updateTable("connectors")
-      .set({ status: "disabled", status_detail: `disabled (was ${row.status}); enable_connector makes it usable again`, updated_at: nowIso(ctx) })
+      .set({ status: "disabled", status_before_disable: row.status, status_detail: `disabled (was ${row.status}); enable_connector makes it usable again`, updated_at: nowIso(ctx) })
       .where("id", "=", row.id)
       .execute();
     await recordEvent(trx, ctx, row, "disabled", `was ${row.status}`);
@@ -362,11 +362,19 @@ export async function enableConnector(ctx: Context, workspaceId: string, connect
   }
   const provider = ctx.catalog.get(row.provider);
   const stored = await readSecret(ctx, ctx.db, row.id);
-  let status: "connected" | "expired" | "error" = "connected";
+  const before = row.status_before_disable;
+  let status: "connected" | "expired" | "error" | "pending" = "connected";
   let detail: string | null = null;
-  if (!stored) {
+  if (before === "expired" || before === "error") {
+    // Disabling did not fix what was wrong before.
+    status = before;
+    detail = `${before}: it was already ${before} when it was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
+  } else if (before === "pending") {
+    status = "pending";
+    detail = "waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)";
+  } else if (!stored) {
     status = "error";
-    detail = "enabled, but it has no credentials (consent was never finished); connect the account again";
+    detail = "enabled, but it has no credentials; connect the account again";
   } else if (stored.secret.kind === "oauth2") {
     const t = stored.secret.tokens;
     if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= ctx.clock()) {
@@ -375,7 +383,7 @@ export async function enableConnector(ctx: Context, workspaceId: string, connect
     }
   }
   await ctx.db.transaction().execute(async (trx) => {
-    await trx.updateTable("connectors").set({ status, status_detail: detail, updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
+    await trx.updateTable("connectors").set({ status, status_detail: detail, status_before_disable: null, updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
     await recordEvent(trx, ctx, row, "enabled", status === "connected" ? undefined : `now ${status}`);
   });
   emit(ctx, row, status);

@@ -29,7 +29,7 @@ import { readSecret, sealSecret } from "./secrets.js";
 export const REFRESH_MARGIN_S = 300;
 /** A token without a known lifetime is probed with the test read when unverified for this long. */
 export const PROBE_AFTER_MS = 15 * 60_000;
-export const DEFAULT_LEASE_MS = 60_000;
+export const DEFAULT_LEASE_MS = 30_000;
 /** Attempts at the token endpoint for one refresh when it fails with a network error or 5xx. */
 export const REFRESH_ATTEMPTS = 3;
 export const RETRY_BASE_MS = 200;

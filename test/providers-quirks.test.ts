@@ -63,6 +63,7 @@ beforeAll(async () => {
       scopes: ["User.Read", "Mail.ReadBasic", "Mail.Send"],
       routes: { "GET /v1.0/me": () => ({ json: { id: "u-1", displayName: "Alice", mail: "alice@contoso.example" } }) },
       oauth: { rotateRefreshToken: true }, // Microsoft returns a new refresh token on every use
+      revocationUrl: null, // and offers no revocation endpoint
     }),
     start("salesforce", {
       scopes: ["api", "refresh_token"],
@@ -210,6 +211,10 @@ describe("Microsoft (Outlook)", () => {
       seen.add(rt);
     }
     expect((await h.ok("test_connector", { connector_id: id })).account).toMatchObject({ email: "alice@contoso.example", display_name: "Alice" });
+    // Microsoft has no revocation endpoint: the tokens are wiped here and the result says so.
+    const r = await h.ok("revoke_connector", { connector_id: id });
+    expect(r.provider_revocation).toBe("not_offered");
+    expect(r.connector.status_detail).toContain("account settings");
   });
 });
 

@@ -111,6 +111,31 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(c.status_detail).toBeUndefined();
   });
 
+  it("an unreachable token endpoint is retried, then leaves the connector connected but unhealthy", async () => {
+    const id = await connect();
+    const { freePort } = await import("./support/stdio.js");
+    const closed = `http://127.0.0.1:${await freePort()}/token`; // nothing listens there
+    const offline = await startHarness({ env: { ...sandbox.env, TENEX_HUBSPOT_TOKEN_URL: closed }, share: h, listen: false });
+    extra.push(offline);
+    const err = await offline.fail("refresh_connector", { connector_id: id });
+    expect(err).toMatchObject({ code: "provider_error", retryable: true });
+    expect(err.message).toContain("network error");
+    expect(offline.logs.filter((l) => l.includes("token refresh attempt failed"))).toHaveLength(3);
+    const c = await h.ok("get_connector_status", { connector_id: id });
+    expect(c).toMatchObject({ status: "connected", health: "unhealthy" });
+    expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed", detail: "transient: network error" });
+  });
+
+  it("enabling a connector that was expired when it was disabled keeps it expired", async () => {
+    const id = await connect();
+    sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant" });
+    await h.fail("refresh_connector", { connector_id: id });
+    expect((await h.ok("disable_connector", { connector_id: id })).status).toBe("disabled");
+    const e = await h.ok("enable_connector", { connector_id: id });
+    expect(e.status).toBe("expired");
+    expect(e.status_detail).toContain("consent again");
+  });
+
   it("a 401 from the provider refreshes once and retries the call", async () => {
     const id = await connect();
     const before = refreshGrants().length;

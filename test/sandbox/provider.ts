@@ -17,8 +17,8 @@ export interface ProviderSandboxOptions {
   extraValidTokens?: Set<string>;
   /** Point TENEX_<P>_API_BASE_URL at the fake (default true; Salesforce takes its API host from instance_url instead). */
   apiBaseOverride?: boolean;
-  /** Point TENEX_<P>_REVOCATION_URL somewhere else than the OAuth server (Webflow's own revoke endpoint). */
-  revocationUrl?: (api: FakeApi) => string;
+  /** Point TENEX_<P>_REVOCATION_URL somewhere else than the OAuth server (Webflow's own revoke endpoint); null: leave it unset. */
+  revocationUrl?: ((api: FakeApi) => string) | null;
   oauth?: Partial<Omit<OAuthServerOptions, 'clients' | 'scopes'>>;
 }
 
@@ -56,8 +56,8 @@ export async function startProviderSandbox(opts: ProviderSandboxOptions): Promis
     [`${P}_CLIENT_SECRET`]: clientSecret,
     [`${P}_AUTHORIZATION_URL`]: oauth.endpoints.authorization_url,
     [`${P}_TOKEN_URL`]: oauth.endpoints.token_url,
-    [`${P}_REVOCATION_URL`]: opts.revocationUrl ? opts.revocationUrl(api) : oauth.endpoints.revocation_url,
   };
+  if (opts.revocationUrl !== null) env[`${P}_REVOCATION_URL`] = opts.revocationUrl ? opts.revocationUrl(api) : oauth.endpoints.revocation_url;
   if (opts.apiBaseOverride !== false) env[`${P}_API_BASE_URL`] = api.url;
   return {
     oauth,
