@@ -431,7 +431,7 @@ async function revokeAtProvider(ctx: Context, row: ConnectorRow, provider: Provi
       err instanceof client.ResponseBodyError
         ? `${err.status} ${String(err.error).replace(/[^a-z0-9_.-]/gi, "").slice(0, 40)}`
         : err instanceof Error && /^[\w .:()-]{1,120}$/.test(err.message)
-          ? err.message
+          ? err.message.replace(/[\w.-]{24,}/g, "[redacted]")
           : "no answer";
     ctx.log.warn("revocation at provider failed", { connector_id: row.id, provider: provider.id, reason });
     return { outcome: "failed", detail: `${name} did not confirm the revocation (${reason}); the tokens were wiped here anyway` };
