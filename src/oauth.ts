@@ -137,7 +137,8 @@ export async function startOAuth(
         })
         .where("id", "=", existing.id)
         .execute();
-    } else await trx
+    }
+    if (!existing) await trx
       .insertInto("connectors")
       .values({
         id: connectorId,
