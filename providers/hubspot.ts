@@ -4,6 +4,9 @@
  * Scopes: `oauth` (added to every app) plus CRM contact/company/deal read and write, owners read.
  * Register the app (Projects-based developer platform): https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/oauth/oauth-quickstart-guide
  * Quirks: access tokens live 30 minutes; refresh tokens do not rotate; token endpoints are date-versioned (2026-03).
+ * The 2026-03 revoke endpoint takes `token`, `client_id` and `client_secret` in the form body: the RFC 7009 shape
+ * with client_secret_post, so it goes through openid-client's tokenRevocation (refresh token, then access token,
+ * since revoking a HubSpot refresh token does not end access tokens already issued) and needs no hook.
  */
 import { z } from "zod";
 import { defineProvider } from "../src/catalog.js";

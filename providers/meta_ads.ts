@@ -9,7 +9,7 @@
  * Quirks: there are no refresh tokens. The code exchange yields a short-lived token (hours), which is swapped at
  * once for a long-lived one (~60 days, `grant_type=fb_exchange_token`); when that expires the person must consent
  * again. Meta may invalidate tokens early without notice. Marketing API versions expire sooner than Graph versions:
- * use v24.0 or later. Revocation is `DELETE /me/permissions`, not an RFC 7009 endpoint, so none is declared.
+ * use v24.0 or later. Revocation is `DELETE /me/permissions`, not an RFC 7009 endpoint: the `revokeToken` hook.
  */
 import { z } from "zod";
 import { defineProvider, type ConnectionView, type TokenSet } from "../src/catalog.js";
@@ -93,6 +93,16 @@ export default defineProvider({
         scope: t.scope,
         extras: t.extras,
       };
+    },
+    // No RFC 7009 endpoint: removing the app's permissions ends the grant.
+    revokeToken: async (t, c) => {
+      const res = await c.fetch(`${c.api_base_url}/${apiVersion(c.connection)}/me/permissions`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${t.access_token}`, accept: "application/json" },
+        signal: AbortSignal.timeout(15_000),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`Meta answered ${res.status}`);
     },
     accountFromTestRead: (body) => {
       const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;

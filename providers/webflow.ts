@@ -8,7 +8,8 @@
  * Quirks: no refresh token and no documented expiry for OAuth tokens (treated as non-expiring); the authorization
  * code is single-use and valid 15 minutes; `/v2/token/introspect` works only for OAuth (Data Client) tokens, so a
  * pasted site/workspace token is checked with `/v2/sites`. Site tokens expire after 365 days unused, at most 5 per
- * site. Whether the token response carries `token_type` is unconfirmed.
+ * site. Whether the token response carries `token_type` is unconfirmed. Revocation (`POST /oauth/revoke_authorization`,
+ * JSON body) is not RFC 7009, hence the `revokeToken` hook.
  */
 import { z } from "zod";
 import { defineProvider } from "../src/catalog.js";
@@ -53,6 +54,18 @@ export default defineProvider({
     account_fields: ["site_ids", "site_names", "workspace_ids", "application"],
   },
   hooks: {
+    // Not RFC 7009: a JSON body with the client credentials and the access token.
+    revokeToken: async (t, c) => {
+      if (!c.revocation_url) throw new Error("no revocation endpoint");
+      const res = await c.fetch(c.revocation_url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ client_id: c.client_id, client_secret: c.client_secret, access_token: t.access_token }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`Webflow answered ${res.status}`);
+    },
     accountFromTestRead: (body) => {
       const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
       // Site/workspace token: GET /v2/sites → { sites: [{ id, displayName, … }] }

@@ -46,6 +46,7 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     watcher,
     elicitations: new PendingElicitations({ watcher, log }),
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
+    refreshFlights: new Map(),
   };
   return {
     ctx,

@@ -32,6 +32,8 @@ export interface TokenSet {
   expires_at?: number | undefined;
   /** Epoch seconds when the refresh token itself stops working, when known. */
   refresh_expires_at?: number | undefined;
+  /** Epoch seconds when these tokens were obtained (sizes the refresh margin for short-lived tokens). */
+  obtained_at?: number | undefined;
   scope?: string | undefined;
   /** Non-secret extras from the token response that the connector needs (e.g. Salesforce `instance_url`). */
   extras?: Record<string, Json> | undefined;
@@ -52,6 +54,18 @@ export interface TokenHookContext {
   client_secret: string;
   token_url: string;
   now: () => number;
+}
+
+/** What a non-RFC 7009 revocation hook gets (Webflow, Meta). */
+export interface RevokeHookContext {
+  fetch: typeof fetch;
+  client_id: string;
+  client_secret: string;
+  /** The revocation endpoint after operator overrides, when the provider declares one. */
+  revocation_url?: string | undefined;
+  /** The API origin of this connection (Meta revokes through the Graph API). */
+  api_base_url: string;
+  connection: ConnectionView;
 }
 
 const url = z.string().url();
@@ -125,6 +139,11 @@ export const providerSchema = z
       .object({
         /** Adjust a raw token-endpoint JSON body before openid-client reads it (LinkedIn: no token_type). */
         fixTokenResponse: fn<(body: Record<string, unknown>) => Record<string, unknown>>("hooks.fixTokenResponse").optional(),
+        /**
+         * Revoke a grant at a provider whose revocation is not RFC 7009 (Webflow: JSON body with the access token;
+         * Meta: DELETE /me/permissions). Throws when the provider refused or could not be reached.
+         */
+        revokeToken: fn<(t: TokenSet, c: RevokeHookContext) => Promise<void>>("hooks.revokeToken").optional(),
         /** Runs after every code exchange (Meta: swap for a long-lived token). */
         afterTokenExchange: fn<(t: TokenSet, c: TokenHookContext) => Promise<TokenSet>>("hooks.afterTokenExchange").optional(),
         /** Keep these non-secret fields of the token response (Salesforce `instance_url`, `id`). */

@@ -17,6 +17,8 @@ export interface Config {
   public_url?: string | undefined;
   open_browser: boolean;
   log_level: LogLevel;
+  /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 30). */
+  refresh_lease_ms?: number | undefined;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
 }
 
@@ -31,6 +33,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   }
   const level = (env.TENEX_LOG_LEVEL ?? "info") as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
+  const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 30;
+  if (!Number.isInteger(lease) || lease < 1 || lease > 600) throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {
     const prefix = `TENEX_${id.toUpperCase()}_`;
@@ -62,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
     open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
     log_level: level,
+    refresh_lease_ms: lease * 1000,
     providers,
   };
 }

@@ -10,7 +10,7 @@ export const STATUSES = ["pending", "connected", "error", "expired", "disabled",
 export type Status = (typeof STATUSES)[number];
 export const HEALTH = ["healthy", "unhealthy", "unknown"] as const;
 
-const jsonValue: z.ZodType<Json> = z.lazy(() =>
+export const jsonValue: z.ZodType<Json> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
 );
 
@@ -104,6 +104,8 @@ export interface ListFilters {
   status?: Status | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** Only connectors whose access ends (or ended) at or before this ISO time. */
+  expires_before?: string | undefined;
 }
 
 /** Cursors are opaque to clients: the insertion sequence of the last row returned. */
@@ -137,6 +139,7 @@ export async function listConnectors(
     const role = f.role;
     q = q.where(sql<boolean>`exists (select 1 from json_each(connectors.roles) where value = ${role})`);
   }
+  if (f.expires_before) q = q.where("expires_at", "is not", null).where("expires_at", "<=", f.expires_before);
   if (f.cursor) q = q.where("seq", "<", decodeCursor(f.cursor));
   const rows = await q.orderBy("seq", "desc").limit(f.limit + 1).execute();
   const page = rows.slice(0, f.limit);

@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import type { DB } from "./db/index.js";
 import type { PendingElicitations } from "./elicitations.js";
 import type { Logger } from "./log.js";
+import type { Credential } from "./refresh.js";
 import type { Vault } from "./vault.js";
 import type { ConnectorWatcher } from "./watcher.js";
 
@@ -34,6 +35,8 @@ export interface Context {
   elicitations: PendingElicitations;
   /** The redirect URI registered with providers: `{base}/oauth/callback`. */
   redirectUri: string;
+  /** Token refreshes in flight in this process, by connector id: concurrent callers share one (single-flight). */
+  refreshFlights: Map<string, Promise<Credential>>;
 }
 
 export function nowIso(ctx: Pick<Context, "clock">): string {

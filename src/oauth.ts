@@ -1,11 +1,12 @@
 import * as client from "openid-client";
 import { z } from "zod";
 import { isLoopbackHost, type Json, type Provider, type Role, type TokenSet } from "./catalog.js";
-import { getConnector, recordEvent, setStatus, type ConnectorObject } from "./connectors.js";
+import { getConnector, getConnectorRow, recordEvent, setStatus, type ConnectorObject } from "./connectors.js";
+import type { ConnectorRow } from "./db/schema.js";
 import { nowIso, type Context } from "./context.js";
 import { ConnectorError } from "./errors.js";
 import { newId, sha256Hex } from "./ids.js";
-import { grantAad, writeSecret } from "./secrets.js";
+import { grantAad, readSecret, writeSecret } from "./secrets.js";
 import { readAccount } from "./health.js";
 import { checkRoles, parseSettings } from "./rules.js";
 
@@ -82,19 +83,28 @@ export interface StartResult {
 export async function startOAuth(
   ctx: Context,
   workspaceId: string,
-  input: { provider: string; label?: string | undefined; roles?: string[] | undefined; scopes?: string[] | undefined; settings?: Record<string, unknown> | undefined },
+  input: {
+    provider: string;
+    label?: string | undefined;
+    roles?: string[] | undefined;
+    scopes?: string[] | undefined;
+    settings?: Record<string, unknown> | undefined;
+    /** Reconnect this existing connector in place (consent again): keeps its id, roles, settings and primaries. */
+    connector_id?: string | undefined;
+  },
 ): Promise<StartResult> {
   const provider = ctx.catalog.get(input.provider);
   if (!provider.def.auth_types.includes("oauth2") || !provider.oauth) {
     throw new ConnectorError("auth_type_unsupported", `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`);
   }
   if (!provider.configured) throw notConfigured(provider);
-  const roles: Role[] = checkRoles(provider, input.roles ?? provider.def.roles);
-  const settings = parseSettings(provider, input.settings ?? {});
+  const existing = input.connector_id ? await reconnectable(ctx, workspaceId, input.connector_id, provider) : undefined;
+  const roles: Role[] = checkRoles(provider, input.roles ?? (existing ? (JSON.parse(existing.roles) as string[]) : provider.def.roles));
+  const settings = parseSettings(provider, input.settings ?? (existing ? (JSON.parse(existing.settings) as Record<string, unknown>) : {}));
   const scopes = input.scopes && input.scopes.length > 0 ? [...new Set(input.scopes)] : provider.oauth.scopes;
   const config = oauthConfiguration(ctx, provider);
 
-  const connectorId = newId("con");
+  const connectorId = existing?.id ?? newId("con");
   const state = client.randomState();
   const stateHash = sha256Hex(state);
   const verifier = client.randomPKCECodeVerifier();
@@ -114,7 +124,21 @@ export async function startOAuth(
   const url = client.buildAuthorizationUrl(config, params);
   const createdAt = nowIso(ctx);
   await ctx.db.transaction().execute(async (trx) => {
-    await trx
+    if (existing) {
+      await trx
+        .updateTable("connectors")
+        .set({
+          label: input.label?.trim() || existing.label,
+          status: "pending",
+          status_detail: `waiting for the person to consent again (was ${existing.status}); the stored tokens are kept until new ones arrive`,
+          roles: JSON.stringify(roles),
+          settings: JSON.stringify(settings),
+          updated_at: createdAt,
+        })
+        .where("id", "=", existing.id)
+        .execute();
+    }
+    if (!existing) await trx
       .insertInto("connectors")
       .values({
         id: connectorId,
@@ -149,10 +173,21 @@ export async function startOAuth(
         created_at: createdAt,
       })
       .execute();
-    await recordEvent(trx, ctx, { id: connectorId, workspace_id: workspaceId }, "created", `OAuth grant started for ${provider.def.name}`);
+    await recordEvent(trx, ctx, { id: connectorId, workspace_id: workspaceId }, existing ? "reconnect_started" : "created", `OAuth grant started for ${provider.def.name}`);
   });
   ctx.log.info("oauth grant started", { connector_id: connectorId, provider: provider.id, workspace_id: workspaceId });
   return { connector_id: connectorId, authorization_url: url.href, expires_at: expiresAt, status: "pending" };
+}
+
+/** An OAuth connector of this workspace that may be reconnected in place. */
+async function reconnectable(ctx: Context, workspaceId: string, connectorId: string, provider: Provider): Promise<ConnectorRow> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  if (row.provider !== provider.id) {
+    throw new ConnectorError("invalid_input", `Connector ${row.id} is a ${row.provider} connector, not ${provider.id}; pass provider "${row.provider}" to reconnect it.`);
+  }
+  if (row.auth_type !== "oauth2") throw new ConnectorError("auth_type_unsupported", `Connector ${row.id} uses an API key; submit a new key with submit_connector_key instead.`);
+  if (row.status === "disabled") throw new ConnectorError("invalid_state", `Connector ${row.id} is disabled; enable it with enable_connector before reconnecting.`);
+  return row;
 }
 
 /** What the callback page shows. */
@@ -180,6 +215,7 @@ export function tokenSetFrom(provider: Provider, res: client.TokenEndpointRespon
       typeof refreshIn === "number" ? Math.floor(nowMs / 1000) + refreshIn : res.refresh_token ? undefined : previous?.refresh_expires_at,
     scope: res.scope ?? previous?.scope,
     extras,
+    obtained_at: Math.floor(nowMs / 1000),
   };
 }
 
@@ -276,7 +312,9 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
       expectedState: state,
       ...(provider.oauth?.pkce ? { pkceCodeVerifier: verifier } : {}),
     });
-    tokens = tokenSetFrom(provider, res, ctx.clock());
+    // A re-consent that returns no refresh token (Google without a consent screen) keeps the stored one.
+    const previous = await readSecret(ctx, ctx.db, row.id).catch(() => undefined);
+    tokens = tokenSetFrom(provider, res, ctx.clock(), previous?.secret.kind === "oauth2" ? previous.secret.tokens : undefined);
     if (provider.def.hooks.afterTokenExchange && provider.oauth?.client_id && provider.oauth.client_secret) {
       tokens = await provider.def.hooks.afterTokenExchange(tokens, {
         fetch: ctx.fetch,

@@ -8,8 +8,13 @@ export type StoredSecret = { kind: "oauth2"; tokens: TokenSet } | { kind: "api_k
 /** Associated data: the ciphertext opens only in the row it was written for. */
 const aad = (connectorId: string) => `connector_secrets:${connectorId}`;
 
+/** Seal a secret for one connector's row (refreshes write it with their own compare-and-swap). */
+export function sealSecret(ctx: Pick<Context, "vault">, connectorId: string, secret: StoredSecret): string {
+  return ctx.vault.seal(JSON.stringify(secret), aad(connectorId));
+}
+
 export async function writeSecret(ctx: Pick<Context, "vault" | "clock">, db: DB, connectorId: string, secret: StoredSecret): Promise<void> {
-  const ciphertext = ctx.vault.seal(JSON.stringify(secret), aad(connectorId));
+  const ciphertext = sealSecret(ctx, connectorId, secret);
   const access_expires_at = secret.kind === "oauth2" ? (secret.tokens.expires_at ?? null) : null;
   const updated_at = nowIso(ctx);
   await db

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { connectorSchema, getConnector } from "../src/connectors.js";
+import { connectorSchema } from "../src/connectors.js";
+import { connectorStatus, eventSchema } from "../src/lifecycle.js";
 import { defineTool } from "../src/tool.js";
 
 export default defineTool({
@@ -8,9 +9,11 @@ export default defineTool({
   description:
     "Get one connector: its status (pending, connected, error, expired, disabled, revoked), why it is in that state, roles, settings, health and account facts. " +
     "Use this after start_connector_oauth to see whether the person finished consent, or before using a connector. " +
-    "Returns the connector object.",
+    "Returns the connector object, plus recent_events (newest first: created, connected, refreshed, refresh_failed, tested, disabled, revoked, …).",
   inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
-  outputSchema: connectorSchema,
+  outputSchema: connectorSchema.extend({
+    recent_events: z.array(eventSchema).optional().describe("The connector's most recent events, newest first"),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  handler: async (input, ctx) => getConnector(ctx.db, ctx.workspace_id, input.connector_id),
+  handler: async (input, ctx) => connectorStatus(ctx, ctx.workspace_id, input.connector_id),
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ROLES } from "../src/catalog.js";
-import { connectorSchema, listConnectors, STATUSES } from "../src/connectors.js";
+import { connectorSchema, STATUSES } from "../src/connectors.js";
+import { listConnectorsFor } from "../src/lifecycle.js";
 import { defineTool } from "../src/tool.js";
 
 export default defineTool({
@@ -8,7 +9,7 @@ export default defineTool({
   title: "List connectors",
   description:
     "List this workspace's connectors (connected accounts), newest first, with status, roles, health and non-secret account facts. " +
-    "Use this when you need a connector id, want to see what is connected, or check which connectors need attention (status error or expired). " +
+    "Use this when you need a connector id, want to see what is connected, or check which connectors need attention (status error or expired, or expiring_within_days for access that ends soon). " +
     "Pass next_cursor back as cursor to get the next page; next_cursor is null on the last page. Returns { connectors, next_cursor }.",
   inputSchema: z
     .object({
@@ -17,9 +18,16 @@ export default defineTool({
       status: z.enum(STATUSES).optional().describe("Only connectors with this status"),
       limit: z.number().int().min(1).max(100).default(25).describe("Page size, 1-100 (default 25)"),
       cursor: z.string().max(200).optional().describe("next_cursor from the previous page"),
+      expiring_within_days: z
+        .number()
+        .int()
+        .min(1)
+        .max(365)
+        .optional()
+        .describe("Only connectors whose access ends within this many days (1-365) unless the person consents again; already ended ones are included"),
     })
     .strict(),
   outputSchema: z.object({ connectors: z.array(connectorSchema), next_cursor: z.string().nullable() }).strict(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  handler: async (input, ctx) => listConnectors(ctx.db, ctx.workspace_id, input),
+  handler: async (input, ctx) => listConnectorsFor(ctx, ctx.workspace_id, input),
 });

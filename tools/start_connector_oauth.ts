@@ -14,6 +14,7 @@ export default defineTool({
     "Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after 10 minutes. " +
     "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes). " +
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
+    "To renew an expired or revoked connector, pass its connector_id: the person consents again and the same connector comes back. " +
     "Returns { connector_id, authorization_url, expires_at, status: \"pending\" }.",
   inputSchema: z
     .object({
@@ -22,6 +23,12 @@ export default defineTool({
       roles: z.array(z.enum(ROLES)).max(3).optional().describe("Roles this connector plays; default: every role the provider allows"),
       scopes: z.array(z.string().min(1).max(300)).max(50).optional().describe("OAuth scopes to request instead of the provider's defaults"),
       settings: z.record(z.string(), z.unknown()).optional().describe("Per-connector settings, checked against the provider's settings"),
+      connector_id: z
+        .string()
+        .min(1)
+        .max(100)
+        .optional()
+        .describe("Reconnect this existing connector (expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries"),
     })
     .strict(),
   outputSchema: z

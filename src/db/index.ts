@@ -4,12 +4,14 @@ import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001_initial.js";
+import * as m0002 from "./migrations/0002_lifecycle.js";
 
 export type DB = Kysely<Database>;
 
 /** Migrations are imported statically so they work from the compiled output without a folder scan. */
 const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": m0001,
+  "0002_lifecycle": m0002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

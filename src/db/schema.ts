@@ -35,6 +35,8 @@ export interface ConnectorTable {
   last_checked_at: string | null;
   /** When access ends without a new consent (ISO), when known. */
   expires_at: string | null;
+  /** The status a disabled connector had before disable_connector (migration 0002). */
+  status_before_disable: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -24,6 +24,18 @@ export interface OAuthServerOptions {
   omitIss?: boolean;
   /** Optional extra claims per account id (the account id is the login typed on the dev login page). */
   accounts?: Record<string, Record<string, unknown>>;
+  /**
+   * Reshape successful token responses the way a real provider sends them: add fields
+   * (Salesforce `instance_url`, LinkedIn `refresh_token_expires_in`) or drop them (no
+   * `expires_in`, no `token_type`, no `refresh_token` on a Google refresh). Recorded
+   * tokenCalls carry the reshaped body, as the client received it.
+   */
+  rewriteTokenResponse?: (body: Record<string, unknown>, info: { grant_type: string }) => Record<string, unknown>;
+  /**
+   * Answer GET requests to the token endpoint (which oidc-provider does not serve), e.g.
+   * Meta's `grant_type=fb_exchange_token` long-lived token exchange.
+   */
+  handleGetToken?: (params: URLSearchParams) => Promise<{ status: number; body: object }> | { status: number; body: object };
 }
 
 export interface TokenCall {
@@ -62,7 +74,10 @@ export interface OAuthServer {
     token: string,
   ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
   failNextTokenCalls(n: number, status: number, body: object): void;
+  /** Hold token requests this long before the grant is processed. */
   setTokenDelay(ms: number): void;
+  /** Hold token responses this long after the grant was processed (and recorded in tokenCalls). */
+  setTokenResponseDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -197,6 +212,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   const revocationCalls: RevocationCall[] = [];
   let failQueue: Array<{ status: number; body: object }> = [];
   let tokenDelay = 0;
+  let tokenResponseDelay = 0;
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
@@ -205,6 +221,24 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     const isTokenRequest = ctx.method === 'POST' && ctx.path === tokenPath;
     if (isTokenRequest && tokenDelay > 0) await sleep(tokenDelay);
+
+    if (ctx.method === 'GET' && ctx.path === tokenPath && opts.handleGetToken) {
+      const params = new URLSearchParams(ctx.querystring);
+      const out = await opts.handleGetToken(params);
+      ctx.status = out.status;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/json';
+      ctx.body = out.body;
+      tokenCalls.push({
+        grant_type: params.get('grant_type') ?? '',
+        client_id: params.get('client_id') ?? undefined,
+        status: out.status,
+        at: Date.now(),
+        body: out.body,
+        request: Object.fromEntries(params),
+      });
+      return;
+    }
 
     if (isTokenRequest && failQueue.length > 0) {
       const failure = failQueue.shift()!;
@@ -228,6 +262,10 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     await next();
 
     const route = ctx.oidc?.route;
+    if (route === 'token' && opts.rewriteTokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      const grantType = String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? '');
+      ctx.body = opts.rewriteTokenResponse({ ...(ctx.body as Record<string, unknown>) }, { grant_type: grantType });
+    }
     if (route === 'token') {
       tokenCalls.push({
         grant_type: String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? ''),
@@ -248,6 +286,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         at: Date.now(),
       });
     }
+
+    if (route === 'token' && tokenResponseDelay > 0) await sleep(tokenResponseDelay);
 
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
       const location = ctx.response.get('Location');
@@ -308,6 +348,9 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     },
     setTokenDelay(ms: number) {
       tokenDelay = ms;
+    },
+    setTokenResponseDelay(ms: number) {
+      tokenResponseDelay = ms;
     },
     async close() {
       failQueue = [];

@@ -1,0 +1,221 @@
+// The refresh engine across real processes: two built stdio servers on one SQLite file, a real
+// OAuth server (rotating and non-rotating refresh tokens), and SIGKILL in the middle of a refresh.
+//
+// What is guaranteed (and tested here):
+// - Concurrent refreshes in several processes cause one refresh-token grant (lease + version CAS).
+// - A rotated refresh token is written, together with its access token, in one transaction as the
+//   very first step after the token response arrives. A process killed at any later point (here:
+//   while it retries the provider call that got a 401) leaves the new pair stored; the next process
+//   refreshes with it.
+// - A process killed before the token response reaches it leaves the previous pair intact and
+//   decryptable, and its lease expires so another process can take over. If the provider completed
+//   that grant for the dead process and rotated the refresh token, no client could have kept the
+//   new one: the next refresh gets invalid_grant and the connector turns `expired` with a detail
+//   asking for consent again (then reconnects in place). Never a half-written or unreadable secret.
+import SQLite from "better-sqlite3";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Vault } from "../src/vault.js";
+import { consentOverHttp } from "./sandbox/consent.js";
+import type { FakeRoute } from "./sandbox/fake-api.js";
+import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
+import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
+import { startHarness, type Harness } from "./support/harness.js";
+import { freePort, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
+
+type Sc = Record<string, any>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe("refresh across processes (built stdio servers on one database, rotating refresh tokens)", () => {
+  let sandbox: ProviderSandbox;
+  let dir: string;
+  let db: string;
+  const masterKey = Buffer.alloc(32, 7).toString("base64");
+  let port: number;
+  let redirectUri: string;
+  const servers: StdioServer[] = [];
+  let survivor: Harness | undefined;
+  /** How the fake HubSpot API answers: normally, or 401 once and then hang (to kill a process mid-retry). */
+  let apiMode: "normal" | "401-then-hang" = "normal";
+  let apiCalls = 0;
+  let releaseHeld: () => void = () => undefined;
+
+  const routes: Record<string, FakeRoute> = {
+    "GET /account-info/v3/details": async () => {
+      apiCalls += 1;
+      if (apiMode === "401-then-hang") {
+        if (apiCalls === 1) return { status: 401, json: { status: "error", message: "expired" } };
+        await new Promise<void>((r) => (releaseHeld = r));
+      }
+      return { json: { portalId: 4242, timeZone: "Europe/Berlin" } };
+    },
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
+    sandbox = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, routes, oauth: { rotateRefreshToken: true } });
+    dir = tempDir("tenex-proc-");
+    db = path.join(dir, "tenex.db");
+  });
+  afterAll(async () => {
+    releaseHeld();
+    for (const s of servers) if (alive(s)) await s.close();
+    await survivor?.close();
+    await sandbox?.close();
+  });
+
+  const alive = (s: StdioServer) => s.transport.child.exitCode === null && s.transport.child.signalCode === null;
+
+  async function spawnServer(opts: { callbackPort?: number } = {}): Promise<StdioServer> {
+    const env = { TENEX_DB: db, TENEX_MASTER_KEY: masterKey, TENEX_CALLBACK_PORT: String(opts.callbackPort ?? 0), TENEX_REFRESH_LEASE_SECONDS: "1", ...sandbox.env };
+    const server = await startStdioServer(env);
+    servers.push(server);
+    await waitForStderr(server.transport, opts.callbackPort ? "oauth callback listener ready" : "tenex-connectors ready on stdio");
+    return server;
+  }
+
+  async function kill(s: StdioServer): Promise<void> {
+    s.transport.child.kill("SIGKILL");
+    await s.transport.waitForExit();
+  }
+
+  async function call(s: StdioServer, name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; structuredContent: Sc }> {
+    return (await s.client.callTool({ name, arguments: args })) as never;
+  }
+
+  async function connectVia(start: () => Promise<Sc>): Promise<string> {
+    const started = await start();
+    const { callbackUrl } = await consentOverHttp(started.authorization_url, { login: "alice", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    return started.connector_id;
+  }
+
+  /** The in-process survivor: a real app on the same file, owning the callback port once the first process is gone. */
+  async function theSurvivor(): Promise<Harness> {
+    survivor ??= await startHarness({ env: sandbox.env, port, share: { dir, dbPath: db, masterKey } });
+    return survivor;
+  }
+
+  /** Read the stored secret straight from the file, opened with the master key. */
+  function stored(id: string): { version: number; lease_owner: string | null; tokens: Sc } {
+    const conn = new SQLite(db, { readonly: true });
+    try {
+      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as Sc;
+      const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`));
+      return { version: row.version, lease_owner: row.lease_owner, tokens: secret.tokens };
+    } finally {
+      conn.close();
+    }
+  }
+  const leaseHeld = (id: string) => stored(id).lease_owner !== null;
+  const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
+  const lastIssued = () => refreshGrants().filter((c) => c.status === 200).at(-1)!.body as Sc;
+
+  let a: StdioServer;
+  let b: StdioServer;
+
+  it("two processes refreshing the same connector concurrently cause exactly one grant", async () => {
+    a = await spawnServer({ callbackPort: port });
+    b = await spawnServer();
+    const id = await connectVia(async () => (await call(a, "start_connector_oauth", { provider: "hubspot" })).structuredContent);
+    const before = refreshGrants().length;
+    sandbox.oauth.setTokenDelay(400); // hold the grant so every call overlaps it
+    const results = await Promise.all([a, b, a, b, a, b, a, b].map((s) => call(s, "refresh_connector", { connector_id: id })));
+    sandbox.oauth.setTokenDelay(0);
+    for (const r of results) expect(r.structuredContent.refreshed, JSON.stringify(r.structuredContent)).toBe(true);
+    expect(refreshGrants().length - before).toBe(1);
+    const s = stored(id);
+    expect(s.tokens.refresh_token).toBe(lastIssued().refresh_token); // rotated once, the pair the provider issued
+    expect(s.lease_owner).toBeNull();
+    expect((await call(b, "test_connector", { connector_id: id })).structuredContent.ok).toBe(true);
+  });
+
+  it("a rotated refresh token survives a crash right after the grant: it is written with the access token before anything else", async () => {
+    const id = await connectVia(async () => (await call(a, "start_connector_oauth", { provider: "hubspot" })).structuredContent);
+    const before = stored(id);
+    apiMode = "401-then-hang";
+    apiCalls = 0;
+    void call(a, "test_connector", { connector_id: id }).catch(() => undefined); // 401 → refresh → retry…
+    await until("the retried read after the refresh", () => apiCalls >= 2);
+    await kill(a); // …and the process dies while the retry is in flight
+    releaseHeld();
+    apiMode = "normal";
+
+    const rotated = lastIssued();
+    expect(rotated.refresh_token).not.toBe(before.tokens.refresh_token);
+    const after = stored(id);
+    expect(after.version).toBe(before.version + 1);
+    expect(after.tokens.refresh_token).toBe(rotated.refresh_token);
+    expect(after.tokens.access_token).toBe(rotated.access_token);
+
+    // Another process refreshes with the rotated token (reusing the old one would be invalid_grant).
+    const r = await call(b, "refresh_connector", { connector_id: id });
+    expect(r.isError, JSON.stringify(r.structuredContent)).toBeFalsy();
+    expect(refreshGrants().at(-1)!.status).toBe(200);
+  });
+
+  it("a process killed while the provider holds its token request leaves the old pair intact; another process takes over when the lease ends", async () => {
+    const h = await theSurvivor();
+    const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
+    const before = stored(id);
+    sandbox.oauth.setTokenDelay(800);
+    void call(b, "refresh_connector", { connector_id: id }).catch(() => undefined);
+    await until("the refreshing process's lease", () => leaseHeld(id));
+    await kill(b);
+    sandbox.oauth.setTokenDelay(0);
+
+    const mid = stored(id);
+    expect(mid.version).toBe(before.version);
+    expect(mid.tokens).toEqual(before.tokens);
+    expect(mid.lease_owner).not.toBeNull(); // left by the dead process; it runs out after 1 s
+
+    const r = await h.ok("refresh_connector", { connector_id: id });
+    expect(r.refreshed).toBe(true);
+    const after = stored(id);
+    expect(after.version).toBe(before.version + 1);
+    expect(after.lease_owner).toBeNull();
+    expect((await h.ok("test_connector", { connector_id: id })).ok).toBe(true);
+  });
+
+  it("when the provider rotated the token for a process that died before reading the answer, the connector turns expired (consent again), never corrupt", async () => {
+    const h = await theSurvivor();
+    const c = await spawnServer();
+    const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
+    const before = stored(id);
+    const grantsBefore = refreshGrants().length;
+    sandbox.oauth.setTokenResponseDelay(2000);
+    void call(c, "refresh_connector", { connector_id: id }).catch(() => undefined);
+    // The provider has processed the grant (rotating the refresh token) but its answer is still on the way…
+    await until("the grant at the provider", () => refreshGrants().length > grantsBefore);
+    await kill(c); // …when the process dies.
+    sandbox.oauth.setTokenResponseDelay(0);
+
+    const mid = stored(id);
+    expect(mid.version).toBe(before.version);
+    expect(mid.tokens).toEqual(before.tokens); // the previous pair, whole and readable
+
+    const err = await h.fail("refresh_connector", { connector_id: id });
+    expect(err.code).toBe("provider_error");
+    expect(err.message).toContain("invalid_grant");
+    const status = await h.ok("get_connector_status", { connector_id: id });
+    expect(status.status).toBe("expired");
+    expect(status.status_detail).toContain("consent again");
+
+    // Reconnecting in place brings the same connector back.
+    const again = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot", connector_id: id }));
+    expect(again).toBe(id);
+    expect((await h.ok("get_connector_status", { connector_id: id })).status).toBe("connected");
+    expect((await h.ok("refresh_connector", { connector_id: id })).refreshed).toBe(true);
+  });
+});

@@ -1,0 +1,185 @@
+// The refresh engine against a real OAuth server (oidc-provider as HubSpot: 30-minute tokens,
+// non-rotating refresh tokens) through the MCP client: single-flight, invalid_grant, 5xx
+// retries, 401 retry, and the lease + version check between two apps on one database.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
+import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
+import { reservePort, startHarness, type Harness, type Sc } from "./support/harness.js";
+
+const MIN = 60_000;
+
+const hubspotRoutes = (sb: () => ProviderSandbox) => ({
+  "GET /account-info/v3/details": async (req: { token?: string }) => {
+    const info = await sb().oauth.validateAccessToken(req.token ?? "");
+    return { json: { portalId: 4242, timeZone: "Europe/Berlin", companyCurrency: "EUR", accountType: "STANDARD", user: info?.accountId } };
+  },
+});
+
+describe("refresh engine (HubSpot sandbox, in-process server over the SDK client)", () => {
+  let sandbox: ProviderSandbox;
+  let h: Harness;
+  const extra: Harness[] = [];
+  const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
+
+  beforeAll(async () => {
+    const { port, redirectUri } = await reservePort();
+    sandbox = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, routes: hubspotRoutes(() => sandbox) });
+    h = await startHarness({ env: sandbox.env, port });
+  });
+  afterEach(async () => {
+    sandbox.oauth.setTokenDelay(0);
+    while (extra.length) await extra.pop()!.close();
+  });
+  afterAll(async () => {
+    await h?.close();
+    await sandbox?.close();
+  });
+
+  const connect = async (login = "alice") => {
+    const { connector_id, status } = await h.connect("hubspot", { roles: ["crm_sink"] }, login);
+    expect(status).toBe(200);
+    return connector_id;
+  };
+
+  it("50 concurrent test_connector calls on a token about to expire cause exactly one refresh grant", async () => {
+    const id = await connect();
+    const before = refreshGrants().length;
+    h.advance(27 * MIN); // a 30-minute HubSpot token with 3 minutes left
+    sandbox.oauth.setTokenDelay(150); // keep the refresh in flight while the calls pile up
+    const results = await Promise.all(Array.from({ length: 50 }, () => h.ok("test_connector", { connector_id: id })));
+    expect(results.every((r) => r.ok === true)).toBe(true);
+    expect(refreshGrants().length - before).toBe(1);
+    const status = await h.ok("get_connector_status", { connector_id: id });
+    expect(status.health).toBe("healthy");
+    const events = await h.ctx.db.selectFrom("connector_events").select("type").where("connector_id", "=", id).execute();
+    expect(events.filter((e) => e.type === "refreshed")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "tested")).toHaveLength(50);
+    // The new token is fresh: more calls do not refresh again.
+    await h.ok("test_connector", { connector_id: id });
+    expect(refreshGrants().length - before).toBe(1);
+    h.advance(-27 * MIN);
+  });
+
+  it("refresh_connector refreshes on demand and reports when the new token expires", async () => {
+    const id = await connect();
+    const before = refreshGrants().length;
+    const r = await h.ok("refresh_connector", { connector_id: id });
+    expect(r.refreshed).toBe(true);
+    expect(Date.parse(r.access_expires_at) - Date.now()).toBeGreaterThan(29 * MIN);
+    expect(r.connector.status).toBe("connected");
+    expect(refreshGrants().length - before).toBe(1);
+    expect(refreshGrants().at(-1)!.status).toBe(200);
+  });
+
+  it("a refresh refused with invalid_grant turns the connector expired with a consent-again detail", async () => {
+    const id = await connect();
+    sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant", error_description: "grant revoked" });
+    const err = await h.fail("refresh_connector", { connector_id: id });
+    expect(err.code).toBe("provider_error");
+    expect(err.message).toContain("invalid_grant");
+    expect(err.message).toContain("start_connector_oauth");
+    const c = await h.ok("get_connector_status", { connector_id: id });
+    expect(c.status).toBe("expired");
+    expect(c.status_detail).toContain("consent again");
+    expect(c.status_detail).toContain(`connector_id "${id}"`);
+    expect(c.recent_events.slice(0, 2).map((e: Sc) => e.type)).toEqual(["expired", "refresh_failed"]);
+    // An expired connector refuses use until the person consents again.
+    expect((await h.fail("test_connector", { connector_id: id })).code).toBe("invalid_state");
+  });
+
+  it("5xx from the token endpoint is retried with backoff; exhausted retries leave it connected but unhealthy, and a later success heals it", async () => {
+    const id = await connect();
+    let before = refreshGrants().length;
+    sandbox.oauth.failNextTokenCalls(2, 503, { error: "temporarily_unavailable" });
+    const r = await h.ok("refresh_connector", { connector_id: id });
+    expect(r.refreshed).toBe(true);
+    expect(refreshGrants().length - before).toBe(3);
+
+    before = refreshGrants().length;
+    sandbox.oauth.failNextTokenCalls(3, 502, { error: "bad_gateway" });
+    const err = await h.fail("refresh_connector", { connector_id: id });
+    expect(err).toMatchObject({ code: "provider_error", retryable: true });
+    expect(refreshGrants().length - before).toBe(3);
+    let c = await h.ok("get_connector_status", { connector_id: id });
+    expect(c).toMatchObject({ status: "connected", health: "unhealthy" });
+    expect(c.status_detail).toContain("502");
+    expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed" });
+
+    await h.ok("refresh_connector", { connector_id: id });
+    c = await h.ok("get_connector_status", { connector_id: id });
+    expect(c).toMatchObject({ status: "connected", health: "healthy" });
+    expect(c.status_detail).toBeUndefined();
+  });
+
+  it("an unreachable token endpoint is retried, then leaves the connector connected but unhealthy", async () => {
+    const id = await connect();
+    const { freePort } = await import("./support/stdio.js");
+    const closed = `http://127.0.0.1:${await freePort()}/token`; // nothing listens there
+    const offline = await startHarness({ env: { ...sandbox.env, TENEX_HUBSPOT_TOKEN_URL: closed }, share: h, listen: false });
+    extra.push(offline);
+    const err = await offline.fail("refresh_connector", { connector_id: id });
+    expect(err).toMatchObject({ code: "provider_error", retryable: true });
+    expect(err.message).toContain("network error");
+    expect(offline.logs.filter((l) => l.includes("token refresh attempt failed"))).toHaveLength(3);
+    const c = await h.ok("get_connector_status", { connector_id: id });
+    expect(c).toMatchObject({ status: "connected", health: "unhealthy" });
+    expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed", detail: "transient: network error" });
+  });
+
+  it("enabling a connector that was expired when it was disabled keeps it expired", async () => {
+    const id = await connect();
+    sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant" });
+    await h.fail("refresh_connector", { connector_id: id });
+    expect((await h.ok("disable_connector", { connector_id: id })).status).toBe("disabled");
+    const e = await h.ok("enable_connector", { connector_id: id });
+    expect(e.status).toBe("expired");
+    expect(e.status_detail).toContain("consent again");
+  });
+
+  it("a 401 from the provider refreshes once and retries the call", async () => {
+    const id = await connect();
+    const before = refreshGrants().length;
+    // The provider drops the access token early (HubSpot can): find it and destroy it.
+    const issued = sandbox.oauth.tokenCalls.filter((c) => c.status === 200).at(-1)!.body as Sc;
+    const at = await sandbox.oauth.provider.AccessToken.find(issued.access_token);
+    await at.destroy();
+    const r = await h.ok("test_connector", { connector_id: id });
+    expect(r.ok).toBe(true);
+    expect(refreshGrants().length - before).toBe(1);
+  });
+
+  it("two apps on one database: a refresh waits for the other app's lease and uses its token (one grant)", async () => {
+    const id = await connect();
+    const other = await startHarness({ env: sandbox.env, share: h, listen: false });
+    extra.push(other);
+    const before = refreshGrants().length;
+    sandbox.oauth.setTokenDelay(300);
+    const [a, b] = await Promise.all([h.ok("refresh_connector", { connector_id: id }), other.ok("refresh_connector", { connector_id: id })]);
+    expect(a.refreshed && b.refreshed).toBe(true);
+    expect(refreshGrants().length - before).toBe(1);
+    expect(a.access_expires_at).toBe(b.access_expires_at);
+  });
+
+  it("a slow refresher whose lease expired cannot overwrite the newer token stored by the one that took over", async () => {
+    const id = await connect();
+    const shortLease = { ...sandbox.env, TENEX_REFRESH_LEASE_SECONDS: "1" };
+    const slow = await startHarness({ env: shortLease, share: h, listen: false });
+    const fast = await startHarness({ env: shortLease, share: h, listen: false });
+    extra.push(slow, fast);
+    const before = refreshGrants().length;
+    sandbox.oauth.setTokenDelay(1800); // longer than the 1 s lease
+    const slowCall = slow.call("refresh_connector", { connector_id: id });
+    await new Promise((r) => setTimeout(r, 1300)); // the slow one's lease has run out
+    sandbox.oauth.setTokenDelay(0);
+    const fastResult = await fast.ok("refresh_connector", { connector_id: id });
+    expect(fastResult.refreshed).toBe(true);
+    const slowResult = await slowCall;
+    expect(slowResult.isError).toBeFalsy();
+    expect(refreshGrants().length - before).toBe(2);
+    // The stored token is the fast one's: it works, and the slow one logged that it dropped its own.
+    expect(slow.logs.some((l) => l.includes("refreshed token discarded"))).toBe(true);
+    const secret = await h.ctx.db.selectFrom("connector_secrets").select(["version", "lease_owner"]).where("connector_id", "=", id).executeTakeFirstOrThrow();
+    expect(secret.lease_owner).toBeNull();
+    expect((await h.ok("test_connector", { connector_id: id })).ok).toBe(true);
+  });
+});

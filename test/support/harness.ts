@@ -1,0 +1,129 @@
+// The server in-process: a real app (SQLite file, vault, catalog), the real callback listener,
+// and the SDK Client talking to createMcpServer over the SDK's InMemoryTransport. The clock
+// can be moved forward to make tokens "about to expire" without waiting.
+import crypto from "node:crypto";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { tools } from "../../tools/index.js";
+import { createApp, type App } from "../../src/app.js";
+import { startCallbackListener, type CallbackListener } from "../../src/callback-server.js";
+import { loadConfig } from "../../src/config.js";
+import type { Context } from "../../src/context.js";
+import { createLogger } from "../../src/log.js";
+import { createMcpServer } from "../../src/mcp/server.js";
+import { LOCAL_WORKSPACE_ID } from "../../src/workspaces.js";
+import { consentOverHttp } from "../sandbox/consent.js";
+import { freePort, tempDir } from "./stdio.js";
+
+export type Sc = Record<string, any>;
+
+export interface CallResult {
+  isError?: boolean;
+  structuredContent: Sc;
+  content: Array<{ type: string; text: string }>;
+}
+
+export interface Harness {
+  app: App;
+  ctx: Context;
+  client: Client;
+  dir: string;
+  dbPath: string;
+  masterKey: string;
+  redirectUri: string;
+  logs: string[];
+  /** Every tool result's JSON, for leak checks. */
+  results: string[];
+  /** Move this harness's clock forward (or back). */
+  advance(ms: number): void;
+  call(name: string, args?: Record<string, unknown>): Promise<CallResult>;
+  /** Call and expect success: the structured result. */
+  ok(name: string, args?: Record<string, unknown>): Promise<Sc>;
+  /** Call and expect failure: the error object { code, message }. */
+  fail(name: string, args?: Record<string, unknown>): Promise<{ code: string; message: string; retryable?: boolean }>;
+  /** start_connector_oauth, consent as `login` in the sandbox, follow the callback. */
+  connect(provider: string, args?: Record<string, unknown>, login?: string): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
+  close(): Promise<void>;
+}
+
+export async function reservePort(): Promise<{ port: number; redirectUri: string }> {
+  const port = await freePort();
+  return { port, redirectUri: `http://127.0.0.1:${port}/oauth/callback` };
+}
+
+export async function startHarness(opts: {
+  env: Record<string, string>;
+  port?: number;
+  /** Share another harness's database and master key (a second "process"). */
+  share?: Pick<Harness, "dir" | "dbPath" | "masterKey">;
+  /** Start the callback listener (default: when a port is given). */
+  listen?: boolean;
+  clockOffsetMs?: number;
+  /** The workspace the MCP session acts for (default: the local workspace). */
+  workspaceId?: string;
+}): Promise<Harness> {
+  const dir = opts.share?.dir ?? tempDir("tenex-lc-");
+  const dbPath = opts.share?.dbPath ?? path.join(dir, "tenex.db");
+  const masterKey = opts.share?.masterKey ?? crypto.randomBytes(32).toString("base64");
+  const port = opts.port ?? 0;
+  const config = loadConfig({ TENEX_DB: dbPath, TENEX_MASTER_KEY: masterKey, TENEX_CALLBACK_PORT: String(port), ...opts.env }, dir);
+  const logs: string[] = [];
+  const log = createLogger({ level: "debug", write: (line) => logs.push(line) });
+  let offset = opts.clockOffsetMs ?? 0;
+  const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
+  const app = await createApp(config, { mode: "stdio", log, clock: () => Date.now() + offset, redirectUri });
+  let listener: CallbackListener | undefined;
+  if (opts.listen ?? opts.port !== undefined) listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });
+  const server = createMcpServer(app.ctx, tools, { workspace_id: opts.workspaceId ?? LOCAL_WORKSPACE_ID });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: "tenex-lifecycle-test", version: "1.0.0" });
+  await client.connect(clientSide);
+  const results: string[] = [];
+
+  const call = async (name: string, args: Record<string, unknown> = {}) => {
+    const res = (await client.callTool({ name, arguments: args })) as unknown as CallResult;
+    results.push(JSON.stringify(res));
+    return res;
+  };
+  const h: Harness = {
+    app,
+    ctx: app.ctx,
+    client,
+    dir,
+    dbPath,
+    masterKey,
+    redirectUri,
+    logs,
+    results,
+    advance: (ms) => {
+      offset += ms;
+    },
+    call,
+    ok: async (name, args) => {
+      const res = await call(name, args);
+      if (res.isError) throw new Error(`${name} failed: ${JSON.stringify(res.structuredContent)}`);
+      return res.structuredContent;
+    },
+    fail: async (name, args) => {
+      const res = await call(name, args);
+      if (!res.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(res.structuredContent)}`);
+      return res.structuredContent.error;
+    },
+    connect: async (provider, args = {}, login = "alice") => {
+      const start = await h.ok("start_connector_oauth", { provider, ...args });
+      const { callbackUrl } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: redirectUri });
+      const res = await fetch(callbackUrl);
+      const page = await res.text();
+      return { connector_id: start.connector_id, authorization_url: start.authorization_url, page, status: res.status };
+    },
+    close: async () => {
+      await client.close().catch(() => undefined);
+      await server.close().catch(() => undefined);
+      await listener?.close();
+      await app.close();
+    },
+  };
+  return h;
+}

@@ -1,0 +1,17 @@
+import { z } from "zod";
+import { connectorSchema } from "../src/connectors.js";
+import { disableConnector } from "../src/lifecycle.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "disable_connector",
+  title: "Disable a connector",
+  description:
+    "Pause a connector: it keeps its credentials, roles and settings but cannot be used (no test, refresh or resolve) until enable_connector. " +
+    "Use this when the person wants to stop using an account for a while without disconnecting it. Nothing changes at the provider. " +
+    "Returns the connector object (status disabled).",
+  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  outputSchema: connectorSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => disableConnector(ctx, ctx.workspace_id, input.connector_id),
+});

@@ -1,0 +1,17 @@
+import { z } from "zod";
+import { connectorSchema } from "../src/connectors.js";
+import { enableConnector } from "../src/lifecycle.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "enable_connector",
+  title: "Enable a disabled connector",
+  description:
+    "Make a disabled connector usable again. Use this when the person wants to resume an account paused with disable_connector. " +
+    "It comes back connected when its credentials are still good, or expired when its access ended meanwhile (then ask the person to consent again). " +
+    "Run test_connector afterwards to check it. Returns the connector object.",
+  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  outputSchema: connectorSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => enableConnector(ctx, ctx.workspace_id, input.connector_id),
+});

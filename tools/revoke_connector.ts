@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { connectorSchema } from "../src/connectors.js";
+import { revokeConnector } from "../src/lifecycle.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "revoke_connector",
+  title: "Revoke a connector's access",
+  description:
+    "End a connector's access: revokes the grant at the provider where it offers revocation, wipes the stored tokens or key, and sets status revoked. " +
+    "Use this when the person wants to disconnect an account but keep the connector's record (use delete_connector to remove it entirely, " +
+    "disable_connector to pause it while keeping its credentials). It cannot be undone; the person can reconnect later with start_connector_oauth and this connector_id. " +
+    "provider_revocation says what happened at the provider: revoked, not_offered (the provider has no revocation; the person can remove the app there), " +
+    "failed (the tokens were wiped here anyway) or not_needed. Returns { connector, provider_revocation }.",
+  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  outputSchema: z
+    .object({
+      connector: connectorSchema,
+      provider_revocation: z.enum(["revoked", "not_offered", "failed", "not_needed"]).describe("What happened at the provider"),
+    })
+    .strict(),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  handler: async (input, ctx) => revokeConnector(ctx, ctx.workspace_id, input.connector_id),
+});

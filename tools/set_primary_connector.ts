@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { ROLES } from "../src/catalog.js";
+import { connectorSchema } from "../src/connectors.js";
+import { setPrimaryConnector } from "../src/lifecycle.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "set_primary_connector",
+  title: "Make a connector the primary for a role",
+  description:
+    "Make a connected connector the workspace's primary for a role: the primary data source (source), primary sink, or primary CRM sink (crm_sink). " +
+    "Use this when several connectors play the same role and the person has said which one to use (resolve_connector answered conflict). " +
+    "The previous primary for that role is demoted in the same step; the role is added to the connector when missing. " +
+    "Fails with role_not_allowed when the provider cannot play the role. Returns the connector object (primary_for shows its primary roles).",
+  inputSchema: z
+    .object({
+      connector_id: z.string().min(1).max(100).describe("The connector id, con_…"),
+      role: z.enum(ROLES).describe("The role to make it primary for: source, sink or crm_sink"),
+    })
+    .strict(),
+  outputSchema: connectorSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (input, ctx) => setPrimaryConnector(ctx, ctx.workspace_id, input.connector_id, input.role),
+});

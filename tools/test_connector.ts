@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { jsonValue } from "../src/connectors.js";
+import { testConnector } from "../src/lifecycle.js";
+import { defineTool } from "../src/tool.js";
+
+export default defineTool({
+  name: "test_connector",
+  title: "Test a connector",
+  description:
+    "Check that a connected connector works: runs the provider's lightest authenticated read (e.g. the Gmail profile, HubSpot account details), " +
+    "refreshing the access token first when it is about to expire and once more if the provider rejects it. " +
+    "Use this before relying on a connector, after the person changed something at the provider, or when a connector looks unhealthy. " +
+    "Updates the connector's health, last_checked_at and account facts. A failed check is not an error: ok is false and error says why " +
+    "(an expired connector also turns status expired; get_connector_status shows what to do). " +
+    "Returns { ok, latency_ms, checked_at, account, error? }.",
+  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  outputSchema: z
+    .object({
+      ok: z.boolean().describe("True when the provider answered the read"),
+      latency_ms: z.number().describe("How long the provider took, in milliseconds"),
+      checked_at: z.string().describe("When the check ran (ISO 8601)"),
+      account: z.record(z.string(), jsonValue).describe("Non-secret account facts from the read (the last known ones when it failed)"),
+      error: z.string().optional().describe("Why the check failed, and what to do"),
+    })
+    .strict(),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  handler: async (input, ctx) => testConnector(ctx, ctx.workspace_id, input.connector_id),
+});
