@@ -15,6 +15,8 @@ export interface Config {
   callback_host: string;
   callback_port: number;
   public_url?: string | undefined;
+  /** HTTP mode: extra host names accepted in Host and Origin headers (TENEX_ALLOWED_HOSTS, comma-separated). */
+  allowed_hosts: string[];
   open_browser: boolean;
   log_level: LogLevel;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
@@ -31,6 +33,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   }
   const level = (env.TENEX_LOG_LEVEL ?? "info") as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
+  if (env.TENEX_PUBLIC_URL && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(env.TENEX_PUBLIC_URL)) {
+    throw new Error(`TENEX_PUBLIC_URL must be an http(s) base URL such as https://connectors.example.com, got "${env.TENEX_PUBLIC_URL}"`);
+  }
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {
     const prefix = `TENEX_${id.toUpperCase()}_`;
@@ -60,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
     callback_port: port,
     public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
     log_level: level,
     providers,
