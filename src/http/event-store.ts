@@ -12,7 +12,7 @@ export class BoundedEventStore implements EventStore {
   private next = 1;
   private bytes = 0;
 
-  constructor(private readonly limits: { maxEvents: number; maxBytes: number } = { maxEvents: 500, maxBytes: 1024 * 1024 }) {}
+  constructor(private readonly limits: { maxEvents: number; maxBytes: number } = { maxEvents: 200, maxBytes: 256 * 1024 }) {}
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const id = String(this.next++);

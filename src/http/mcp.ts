@@ -28,7 +28,8 @@ export interface McpSessionLimits {
 export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
   maxSessions: 1000,
   idleMs: 30 * 60 * 1000,
-  eventStore: { maxEvents: 500, maxBytes: 1024 * 1024 },
+  // Worst case held in memory: maxSessions × maxBytes = 256 MiB.
+  eventStore: { maxEvents: 200, maxBytes: 256 * 1024 },
 };
 
 interface Session {

@@ -206,9 +206,13 @@ export class RestApi {
     const { route, tool } = hit;
     const m = hit.pattern.exec(sub)!;
     const fromPath: Record<string, string> = {};
-    hit.names.forEach((n, i) => {
-      fromPath[route.params?.[n] ?? n] = decodeURIComponent(m[i + 1]!);
-    });
+    try {
+      hit.names.forEach((n, i) => {
+        fromPath[route.params?.[n] ?? n] = decodeURIComponent(m[i + 1]!);
+      });
+    } catch {
+      return sendError(res, 400, "invalid_input", "The path is not validly percent-encoded.");
+    }
 
     let rest: Record<string, unknown>;
     if (route.from === "body") {

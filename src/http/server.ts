@@ -51,6 +51,8 @@ export interface HttpServer {
   url(): string;
   /** Open MCP sessions (both transports). */
   sessionCount(): number;
+  /** Requests being served now, not counting long-lived SSE streams. */
+  inFlight(): number;
   /**
    * Graceful shutdown: stop accepting, answer new requests on open connections with 503,
    * let in-flight requests finish (up to the grace period), then close the MCP sessions and
@@ -117,7 +119,12 @@ export function createHttpServer(ctx: Context, opts: HttpServerOptions): HttpSer
     const path = url.pathname;
     if (path === HEALTH_PATH) {
       // Exempt from the Host check: probes use the pod or container address; it reveals nothing.
-      await sql`select 1`.execute(ctx.db);
+      try {
+        await sql`select 1`.execute(ctx.db);
+      } catch (err) {
+        ctx.log.error("health check: the database does not answer", { error: err });
+        return sendError(res, 503, "unavailable", "The database does not answer.");
+      }
       return sendJson(res, 200, { status: "ok", version: SERVER_VERSION });
     }
     if (!allow.allowsHostHeader(req.headers.host)) {
@@ -221,6 +228,7 @@ export function createHttpServer(ctx: Context, opts: HttpServerOptions): HttpSer
       }),
     url: () => `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${boundPort}`,
     sessionCount: () => sessions.size,
+    inFlight: () => inFlight,
     close: () => {
       closing ??= (async () => {
         draining = true;

@@ -34,10 +34,10 @@ export interface HttpHarness {
 }
 
 export async function startHttpHarness(
-  opts: { env?: Record<string, string>; server?: Partial<HttpServerOptions>; tools?: ToolDefinition[]; publicUrl?: boolean } = {},
+  opts: { env?: Record<string, string>; server?: Partial<HttpServerOptions>; tools?: ToolDefinition[]; publicUrl?: boolean; port?: number } = {},
 ): Promise<HttpHarness> {
   const dir = tempDir("tenex-http-");
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     TENEX_DB: path.join(dir, "tenex.db"),
     TENEX_LOG_LEVEL: "debug",
