@@ -95,5 +95,8 @@ describe("official MCP conformance suite against HTTP mode", () => {
       summary.push(`${scenario}: ${r.checks.filter((c) => c.status === "SUCCESS").length} checks passed`);
     }
     console.log(`conformance 0.1.11\n${summary.join("\n")}`);
+    // The README's table says the same.
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    for (const scenario of APPLICABLE_SCENARIOS) expect(readme).toMatch(new RegExp(`\\| \`${scenario}\` \\| passes`));
   });
 });

@@ -107,7 +107,7 @@ describe("isolation between workspaces, over every tool and every route", () => 
         const args = synthObject(schema, {});
         for (const arg of Object.values(route.params ?? {})) delete args[arg];
         let path = `${API_BASE}${route.path.replace("{id}", id)}`;
-        if (route.from === "query" && Object.keys(args).length) path += `?${new URLSearchParams(Object.entries(args).map(([k, v]) => [k, String(v)]))}`;
+        if (route.from === "query" && Object.keys(args).length) path += `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}`;
         const res = await rest(route.method, path, h.b.key, route.from === "body" ? args : undefined);
         expect(res.status, `${route.method} ${path}: ${res.body}`).toBe(404);
         expect(res.json().error.code).toBe("not_found");
@@ -135,7 +135,7 @@ describe("isolation between workspaces, over every tool and every route", () => 
     }
     for (const { route, tool } of activeRoutes(tools).filter(({ route }) => !route.params)) {
       const args = synthArgs(tool, { provider: "hubspot", role: "crm_sink" });
-      const path = `${API_BASE}${route.path}` + (route.from === "query" && Object.keys(args).length ? `?${new URLSearchParams(Object.entries(args).map(([k, v]) => [k, String(v)]))}` : "");
+      const path = `${API_BASE}${route.path}` + (route.from === "query" && Object.keys(args).length ? `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}` : "");
       const res = await rest(route.method, path, h.b.key, route.from === "body" ? args : undefined);
       expect(res.body, `${route.method} ${path}`).not.toContain(connected);
       expect(res.body).not.toContain(pending);

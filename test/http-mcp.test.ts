@@ -213,14 +213,15 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
 
   it("refuses a Host or Origin outside the allow list and accepts loopback, the public URL's host and TENEX_ALLOWED_HOSTS", async () => {
     const post = (headers: Record<string, string>) => rawRequest(`${h.url}/mcp`, { method: "POST", headers: { ...rpcHeaders(h.a.key), ...headers }, body: initBody() });
-    for (const headers of [
+    const refused: Array<Record<string, string>> = [
       { Host: "evil.example.com" },
       { Host: `evil.example.com:${h.port}` },
       { Host: `127.0.0.1.nip.io:${h.port}` },
       { Origin: "http://evil.example.com" },
       { Origin: "null" },
       { Host: `localhost:${h.port}`, Origin: `https://attacker.test:${h.port}` },
-    ]) {
+    ];
+    for (const headers of refused) {
       const res = await post(headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(res.json().error.code).toBe("forbidden");
@@ -229,12 +230,13 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     expect((await rawRequest(`${h.url}/api/v1/providers`, { headers: { ...bearer(h.a.key), Host: "evil.example.com" } })).status).toBe(403);
     expect((await rawRequest(`${h.url}/oauth/callback?state=x`, { headers: { Host: "evil.example.com" } })).status).toBe(403);
 
-    for (const headers of [
+    const accepted: Array<Record<string, string>> = [
       { Host: `localhost:${h.port}`, Origin: `http://localhost:${h.port}` },
       { Host: `[::1]:${h.port}` },
       { Host: "connectors.internal" },
       { Host: "tools.example.org:8443", Origin: "https://tools.example.org:8443" },
-    ]) {
+    ];
+    for (const headers of accepted) {
       const res = await post(headers);
       expect(res.status, JSON.stringify(headers)).toBe(200);
       const sid = res.headers["mcp-session-id"] as string;
@@ -286,6 +288,13 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     const foreign = await rawRequest(`${h.url}/mcp`, { method: "GET", headers: { ...rpcHeaders(h.b.key, { "mcp-session-id": sid }), accept: "text/event-stream", "last-event-id": priming!.id! } });
     expect(foreign.status).toBe(404);
     await rawRequest(`${h.url}/mcp`, { method: "DELETE", headers });
+  });
+
+  it("never writes an API key to the log", async () => {
+    const text = h.logs.join("\n");
+    expect(text).toContain('"msg":"http request"');
+    for (const key of [h.a.key, h.b.key]) expect(text).not.toContain(key);
+    expect(text).not.toMatch(/tnx_[A-Za-z0-9_-]{20,}/);
   });
 
   it("answers unknown paths and methods with JSON errors", async () => {

@@ -1,7 +1,15 @@
-// Small parts of HTTP mode on their own: the Host/Origin allow list and the bounded,
-// per-session event store behind resumable SSE streams.
+// Small parts of HTTP mode on their own: the Host/Origin allow list, the bounded per-session
+// event store behind resumable SSE streams, and the REST API's per-workspace MCP clients.
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { ToolInvoker } from "../src/http/rest.js";
+import { createLogger } from "../src/log.js";
+import { defineTool, type ToolDefinition } from "../src/tool.js";
+import { tempDir } from "./support/http.js";
 import { BoundedEventStore } from "../src/http/event-store.js";
 import { HostAllowList } from "../src/http/hosts.js";
 
@@ -54,5 +62,41 @@ describe("BoundedEventStore", () => {
     for (let i = 0; i < 50; i++) await byBytes.storeEvent("s", { jsonrpc: "2.0", id: i, result: { pad: "x".repeat(200) } });
     expect(byBytes.size).toBeLessThanOrEqual(10);
     expect(byBytes.size).toBeGreaterThan(0);
+  });
+});
+
+describe("ToolInvoker (REST's path into the tools)", () => {
+  it("never lets go of a workspace's client while one of its calls is running", async () => {
+    const dir = tempDir("tenex-invoker-");
+    const app = await createApp(loadConfig({ TENEX_DB: path.join(dir, "tenex.db") }, dir), { mode: "http", log: createLogger({ level: "error", write: () => undefined }) });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = defineTool({
+      name: "gated",
+      title: "Gated",
+      description: "Waits for the test when asked to.",
+      inputSchema: z.object({ wait: z.boolean().describe("wait for the gate") }).strict(),
+      outputSchema: z.object({ workspace_id: z.string() }).strict(),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      handler: async (input, ctx) => {
+        if (input.wait) await gate;
+        return { workspace_id: ctx.workspace_id };
+      },
+    }) as unknown as ToolDefinition;
+    const invoker = new ToolInvoker(app.ctx, [gated], 1);
+    try {
+      const signal = new AbortController().signal;
+      const slow = invoker.call("ws_one", "gated", { wait: true }, signal);
+      // Two more workspaces push the bound of one client; ws_one is busy and must survive.
+      expect((await invoker.call("ws_two", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_two" });
+      expect((await invoker.call("ws_three", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_three" });
+      release();
+      const res = await slow;
+      expect(res.isError).toBeFalsy();
+      expect(res.structuredContent).toEqual({ workspace_id: "ws_one" });
+    } finally {
+      await invoker.close();
+      await app.close();
+    }
   });
 });

@@ -1,12 +1,15 @@
 // HTTP mode, REST side: the route table over the tool registry, the OpenAPI 3.1 document
 // generated from the tools' zod schemas (valid, and every documented operation answers as
 // documented), the error codes with their HTTP statuses, and REST == MCP for the same input.
+import fs from "node:fs";
+import path from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import Ajv2020 from "ajv/dist/2020.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools } from "../tools/index.js";
 import { STATUS_FOR_CODE } from "../src/http/respond.js";
 import { API_BASE, REST_ROUTES } from "../src/http/rest.js";
+import { ROOT } from "./support/stdio.js";
 import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
 import { synthObject, synthValue, type JsonSchema } from "./support/synth.js";
 
@@ -194,5 +197,14 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
     const second = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)).json();
     const ids = [...first.connectors, ...second.connectors].map((c: Sc) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("lists every route of the route table, with its tool, in the README", () => {
+    const rows = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").filter((l) => l.startsWith("| `"));
+    for (const route of REST_ROUTES) {
+      const head = `\`${route.method} ${API_BASE}${route.path}`;
+      const row = rows.find((r) => (r.includes(`${head}\``) || r.includes(`${head}?`)) && r.includes(`\`${route.tool}\``));
+      expect(row, `${route.method} ${route.path} → ${route.tool}`).toBeDefined();
+    }
   });
 });

@@ -1,12 +1,14 @@
 // Graceful shutdown of HTTP mode: stop accepting, finish what is in flight, close the
 // database, lose no completed write. In process (a request caught mid-body) and as the real
 // CLI process receiving SIGTERM in the middle of a burst of tool calls.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { openDatabase } from "../src/db/index.js";
 import { API_BASE } from "../src/http/rest.js";
+import { createApiKey, createWorkspace } from "../src/workspaces.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
 import { CLI, ROOT } from "./support/stdio.js";
 
@@ -54,9 +56,10 @@ describe("graceful shutdown", () => {
   it("loses no completed write when SIGTERM arrives during a burst of tool calls, and exits 0", async () => {
     const dir = tempDir("tenex-sigterm-");
     const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db"), ...HUBSPOT };
-    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
-    expect(cli("workspaces", "create", "burst").status).toBe(0);
-    const key = cli("keys", "create", "--workspace", "burst").stdout.trim();
+    const setup = await openDatabase(env.TENEX_DB);
+    const ws = await createWorkspace(setup.db, "burst", new Date().toISOString());
+    const { key } = await createApiKey(setup.db, ws.id, new Date().toISOString());
+    await setup.close();
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";

@@ -124,7 +124,7 @@ function compile(route: RestRoute, tool: ToolDefinition): CompiledRoute {
  * clients use, over an in-memory transport: one client per workspace, created on first use.
  */
 export class ToolInvoker {
-  private readonly pairs = new Map<string, Promise<{ client: Client; server: Server }>>();
+  private readonly pairs = new Map<string, { ready: Promise<{ client: Client; server: Server }>; active: number }>();
 
   constructor(
     private readonly ctx: Context,
@@ -132,15 +132,15 @@ export class ToolInvoker {
     private readonly maxWorkspaces = 64,
   ) {}
 
-  private pair(workspaceId: string): Promise<{ client: Client; server: Server }> {
-    let p = this.pairs.get(workspaceId);
-    if (p) {
+  private pair(workspaceId: string): { ready: Promise<{ client: Client; server: Server }>; active: number } {
+    let entry = this.pairs.get(workspaceId);
+    if (entry) {
       // Most recently used last.
       this.pairs.delete(workspaceId);
-      this.pairs.set(workspaceId, p);
-      return p;
+      this.pairs.set(workspaceId, entry);
+      return entry;
     }
-    p = (async () => {
+    const ready = (async () => {
       const server = createMcpServer(this.ctx, this.tools, { workspace_id: workspaceId });
       const client = new Client({ name: `${SERVER_NAME}-rest`, version: SERVER_VERSION });
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -148,27 +148,35 @@ export class ToolInvoker {
       await client.connect(clientSide);
       return { client, server };
     })();
-    p.catch(() => this.pairs.delete(workspaceId));
-    this.pairs.set(workspaceId, p);
-    while (this.pairs.size > this.maxWorkspaces) {
-      const [oldest, op] = this.pairs.entries().next().value as [string, Promise<{ client: Client; server: Server }>];
-      this.pairs.delete(oldest);
-      // Calls already running on it finish first: the SDK answers them before close completes.
-      void op.then((x) => x.client.close()).catch(() => undefined);
+    entry = { ready, active: 0 };
+    ready.catch(() => this.pairs.delete(workspaceId));
+    this.pairs.set(workspaceId, entry);
+    // Over the bound, let go of the least recently used idle pairs (never one with a call running).
+    for (const [id, e] of this.pairs) {
+      if (this.pairs.size <= this.maxWorkspaces) break;
+      if (e.active > 0 || e === entry) continue;
+      this.pairs.delete(id);
+      void e.ready.then((x) => x.client.close()).catch(() => undefined);
     }
-    return p;
+    return entry;
   }
 
   async call(workspaceId: string, name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
-    const { client } = await this.pair(workspaceId);
-    // wait_for_connector may wait up to 300 s; the tools bound their own provider calls.
-    return (await client.callTool({ name, arguments: args }, undefined, { signal, timeout: 330_000 })) as CallToolResult;
+    const entry = this.pair(workspaceId);
+    entry.active++;
+    try {
+      const { client } = await entry.ready;
+      // wait_for_connector may wait up to 300 s; the tools bound their own provider calls.
+      return (await client.callTool({ name, arguments: args }, undefined, { signal, timeout: 330_000 })) as CallToolResult;
+    } finally {
+      entry.active--;
+    }
   }
 
   async close(): Promise<void> {
     const all = [...this.pairs.values()];
     this.pairs.clear();
-    await Promise.all(all.map((p) => p.then((x) => x.client.close()).catch(() => undefined)));
+    await Promise.all(all.map((e) => e.ready.then((x) => x.client.close()).catch(() => undefined)));
   }
 }
 
@@ -240,7 +248,14 @@ export class RestApi {
     };
     res.once("close", onClose);
     try {
-      const result = await this.invoker.call(caller.workspace_id, tool.name, { ...rest, ...fromPath }, abort.signal);
+      let result: CallToolResult;
+      try {
+        result = await this.invoker.call(caller.workspace_id, tool.name, { ...rest, ...fromPath }, abort.signal);
+      } catch (err) {
+        // The client hung up: the call was cancelled and there is nobody to answer.
+        if (abort.signal.aborted) return;
+        throw err;
+      }
       if (abort.signal.aborted) return;
       const sc = (result.structuredContent ?? {}) as Record<string, unknown>;
       if (result.isError) {
