@@ -1,8 +1,9 @@
 // HTTP mode, MCP side: Streamable HTTP and HTTP+SSE with workspace keys over real loopback
 // HTTP, the SDK's client transports, sessions bound to a workspace, keys checked on every
 // request (a revoked key stops working mid-session), 401s that write nothing, DNS-rebinding
-// protection, body limits and resumable SSE streams.
+// protection, body limits, request timeouts and resumable SSE streams.
 import http from "node:http";
+import net from "node:net";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
@@ -309,5 +310,44 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(noSession.status).toBe(400);
+  });
+});
+
+describe("HTTP mode: request timeouts", () => {
+  it("cuts a client that is slow to send its headers or its body with 408, and leaves SSE streams open past the request timeout", async () => {
+    const h = await startHttpHarness({ server: { headersTimeoutMs: 300, requestTimeoutMs: 600 } });
+    const rawExchange = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect(h.port, "127.0.0.1", () => s.write(text));
+        let data = "";
+        s.on("data", (d) => (data += d));
+        s.on("close", () => resolve(data.split("\r\n")[0] ?? ""));
+        s.on("error", reject);
+      });
+    try {
+      expect(await rawExchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")).toBe("HTTP/1.1 408 Request Timeout");
+      const slowBody = `POST /api/v1/connectors/oauth HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${h.a.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro`;
+      expect(await rawExchange(slowBody)).toBe("HTTP/1.1 408 Request Timeout");
+      expect(await h.app.ctx.db.selectFrom("connectors").select("id").execute()).toEqual([]);
+
+      const stream = await new Promise<string>((resolve, reject) => {
+        const req = http.request(`${h.url}/sse`, { headers: { ...bearer(h.a.key), accept: "text/event-stream" } }, (res) => {
+          res.on("data", () => undefined);
+          const timer = setTimeout(() => {
+            resolve("open");
+            req.destroy();
+          }, 1200);
+          res.on("close", () => {
+            clearTimeout(timer);
+            resolve("closed");
+          });
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(stream).toBe("open");
+    } finally {
+      await h.close();
+    }
   });
 });
