@@ -11,10 +11,21 @@ import { listProviders } from "./providers-view.js";
 import { authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
 import { buildCatalog } from "./catalog.js";
 import { definitions } from "../providers/index.js";
+import { keysCommand, workspacesCommand } from "./commands/admin.js";
+import { UsageError } from "./commands/args.js";
+import { serveHttp } from "./commands/serve-http.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
     --open-browser                also open authorization URLs in the default browser (or TENEX_OPEN_BROWSER=1)
+  tenex-connectors serve --http [--port N] [--host H] [--no-auth-loopback]
+                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /healthz
+                                  (default 127.0.0.1:8080; --no-auth-loopback: requests without a key
+                                  act for the local workspace, loopback hosts only)
+  tenex-connectors workspaces create NAME               prints { "id", "name" }
+  tenex-connectors keys create --workspace ID_OR_NAME   prints a new tnx_ key, once
+  tenex-connectors keys list [--workspace ID_OR_NAME]   prints [ { id, workspace_id, prefix, created_at, revoked_at } ] (never the key)
+  tenex-connectors keys revoke KEY_ID                   the key stops working at once
   tenex-connectors providers      the catalog, and which providers have OAuth app credentials
   tenex-connectors --help`;
 
@@ -73,6 +84,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + "\n");
     return;
   }
+  if (cmd === "serve" && rest.includes("--http")) return serveHttp(rest);
+  if (cmd === "workspaces") return workspacesCommand(rest);
+  if (cmd === "keys") return keysCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");
     const unknown = rest.filter((a) => a !== "--open-browser");
@@ -83,4 +97,7 @@ async function main(argv: string[]): Promise<void> {
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+  fail(err instanceof Error ? err.message : String(err));
+});

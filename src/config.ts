@@ -15,6 +15,8 @@ export interface Config {
   callback_host: string;
   callback_port: number;
   public_url?: string | undefined;
+  /** HTTP mode: extra host names accepted in Host and Origin headers (TENEX_ALLOWED_HOSTS, comma-separated). */
+  allowed_hosts: string[];
   open_browser: boolean;
   log_level: LogLevel;
   /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 30). */
@@ -35,6 +37,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
   const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 30;
   if (!Number.isInteger(lease) || lease < 1 || lease > 600) throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
+  if (env.TENEX_PUBLIC_URL && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(env.TENEX_PUBLIC_URL)) {
+    throw new Error(`TENEX_PUBLIC_URL must be an http(s) base URL such as https://connectors.example.com, got "${env.TENEX_PUBLIC_URL}"`);
+  }
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {
     const prefix = `TENEX_${id.toUpperCase()}_`;
@@ -64,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
     callback_port: port,
     public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
     log_level: level,
     refresh_lease_ms: lease * 1000,

@@ -44,3 +44,35 @@ export async function authenticateApiKey(db: DB, key: string): Promise<{ workspa
   if (!crypto.timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex"))) return null;
   return { workspace_id: row.workspace_id, key_id: row.id };
 }
+
+/** What `keys list` shows: never the key or its hash. */
+export interface ApiKeyInfo {
+  id: string;
+  workspace_id: string;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+/** Keys, oldest first, of one workspace or of all. */
+export async function listApiKeys(db: DB, workspaceId?: string): Promise<ApiKeyInfo[]> {
+  let q = db.selectFrom("api_keys").select(["id", "workspace_id", "prefix", "created_at", "revoked_at"]);
+  if (workspaceId) q = q.where("workspace_id", "=", workspaceId);
+  return q.orderBy("created_at").orderBy("id").execute();
+}
+
+/** Revoke a key at once; revoking a revoked key keeps its first revocation time. */
+export async function revokeApiKey(db: DB, keyId: string, now: string): Promise<ApiKeyInfo> {
+  await db.updateTable("api_keys").set({ revoked_at: now }).where("id", "=", keyId).where("revoked_at", "is", null).execute();
+  const row = await db.selectFrom("api_keys").select(["id", "workspace_id", "prefix", "created_at", "revoked_at"]).where("id", "=", keyId).executeTakeFirst();
+  if (!row) throw new ConnectorError("not_found", `No API key "${keyId}". Run \`tenex-connectors keys list\` to see the key ids.`);
+  return row;
+}
+
+/** Of these key ids, the ones that are revoked (or gone). Read-only. */
+export async function revokedKeyIds(db: DB, keyIds: string[]): Promise<Set<string>> {
+  if (keyIds.length === 0) return new Set();
+  const live = await db.selectFrom("api_keys").select("id").where("id", "in", keyIds).where("revoked_at", "is", null).execute();
+  const alive = new Set(live.map((r) => r.id));
+  return new Set(keyIds.filter((id) => !alive.has(id)));
+}

@@ -1,0 +1,102 @@
+// Small parts of HTTP mode on their own: the Host/Origin allow list, the bounded per-session
+// event store behind resumable SSE streams, and the REST API's per-workspace MCP clients.
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { ToolInvoker } from "../src/http/rest.js";
+import { createLogger } from "../src/log.js";
+import { defineTool, type ToolDefinition } from "../src/tool.js";
+import { tempDir } from "./support/http.js";
+import { BoundedEventStore } from "../src/http/event-store.js";
+import { HostAllowList } from "../src/http/hosts.js";
+
+const msg = (id: number): JSONRPCMessage => ({ jsonrpc: "2.0", id, result: { n: id } });
+
+describe("HostAllowList", () => {
+  const allow = HostAllowList.forServer({ publicUrl: "https://Connectors.Example.com/base", allowedHosts: ["tools.internal:8443", " ", "[fd00::1]"], bindHost: "0.0.0.0" });
+
+  it("accepts loopback names, the public URL's host and the configured hosts, on any port", () => {
+    for (const host of ["localhost:8080", "127.0.0.1", "127.0.0.2:9", "[::1]:3000", "connectors.example.com", "CONNECTORS.example.com:443", "tools.internal", "[fd00::1]:80"]) {
+      expect(allow.allowsHostHeader(host), host).toBe(true);
+    }
+    expect(allow.allowsOrigin(undefined)).toBe(true);
+    expect(allow.allowsOrigin("https://connectors.example.com")).toBe(true);
+  });
+
+  it("refuses other names, tricks and a wildcard bind address", () => {
+    for (const host of [undefined, "", "evil.com", "localhost.evil.com", "127.0.0.1.nip.io", "connectors.example.com.evil.com", "a@localhost", "localhost/x", "0.0.0.0"]) {
+      expect(allow.allowsHostHeader(host), String(host)).toBe(false);
+    }
+    for (const origin of ["null", "http://evil.com", "file://", "chrome-extension://abc", "http://localhost.evil.com", "https://user@connectors.example.com"]) {
+      expect(allow.allowsOrigin(origin), origin).toBe(false);
+    }
+  });
+});
+
+describe("BoundedEventStore", () => {
+  it("replays a stream's events after an event id, and only that stream's", async () => {
+    const store = new BoundedEventStore({ maxEvents: 10, maxBytes: 10_000 });
+    const a0 = await store.storeEvent("a", {} as JSONRPCMessage); // priming event
+    await store.storeEvent("b", msg(1));
+    const a1 = await store.storeEvent("a", msg(2));
+    await store.storeEvent("a", msg(3));
+    const sent: Array<[string, JSONRPCMessage]> = [];
+    expect(await store.replayEventsAfter(a0, { send: async (id, m) => void sent.push([id, m]) })).toBe("a");
+    expect(sent.map(([, m]) => (m as { id: number }).id)).toEqual([2, 3]);
+    expect(sent[0]![0]).toBe(a1);
+    expect(await store.getStreamIdForEventId(a1)).toBe("a");
+  });
+
+  it("drops the oldest events beyond its count and byte bounds, and refuses to resume from them", async () => {
+    const byCount = new BoundedEventStore({ maxEvents: 3, maxBytes: 1_000_000 });
+    const first = await byCount.storeEvent("s", msg(0));
+    for (let i = 1; i < 10; i++) await byCount.storeEvent("s", msg(i));
+    expect(byCount.size).toBe(3);
+    expect(await byCount.getStreamIdForEventId(first)).toBeUndefined();
+    expect(await byCount.replayEventsAfter(first, { send: async () => undefined })).toBe("");
+
+    const byBytes = new BoundedEventStore({ maxEvents: 1000, maxBytes: 2_000 });
+    for (let i = 0; i < 50; i++) await byBytes.storeEvent("s", { jsonrpc: "2.0", id: i, result: { pad: "x".repeat(200) } });
+    expect(byBytes.size).toBeLessThanOrEqual(10);
+    expect(byBytes.size).toBeGreaterThan(0);
+  });
+});
+
+describe("ToolInvoker (REST's path into the tools)", () => {
+  it("never lets go of a workspace's client while one of its calls is running", async () => {
+    const dir = tempDir("tenex-invoker-");
+    const app = await createApp(loadConfig({ TENEX_DB: path.join(dir, "tenex.db") }, dir), { mode: "http", log: createLogger({ level: "error", write: () => undefined }) });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = defineTool({
+      name: "gated",
+      title: "Gated",
+      description: "Waits for the test when asked to.",
+      inputSchema: z.object({ wait: z.boolean().describe("wait for the gate") }).strict(),
+      outputSchema: z.object({ workspace_id: z.string() }).strict(),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      handler: async (input, ctx) => {
+        if (input.wait) await gate;
+        return { workspace_id: ctx.workspace_id };
+      },
+    }) as unknown as ToolDefinition;
+    const invoker = new ToolInvoker(app.ctx, [gated], 1);
+    try {
+      const signal = new AbortController().signal;
+      const slow = invoker.call("ws_one", "gated", { wait: true }, signal);
+      // Two more workspaces push the bound of one client; ws_one is busy and must survive.
+      expect((await invoker.call("ws_two", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_two" });
+      expect((await invoker.call("ws_three", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_three" });
+      release();
+      const res = await slow;
+      expect(res.isError).toBeFalsy();
+      expect(res.structuredContent).toEqual({ workspace_id: "ws_one" });
+    } finally {
+      await invoker.close();
+      await app.close();
+    }
+  });
+});

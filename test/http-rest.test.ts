@@ -1,0 +1,210 @@
+// HTTP mode, REST side: the route table over the tool registry, the OpenAPI 3.1 document
+// generated from the tools' zod schemas (valid, and every documented operation answers as
+// documented), the error codes with their HTTP statuses, and REST == MCP for the same input.
+import fs from "node:fs";
+import path from "node:path";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tools } from "../tools/index.js";
+import { STATUS_FOR_CODE } from "../src/http/respond.js";
+import { API_BASE, REST_ROUTES } from "../src/http/rest.js";
+import { ROOT } from "./support/stdio.js";
+import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { synthObject, synthValue, type JsonSchema } from "./support/synth.js";
+
+type Sc = Record<string, any>;
+type Operation = {
+  operationId: string;
+  parameters?: Array<{ name: string; in: "path" | "query"; required: boolean; schema: JsonSchema }>;
+  requestBody?: { content: { "application/json": { schema: { $ref: string } } } };
+  responses: Record<string, { content?: { "application/json": { schema: Record<string, unknown> } } }>;
+  security?: unknown[];
+};
+
+const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
+const registered = new Set(tools.map((t) => t.name));
+
+describe("HTTP mode: REST API and its OpenAPI document", () => {
+  let h: HttpHarness;
+  let doc: Sc;
+  let ajv: InstanceType<typeof Ajv2020>;
+
+  const call = (method: string, path: string, opts: { body?: unknown; key?: string | null; headers?: Record<string, string> } = {}) =>
+    rawRequest(`${h.url}${path}`, {
+      method,
+      headers: {
+        ...(opts.key === null ? {} : bearer(opts.key ?? h.a.key)),
+        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...opts.headers,
+      },
+      ...(opts.body !== undefined ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) } : {}),
+    });
+
+  beforeAll(async () => {
+    h = await startHttpHarness({ env: HUBSPOT, publicUrl: true });
+    const res = await call("GET", `${API_BASE}/openapi.json`, { key: null });
+    expect(res.status).toBe(200);
+    doc = res.json();
+    ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema(doc, "openapi.json");
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const operations = (): Array<{ path: string; method: string; op: Operation }> =>
+    Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+
+  /** Validate a response body against the documented schema of its status (or `default`). */
+  const checkDocumented = (path: string, method: string, op: Operation, status: number, body: unknown) => {
+    const key = String(status) in op.responses ? String(status) : "default";
+    expect(op.responses[key], `${method} ${path} answered ${status}, which is not documented`).toBeDefined();
+    const ptr = `openapi.json#/paths/${path.replace(/~/g, "~0").replace(/\//g, "~1")}/${method.toLowerCase()}/responses/${key}/content/application~1json/schema`;
+    const validate = ajv.getSchema(ptr);
+    expect(validate, ptr).toBeTruthy();
+    const ok = validate!(body);
+    expect(ok, `${method} ${path} ${status}: ${JSON.stringify(validate!.errors)} for ${JSON.stringify(body).slice(0, 400)}`).toBe(true);
+  };
+
+  it("serves a valid OpenAPI 3.1 document whose schemas all compile", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    // Every schema is valid JSON Schema 2020-12 (the document's dialect) and its refs resolve.
+    for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, object>)) {
+      expect(ajv.validateSchema(schema), `${name}: ${JSON.stringify(ajv.errors)}`).toBe(true);
+      expect(() => ajv.compile({ $ref: `openapi.json#/components/schemas/${name}` }), name).not.toThrow();
+    }
+  });
+
+  it("documents exactly the routes whose tool is registered, with the tool's own input, and the others are not served", async () => {
+    for (const route of REST_ROUTES) {
+      const path = `${API_BASE}${route.path}`;
+      const op = doc.paths[path]?.[route.method.toLowerCase()] as Operation | undefined;
+      if (!registered.has(route.tool)) {
+        expect(op, `${route.method} ${path} documented without its tool`).toBeUndefined();
+        const res = await call(route.method, path.replace("{id}", "con_x"), route.method === "GET" || route.method === "DELETE" ? {} : { body: {} });
+        expect([404, 405], `${route.method} ${path}`).toContain(res.status);
+        continue;
+      }
+      expect(op, `${route.method} ${path}`).toBeDefined();
+      expect(op!.operationId).toBe(route.tool);
+      // Path + query + body arguments are exactly the tool's input properties.
+      const tool = tools.find((t) => t.name === route.tool)!;
+      const inputProps = Object.keys(tool.inputSchema.shape).sort();
+      const fromPath = Object.values(route.params ?? {});
+      const fromQuery = (op!.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+      const bodyRef = op!.requestBody?.content["application/json"].schema.$ref;
+      const fromBody = bodyRef ? Object.keys((doc.components.schemas[bodyRef.split("/").pop()!] as JsonSchema).properties ?? {}) : [];
+      expect([...fromPath, ...fromQuery, ...fromBody].sort(), route.tool).toEqual(inputProps);
+    }
+    for (const { path, method, op } of operations()) {
+      if (!path.startsWith(API_BASE) || op.operationId === "openapi") continue;
+      expect(registered.has(op.operationId), `${method} ${path}`).toBe(true);
+    }
+  });
+
+  it("answers every documented operation as documented", async () => {
+    const started = await call("POST", `${API_BASE}/connectors/oauth`, { body: { provider: "hubspot", label: "walk" } });
+    expect(started.status).toBe(201);
+    const connectorId = started.json().connector_id as string;
+    const hints = { connector_id: connectorId, provider: "hubspot", role: "crm_sink" };
+    const order = { GET: 0, PATCH: 1, POST: 2, DELETE: 3 } as Record<string, number>;
+    const ops = operations().sort((x, y) => order[x.method]! - order[y.method]!);
+    const answered: Record<string, number> = {};
+    for (const { path, method, op } of ops) {
+      let url = path.replace("{id}", encodeURIComponent(connectorId));
+      const query = new URLSearchParams();
+      const queryParams = (op.parameters ?? []).filter((p) => p.in === "query");
+      const querySchema = { properties: Object.fromEntries(queryParams.map((p) => [p.name, p.schema])), required: queryParams.filter((p) => p.required).map((p) => p.name) };
+      for (const [k, v] of Object.entries(synthObject(querySchema, hints))) query.set(k, Array.isArray(v) ? v.join(",") : String(v));
+      if ([...query.keys()].length) url += `?${query}`;
+      let body: unknown;
+      if (op.requestBody) {
+        const ref = op.requestBody.content["application/json"].schema.$ref.split("/").pop()!;
+        body = synthValue(doc.components.schemas[ref] as JsonSchema, "", hints);
+      }
+      const res = await call(method, url, { ...(body !== undefined ? { body } : {}), ...(op.security?.length === 0 ? { key: null } : {}) });
+      const json = res.json();
+      checkDocumented(path, method, op, res.status, json);
+      if (res.status >= 400) expect(STATUS_FOR_CODE[json.error.code as keyof typeof STATUS_FOR_CODE] ?? res.status, `${method} ${path}`).toBe(res.status);
+      answered[`${method} ${path}`] = res.status;
+    }
+    // The routes that can succeed with a pending connector did.
+    expect(answered[`GET ${API_BASE}/providers`]).toBe(200);
+    expect(answered[`GET ${API_BASE}/connectors`]).toBe(200);
+    expect(answered[`POST ${API_BASE}/connectors/oauth`]).toBe(201);
+    expect(answered[`GET ${API_BASE}/connectors/{id}`]).toBe(200);
+    expect(answered[`GET ${API_BASE}/openapi.json`]).toBe(200);
+    expect(answered["GET /healthz"]).toBe(200);
+    expect(Object.keys(answered).length).toBe(ops.length);
+  });
+
+  it("answers errors with the tools' codes and the documented HTTP statuses", async () => {
+    const cases: Array<[string, string, unknown, number, string]> = [
+      ["GET", `${API_BASE}/connectors?limit=0`, undefined, 400, "invalid_input"],
+      ["GET", `${API_BASE}/connectors?limit=abc`, undefined, 400, "invalid_input"],
+      ["GET", `${API_BASE}/connectors?bogus=1`, undefined, 400, "invalid_input"],
+      ["GET", `${API_BASE}/connectors?cursor=not-ours`, undefined, 400, "invalid_input"],
+      ["GET", `${API_BASE}/connectors/con_doesnotexist`, undefined, 404, "not_found"],
+      ["GET", `${API_BASE}/connectors/%E0%A4%A`, undefined, 400, "invalid_input"],
+      ["POST", `${API_BASE}/connectors/oauth`, { provider: "salesforce" }, 409, "provider_not_configured"],
+      ["POST", `${API_BASE}/connectors/oauth`, { provider: "myspace" }, 400, "unknown_provider"],
+      ["POST", `${API_BASE}/connectors/oauth`, { provider: "sanity" }, 400, "auth_type_unsupported"],
+      ["POST", `${API_BASE}/connectors/oauth`, { provider: "hubspot", roles: ["sink"] }, 400, "role_not_allowed"],
+      ["POST", `${API_BASE}/connectors/oauth`, { provider: "hubspot", extra: 1 }, 400, "invalid_input"],
+      ["POST", `${API_BASE}/connectors/oauth`, "[1,2]", 400, "invalid_input"],
+      ["POST", `${API_BASE}/connectors/oauth`, "{oops", 400, "invalid_input"],
+      ["PUT", `${API_BASE}/connectors`, undefined, 405, "method_not_allowed"],
+      ["GET", `${API_BASE}/nothing-here`, undefined, 404, "not_found"],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const res = await call(method, path, body === undefined ? {} : { body });
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(res.json().error.code, `${method} ${path}`).toBe(code);
+      expect(typeof res.json().error.message).toBe("string");
+    }
+    const plain = await call("POST", `${API_BASE}/connectors/oauth`, { body: "provider=hubspot", headers: { "content-type": "text/plain" } });
+    expect(plain.status).toBe(415);
+    const put = await call("PUT", `${API_BASE}/connectors`);
+    expect(put.headers.allow).toBe("GET");
+  });
+
+  it("gives the same result as the MCP tool for the same input", async () => {
+    const mcp = await connectClient(h.url, h.a.key);
+    try {
+      const viaMcp = (await mcp.client.callTool({ name: "list_providers", arguments: { role: "source" } })) as Sc;
+      const viaRest = await call("GET", `${API_BASE}/providers?role=source`);
+      expect(viaRest.json()).toEqual(viaMcp.structuredContent);
+
+      const created = (await mcp.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", roles: ["crm_sink"] } })) as Sc;
+      const id = created.structuredContent.connector_id;
+      const status = (await mcp.client.callTool({ name: "get_connector_status", arguments: { connector_id: id } })) as Sc;
+      expect((await call("GET", `${API_BASE}/connectors/${id}`)).json()).toEqual(status.structuredContent);
+    } finally {
+      await mcp.client.close();
+    }
+  });
+
+  it("pages connectors with the tool's cursor through query parameters", async () => {
+    for (let i = 0; i < 3; i++) expect((await call("POST", `${API_BASE}/connectors/oauth`, { body: { provider: "hubspot", label: `page ${i}` } })).status).toBe(201);
+    const first = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending`)).json();
+    expect(first.connectors).toHaveLength(2);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)).json();
+    const ids = [...first.connectors, ...second.connectors].map((c: Sc) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("lists every route of the route table, with its tool, in the README", () => {
+    const rows = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").filter((l) => l.startsWith("| `"));
+    for (const route of REST_ROUTES) {
+      const head = `\`${route.method} ${API_BASE}${route.path}`;
+      const row = rows.find((r) => (r.includes(`${head}\``) || r.includes(`${head}?`)) && r.includes(`\`${route.tool}\``));
+      expect(row, `${route.method} ${route.path} → ${route.tool}`).toBeDefined();
+    }
+  });
+});

@@ -1,0 +1,137 @@
+// Graceful shutdown of HTTP mode: stop accepting, finish what is in flight, close the
+// database, lose no completed write. In process (a request caught mid-body) and as the real
+// CLI process receiving SIGTERM in the middle of a burst of tool calls.
+import { spawn } from "node:child_process";
+import http from "node:http";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../src/db/index.js";
+import { API_BASE } from "../src/http/rest.js";
+import { createApiKey, createWorkspace } from "../src/workspaces.js";
+import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
+import { CLI, ROOT } from "./support/stdio.js";
+
+type Sc = Record<string, any>;
+const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
+
+describe("graceful shutdown", () => {
+  it("finishes a request that is in flight when close() starts, and refuses new connections", async () => {
+    const h = await startHttpHarness({ env: HUBSPOT });
+    const body = JSON.stringify({ provider: "hubspot", label: "in flight during shutdown" });
+    let closed = false;
+    try {
+      const response = new Promise<{ status: number; json: Sc }>((resolve, reject) => {
+        const req = http.request(`${h.url}${API_BASE}/connectors/oauth`, {
+          method: "POST",
+          headers: { ...bearer(h.a.key), "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+        });
+        req.on("response", (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+        });
+        req.on("error", reject);
+        req.write(body.slice(0, 10));
+        (async () => {
+          while (h.server.inFlight() === 0) await new Promise((r) => setTimeout(r, 5));
+          const closing = h.server.close().then(() => (closed = true));
+          // Not accepting any more.
+          await expect(fetch(`${h.url}/healthz`)).rejects.toThrow();
+          expect(closed).toBe(false);
+          req.end(body.slice(10));
+          await closing;
+        })().catch(reject);
+      });
+      const res = await response;
+      expect(res.status).toBe(201);
+      while (!closed) await new Promise((r) => setTimeout(r, 5));
+      const row = await h.app.ctx.db.selectFrom("connectors").select(["id", "label"]).where("id", "=", res.json.connector_id).executeTakeFirst();
+      expect(row?.label).toBe("in flight during shutdown");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("loses no completed write when SIGTERM arrives during a burst of tool calls, and exits 0", async () => {
+    const dir = tempDir("tenex-sigterm-");
+    const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db"), ...HUBSPOT };
+    const setup = await openDatabase(env.TENEX_DB);
+    const ws = await createWorkspace(setup.db, "burst", new Date().toISOString());
+    const { key } = await createApiKey(setup.db, ws.id, new Date().toISOString());
+    await setup.close();
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    while (!stderr.includes("ready on http")) {
+      if (child.exitCode !== null) throw new Error(stderr);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = `http://127.0.0.1:${port}`;
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connectClient(url, key)));
+    const succeeded: string[] = [];
+    let failed = 0;
+    let sentBeforeSignalDoneAfter = 0;
+    let signalled = false;
+    const worker = async (c: (typeof clients)[number], n: number) => {
+      for (let i = 0; ; i++) {
+        const before = signalled;
+        try {
+          const res = (await c.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", label: `burst ${n}-${i}` } })) as Sc;
+          if (res.isError) throw new Error(JSON.stringify(res.structuredContent));
+          succeeded.push(res.structuredContent.connector_id);
+          if (!before && signalled) sentBeforeSignalDoneAfter++;
+          if (succeeded.length === 40 && !signalled) {
+            signalled = true;
+            child.kill("SIGTERM");
+          }
+        } catch {
+          failed++;
+          return;
+        }
+      }
+    };
+    await Promise.all(clients.flatMap((c, i) => [0, 1, 2].map((j) => worker(c, i * 3 + j))));
+    expect(await exited).toBe(0);
+    await Promise.all(clients.map((c) => c.client.close().catch(() => undefined)));
+    expect(stderr).toContain('"msg":"stopped"');
+    expect(stdout).toBe("");
+
+    const db = new SQLite(env.TENEX_DB, { readonly: true });
+    try {
+      const stored = new Set((db.prepare("select id from connectors").all() as Array<{ id: string }>).map((r) => r.id));
+      const lost = succeeded.filter((id) => !stored.has(id));
+      expect(succeeded.length).toBeGreaterThanOrEqual(40);
+      expect(lost).toEqual([]);
+      expect(failed).toBe(12);
+      // Nothing half-written either: every stored connector has its grant.
+      const orphans = db.prepare("select count(*) as n from connectors c where not exists (select 1 from oauth_grants g where g.connector_id = c.id)").get() as { n: number };
+      expect(orphans.n).toBe(0);
+    } finally {
+      db.close();
+    }
+    console.log(`burst: ${succeeded.length} calls succeeded (${sentBeforeSignalDoneAfter} finished after SIGTERM), ${failed} refused after it, 0 lost`);
+  });
+
+  it("also stops cleanly on SIGINT", async () => {
+    const dir = tempDir("tenex-sigint-");
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+      env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") },
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    while (!stderr.includes("ready on http")) await new Promise((r) => setTimeout(r, 20));
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('"why":"SIGINT"');
+  });
+});
