@@ -11,6 +11,7 @@
  * `gmail.send` alone, so keep `gmail.metadata` (or a broader read scope) in the scope list.
  */
 import { z } from "zod";
+import { googleOAuth } from "./shared/google.js";
 import { defineProvider } from "../src/catalog.js";
 
 export default defineProvider({
@@ -19,22 +20,12 @@ export default defineProvider({
   docs_url: "https://console.cloud.google.com/apis/credentials",
   auth_types: ["oauth2"],
   roles: ["source", "sink"],
-  oauth: {
-    authorization_url: "https://accounts.google.com/o/oauth2/v2/auth",
-    token_url: "https://oauth2.googleapis.com/token",
-    revocation_url: "https://oauth2.googleapis.com/revoke",
-    issuer: "https://accounts.google.com",
-    scopes: [
-      "openid",
-      "email",
-      "https://www.googleapis.com/auth/gmail.metadata",
-      "https://www.googleapis.com/auth/gmail.send",
-    ],
-    authorization_params: { access_type: "offline", prompt: "consent" },
-    pkce: true,
-    token_auth: "client_secret_post",
-    refresh: "refresh_token",
-  },
+  oauth: googleOAuth([
+    "openid",
+    "email",
+    "https://www.googleapis.com/auth/gmail.metadata",
+    "https://www.googleapis.com/auth/gmail.send",
+  ]),
   api: { base_url: "https://gmail.googleapis.com" },
   settings: z
     .object({

@@ -10,6 +10,7 @@
  * manager account, 10 digits, no hyphens) is sent when set. Majors live about a year; keep api_version current.
  */
 import { z } from "zod";
+import { googleOAuth } from "./shared/google.js";
 import { defineProvider, type ConnectionView } from "../src/catalog.js";
 
 const DEFAULT_API_VERSION = "v26";
@@ -27,17 +28,7 @@ export default defineProvider({
   docs_url: "https://developers.google.com/google-ads/api/docs/oauth/cloud-project",
   auth_types: ["oauth2"],
   roles: ["source"],
-  oauth: {
-    authorization_url: "https://accounts.google.com/o/oauth2/v2/auth",
-    token_url: "https://oauth2.googleapis.com/token",
-    revocation_url: "https://oauth2.googleapis.com/revoke",
-    issuer: "https://accounts.google.com",
-    scopes: ["openid", "email", "https://www.googleapis.com/auth/adwords"],
-    authorization_params: { access_type: "offline", prompt: "consent" },
-    pkce: true,
-    token_auth: "client_secret_post",
-    refresh: "refresh_token",
-  },
+  oauth: googleOAuth(["openid", "email", "https://www.googleapis.com/auth/adwords"]),
   api: { base_url: "https://googleads.googleapis.com" },
   settings: z
     .object({

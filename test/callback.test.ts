@@ -1,29 +1,25 @@
 // Every way a callback can arrive: unknown, tampered, reused and expired state; denial; a
 // missing code; a token endpoint error. Refusals change nothing; the rest is recorded.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startTestApp, type TestApp } from "./support/inprocess.js";
+import { startHarness, type Harness } from "./support/harness.js";
 import { freePort } from "./support/stdio.js";
 
 describe("OAuth callback", () => {
   let sandbox: HubSpotSandbox;
-  let t: TestApp;
+  let t: Harness;
   let redirectUri: string;
-  let offset = 0;
 
   beforeAll(async () => {
     const port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
     sandbox = await startHubSpotSandbox({ redirectUri });
-    t = await startTestApp({ env: sandbox.env, callbackPort: port, clock: () => Date.now() + offset });
+    t = await startHarness({ env: sandbox.env, port });
   });
   afterAll(async () => {
     await t?.close();
     await sandbox?.close();
-  });
-  beforeEach(() => {
-    offset = 0;
   });
 
   const start = async () => {
@@ -75,9 +71,9 @@ describe("OAuth callback", () => {
   it("refuses an expired state (after 10 minutes) and leaves the connector pending", async () => {
     const { connector_id, authorization_url } = await start();
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "dave", redirectPrefix: redirectUri });
-    offset = 10 * 60 * 1000 + 1000;
     const before = await rowSnapshot(connector_id);
-    const res = await fetch(callbackUrl);
+    t.advance(10 * 60 * 1000 + 1000);
+    const res = await fetch(callbackUrl).finally(() => t.advance(-(10 * 60 * 1000 + 1000)));
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toContain("expired");

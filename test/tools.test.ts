@@ -9,7 +9,7 @@ import { z } from "zod";
 import { tools } from "../tools/index.js";
 import { createMcpServer } from "../src/mcp/server.js";
 import { defineTool, type ToolDefinition } from "../src/tool.js";
-import { startTestApp, type TestApp } from "./support/inprocess.js";
+import { startHarness, type Harness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
 
 const HUBSPOT_ENV = {
@@ -23,7 +23,7 @@ describe("tool registry", () => {
   it("has one file per tool, named after it, with complete annotations and flat object schemas", async () => {
     const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts");
     expect(files.map((f) => f.replace(/\.ts$/, "")).sort()).toEqual(tools.map((t) => t.name).sort());
-    const t = await startTestApp({});
+    const t = await startHarness({ env: {} });
     try {
       const { tools: listed } = await t.client.listTools();
       for (const tool of listed) {
@@ -48,9 +48,9 @@ describe("tool registry", () => {
 });
 
 describe("tool calls", () => {
-  let t: TestApp;
+  let t: Harness;
   beforeAll(async () => {
-    t = await startTestApp({ env: HUBSPOT_ENV });
+    t = await startHarness({ env: HUBSPOT_ENV });
   });
   afterAll(async () => t?.close());
 
@@ -138,7 +138,7 @@ describe("tool calls", () => {
 
 describe("error boundary", () => {
   it("turns an unexpected error into internal with a log id, and logs the raw message only to the log", async () => {
-    const t = await startTestApp({});
+    const t = await startHarness({ env: {} });
     const boom: ToolDefinition = defineTool({
       name: "boom",
       title: "Boom",

@@ -1,9 +1,10 @@
 // HubSpot stand-in: a real OAuth server plus a fake api.hubapi.com answering
 // GET /account-info/v3/details. See /work/shared/providers.md §8.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
-import { startFakeApi, type FakeApi } from './fake-api.js';
-import { startOAuthServer, type OAuthServer } from './oauth-server.js';
+import type { FakeApi } from './fake-api.js';
+import type { OAuthServer } from './oauth-server.js';
+import { startProviderSandbox } from './provider.js';
 
 export const HUBSPOT_SCOPES = [
   'oauth',
@@ -39,25 +40,21 @@ export interface HubSpotSandbox {
 }
 
 export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<HubSpotSandbox> {
-  const clientId = `hubspot-sandbox-${randomBytes(6).toString('hex')}`;
-  const clientSecret = randomBytes(24).toString('base64url');
-
-  const oauth = await startOAuthServer({
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [opts.redirectUri] }],
+  let oauth: OAuthServer | undefined;
+  const sandbox = await startProviderSandbox({
+    provider: 'hubspot',
+    redirectUri: opts.redirectUri,
     scopes: HUBSPOT_SCOPES,
-    rotateRefreshToken: opts.rotateRefreshToken ?? false, // HubSpot keeps the refresh token
-    accessTokenTtl: opts.accessTokenTtl ?? 1800, // HubSpot: 30 minutes
-    omitIss: opts.omitIss ?? false,
-  });
-
-  let api: FakeApi;
-  try {
-    api = await startFakeApi({
+    oauth: {
+      rotateRefreshToken: opts.rotateRefreshToken ?? false, // HubSpot keeps the refresh token
+      accessTokenTtl: opts.accessTokenTtl ?? 1800, // HubSpot: 30 minutes
+      omitIss: opts.omitIss ?? false,
+    },
+    routes: {
+      // Token validity is checked by the sandbox before a route runs.
       'GET /account-info/v3/details': async (req) => {
-        const info = req.token ? await oauth.validateAccessToken(req.token) : null;
-        if (!info) {
-          return { status: 401, json: { status: 'error', message: 'Authentication credentials not found' } };
-        }
+        const info = req.token && oauth ? await oauth.validateAccessToken(req.token) : null;
+        if (!info) return { status: 401, json: { status: 'error', message: 'Authentication credentials not found' } };
         return {
           json: {
             portalId: portalIdFor(info.accountId),
@@ -69,27 +66,8 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
           },
         };
       },
-    }, { validate: async (token) => (await oauth.validateAccessToken(token)) !== null });
-  } catch (err) {
-    await oauth.close();
-    throw err;
-  }
-
-  return {
-    oauth,
-    api,
-    clientId,
-    clientSecret,
-    env: {
-      TENEX_HUBSPOT_CLIENT_ID: clientId,
-      TENEX_HUBSPOT_CLIENT_SECRET: clientSecret,
-      TENEX_HUBSPOT_AUTHORIZATION_URL: oauth.endpoints.authorization_url,
-      TENEX_HUBSPOT_TOKEN_URL: oauth.endpoints.token_url,
-      TENEX_HUBSPOT_REVOCATION_URL: oauth.endpoints.revocation_url,
-      TENEX_HUBSPOT_API_BASE_URL: api.url,
     },
-    async close() {
-      await Promise.allSettled([api.close(), oauth.close()]);
-    },
-  };
+  });
+  oauth = sandbox.oauth;
+  return sandbox;
 }
