@@ -11,9 +11,9 @@ import { listProviders } from "./providers-view.js";
 import { authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
 import { buildCatalog } from "./catalog.js";
 import { definitions } from "../providers/index.js";
-import { keysCommand, workspacesCommand } from "./commands/admin.js";
-import { UsageError } from "./commands/args.js";
-import { serveHttp } from "./commands/serve-http.js";
+import { keysCommand, workspacesCommand } from "./cli/admin.js";
+import { UsageError } from "./cli/args.js";
+import { serveHttp } from "./cli/serve-http.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)

@@ -2,9 +2,8 @@
 // GET /account-info/v3/details. See /work/shared/providers.md §8.
 import { createHash } from 'node:crypto';
 
-import type { FakeApi } from './fake-api.js';
 import type { OAuthServer } from './oauth-server.js';
-import { startProviderSandbox } from './provider.js';
+import { startProviderSandbox, type ProviderSandbox } from './provider.js';
 
 export const HUBSPOT_SCOPES = [
   'oauth',
@@ -30,14 +29,7 @@ export interface HubSpotSandboxOptions {
   omitIss?: boolean;
 }
 
-export interface HubSpotSandbox {
-  oauth: OAuthServer;
-  api: FakeApi;
-  clientId: string;
-  clientSecret: string;
-  env: Record<string, string>;
-  close(): Promise<void>;
-}
+export type HubSpotSandbox = ProviderSandbox;
 
 export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<HubSpotSandbox> {
   let oauth: OAuthServer | undefined;
