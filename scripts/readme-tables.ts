@@ -14,7 +14,8 @@ export function toolsTable(): string {
     const input = Object.keys(t.inputSchema.shape)
       .map((k) => ((t.inputSchema.shape as Record<string, { isOptional(): boolean }>)[k]!.isOptional() ? `\`${k}?\`` : `\`${k}\``))
       .join(", ");
-    const summary = t.description.split(/(?<=\.)\s/)[0];
+    // The first sentence; abbreviations such as "e.g." do not end one.
+    const summary = /^.*?[.!?](?=\s+[A-Z]|$)/s.exec(t.description.replace(/\b(e\.g|i\.e)\./g, "$1\u0000"))?.[0].replace(/\u0000/g, ".") ?? t.description;
     return `| \`${t.name}\` | ${input || "—"} | ${summary} |`;
   });
   return ["| tool | input | does |", "|---|---|---|", ...rows].join("\n");
