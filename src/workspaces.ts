@@ -69,6 +69,20 @@ export async function revokeApiKey(db: DB, keyId: string, now: string): Promise<
   return row;
 }
 
+/**
+ * Fail unless the key is still live (one primary-key read). A long-running stdio server checks
+ * its TENEX_API_KEY with this before every tool call, so `keys revoke` stops it at once.
+ */
+export async function assertKeyLive(db: DB, keyId: string): Promise<void> {
+  const live = await db.selectFrom("api_keys").select("id").where("id", "=", keyId).where("revoked_at", "is", null).executeTakeFirst();
+  if (!live) {
+    throw new ConnectorError(
+      "invalid_state",
+      `The API key this server runs with (TENEX_API_KEY, ${keyId}) was revoked, so no tool works any more. Ask the operator for a new key and restart the server with it.`,
+    );
+  }
+}
+
 /** Of these key ids, the ones that are revoked (or gone). Read-only. */
 export async function revokedKeyIds(db: DB, keyIds: string[]): Promise<Set<string>> {
   if (keyIds.length === 0) return new Set();
