@@ -58,6 +58,8 @@ export async function listConnectorsFor(
   input: Omit<ListFilters, "expires_before"> & { expiring_within_days?: number | undefined },
 ): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
   const { expiring_within_days, ...filters } = input;
+  // An unknown provider id is a mistake to report, not a filter that matches nothing.
+  if (filters.provider !== undefined) ctx.catalog.get(filters.provider);
   const expiresBefore = expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
   return listConnectors(ctx.db, workspaceId, { ...filters, ...(expiresBefore ? { expires_before: expiresBefore } : {}) });
 }
