@@ -9,6 +9,8 @@ const KEY_RE = /^tnx_[A-Za-z0-9_-]{43,}$/;
 export async function createWorkspace(db: DB, name: string, now: string): Promise<{ id: string; name: string }> {
   const clean = name.trim();
   if (!/^[\w.-]{1,64}$/.test(clean)) throw new ConnectorError("invalid_input", "A workspace name is 1-64 letters, digits, '.', '_' or '-'.");
+  // Names and ids share one argument (--workspace ID_OR_NAME): a name must never read as an id.
+  if (/^ws_/i.test(clean)) throw new ConnectorError("invalid_input", `A workspace name cannot start with "ws_": that prefix is for workspace ids.`);
   const existing = await db.selectFrom("workspaces").select("id").where("name", "=", clean).executeTakeFirst();
   if (existing) throw new ConnectorError("conflict", `A workspace named "${clean}" already exists (${existing.id}).`);
   const ws = { id: newId("ws", 8), name: clean, created_at: now };
@@ -16,12 +18,11 @@ export async function createWorkspace(db: DB, name: string, now: string): Promis
   return { id: ws.id, name: ws.name };
 }
 
+/** A workspace by id, else by name (ids win, so a name from before names were checked cannot shadow an id). */
 export async function findWorkspace(db: DB, idOrName: string): Promise<{ id: string; name: string }> {
-  const ws = await db
-    .selectFrom("workspaces")
-    .select(["id", "name"])
-    .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-    .executeTakeFirst();
+  const ws =
+    (await db.selectFrom("workspaces").select(["id", "name"]).where("id", "=", idOrName).executeTakeFirst()) ??
+    (await db.selectFrom("workspaces").select(["id", "name"]).where("name", "=", idOrName).executeTakeFirst());
   if (!ws) throw new ConnectorError("not_found", `No workspace "${idOrName}".`);
   return ws;
 }
