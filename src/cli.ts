@@ -4,7 +4,7 @@ import { tools } from "../tools/index.js";
 import { createApp, redirectUriFor } from "./app.js";
 import { startCallbackListener } from "./callback-server.js";
 import { loadConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger, logUnhandledRejections } from "./log.js";
 import { createMcpServer } from "./mcp/server.js";
 import { openInBrowser } from "./open-browser.js";
 import { listProviders } from "./providers-view.js";
@@ -39,6 +39,7 @@ async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
   const config = loadConfig(process.env);
   if (opts.openBrowser) config.open_browser = true;
   const log = createLogger({ level: config.log_level });
+  logUnhandledRejections(log);
   const app = await createApp(config, { mode: "stdio", log });
   let workspaceId = LOCAL_WORKSPACE_ID;
   let authorize: (() => Promise<void>) | undefined;
