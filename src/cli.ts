@@ -4,11 +4,11 @@ import { tools } from "../tools/index.js";
 import { createApp, redirectUriFor } from "./app.js";
 import { startCallbackListener } from "./callback-server.js";
 import { loadConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger, logUnhandledRejections } from "./log.js";
 import { createMcpServer } from "./mcp/server.js";
 import { openInBrowser } from "./open-browser.js";
 import { listProviders } from "./providers-view.js";
-import { authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
+import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "./workspaces.js";
 import { buildCatalog } from "./catalog.js";
 import { definitions } from "../providers/index.js";
 import { keysCommand, workspacesCommand } from "./cli/admin.js";
@@ -39,18 +39,23 @@ async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
   const config = loadConfig(process.env);
   if (opts.openBrowser) config.open_browser = true;
   const log = createLogger({ level: config.log_level });
+  logUnhandledRejections(log);
   const app = await createApp(config, { mode: "stdio", log });
   let workspaceId = LOCAL_WORKSPACE_ID;
+  let authorize: (() => Promise<void>) | undefined;
   if (config.api_key) {
     const auth = await authenticateApiKey(app.ctx.db, config.api_key);
     if (!auth) fail("TENEX_API_KEY is not a valid, unrevoked key");
     workspaceId = auth.workspace_id;
+    // Checked again on every tool call: a key revoked while this server runs stops working at once.
+    authorize = () => assertKeyLive(app.ctx.db, auth.key_id);
   }
   const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
   // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
   const server = createMcpServer(app.ctx, tools, {
     workspace_id: workspaceId,
+    ...(authorize ? { authorize } : {}),
     ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
   });
   const transport = new StdioServerTransport();

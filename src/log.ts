@@ -51,3 +51,17 @@ export function createLogger(opts: { level?: LogLevel; write?: (line: string) =>
     error: (m, f) => emit("error", m, f),
   };
 }
+
+/**
+ * Log a promise rejection nobody handled (stderr, redacted) instead of letting Node end the
+ * server over it. Such a rejection is a bug in a background task (a sweep, a notifier); the
+ * request paths have their own error boundaries, so serving on is the better failure.
+ */
+export function logUnhandledRejections(log: Logger, proc: Pick<NodeJS.Process, "on"> = process): void {
+  proc.on("unhandledRejection", (reason: unknown) => {
+    log.error("unhandled promise rejection in a background task; still serving", {
+      error: reason,
+      ...(reason instanceof Error && reason.stack ? { stack: reason.stack } : {}),
+    });
+  });
+}

@@ -11,7 +11,8 @@ export function listProviders(catalog: Catalog, role?: Role) {
       auth_types: [...p.def.auth_types],
       roles: [...p.def.roles],
       default_scopes: p.def.oauth?.scopes ?? [],
-      configured: p.def.auth_types.includes("oauth2") ? p.configured : true,
+      // Exactly "this server has OAuth app credentials for it": false for API-key-only providers, which need no app.
+      configured: p.configured,
       settings: Object.keys(p.def.settings.shape),
       required_settings: Object.entries(p.def.settings.shape)
         .filter(([, s]) => !(s as { isOptional(): boolean }).isOptional())

@@ -9,6 +9,8 @@ const KEY_RE = /^tnx_[A-Za-z0-9_-]{43,}$/;
 export async function createWorkspace(db: DB, name: string, now: string): Promise<{ id: string; name: string }> {
   const clean = name.trim();
   if (!/^[\w.-]{1,64}$/.test(clean)) throw new ConnectorError("invalid_input", "A workspace name is 1-64 letters, digits, '.', '_' or '-'.");
+  // Names and ids share one argument (--workspace ID_OR_NAME): a name must never read as an id.
+  if (/^ws_/i.test(clean)) throw new ConnectorError("invalid_input", `A workspace name cannot start with "ws_": that prefix is for workspace ids.`);
   const existing = await db.selectFrom("workspaces").select("id").where("name", "=", clean).executeTakeFirst();
   if (existing) throw new ConnectorError("conflict", `A workspace named "${clean}" already exists (${existing.id}).`);
   const ws = { id: newId("ws", 8), name: clean, created_at: now };
@@ -16,12 +18,11 @@ export async function createWorkspace(db: DB, name: string, now: string): Promis
   return { id: ws.id, name: ws.name };
 }
 
+/** A workspace by id, else by name (ids win, so a name from before names were checked cannot shadow an id). */
 export async function findWorkspace(db: DB, idOrName: string): Promise<{ id: string; name: string }> {
-  const ws = await db
-    .selectFrom("workspaces")
-    .select(["id", "name"])
-    .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
-    .executeTakeFirst();
+  const ws =
+    (await db.selectFrom("workspaces").select(["id", "name"]).where("id", "=", idOrName).executeTakeFirst()) ??
+    (await db.selectFrom("workspaces").select(["id", "name"]).where("name", "=", idOrName).executeTakeFirst());
   if (!ws) throw new ConnectorError("not_found", `No workspace "${idOrName}".`);
   return ws;
 }
@@ -67,6 +68,20 @@ export async function revokeApiKey(db: DB, keyId: string, now: string): Promise<
   const row = await db.selectFrom("api_keys").select(["id", "workspace_id", "prefix", "created_at", "revoked_at"]).where("id", "=", keyId).executeTakeFirst();
   if (!row) throw new ConnectorError("not_found", `No API key "${keyId}". Run \`tenex-connectors keys list\` to see the key ids.`);
   return row;
+}
+
+/**
+ * Fail unless the key is still live (one primary-key read). A long-running stdio server checks
+ * its TENEX_API_KEY with this before every tool call, so `keys revoke` stops it at once.
+ */
+export async function assertKeyLive(db: DB, keyId: string): Promise<void> {
+  const live = await db.selectFrom("api_keys").select("id").where("id", "=", keyId).where("revoked_at", "is", null).executeTakeFirst();
+  if (!live) {
+    throw new ConnectorError(
+      "invalid_state",
+      `The API key this server runs with (TENEX_API_KEY, ${keyId}) was revoked, so no tool works any more. Ask the operator for a new key and restart the server with it.`,
+    );
+  }
 }
 
 /** Of these key ids, the ones that are revoked (or gone). Read-only. */

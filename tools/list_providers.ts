@@ -10,7 +10,11 @@ const providerSchema = z
     auth_types: z.array(z.enum(AUTH_TYPES)),
     roles: z.array(z.enum(ROLES)),
     default_scopes: z.array(z.string()),
-    configured: z.boolean().describe("True when this server has OAuth app credentials for the provider (API-key providers need none)"),
+    configured: z
+      .boolean()
+      .describe(
+        "True when this server has OAuth app credentials for the provider, so start_connector_oauth can work. Always false for API-key-only providers (auth_types [\"api_key\"]): they need no app; connect them with submit_connector_key.",
+      ),
     settings: z.array(z.string()).describe("Names of the per-connector settings the provider accepts"),
     required_settings: z.array(z.string()),
   })
@@ -22,7 +26,8 @@ export default defineTool({
   description:
     "List the SaaS providers this server can connect (Gmail, Outlook, HubSpot, Salesforce, ad platforms, CMSs). " +
     "Use this when you need a provider id, want to know which roles a provider can play, or whether it connects by OAuth or API key. " +
-    "`configured: false` on an OAuth provider means an operator must add its OAuth app credentials before start_connector_oauth works. " +
+    "`configured: false` on an OAuth provider means an operator must add its OAuth app credentials before start_connector_oauth works; " +
+    "providers whose auth_types include api_key (such as Sanity) connect with submit_connector_key whatever `configured` says. " +
     "Returns { providers: [...] }.",
   inputSchema: z
     .object({

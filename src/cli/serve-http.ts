@@ -3,7 +3,7 @@ import { createApp, redirectUriFor } from "../app.js";
 import { isLoopbackHost } from "../catalog.js";
 import { loadConfig } from "../config.js";
 import { createHttpServer } from "../http/server.js";
-import { createLogger } from "../log.js";
+import { createLogger, logUnhandledRejections } from "../log.js";
 import { parseArgs, UsageError } from "./args.js";
 
 export const DEFAULT_HTTP_PORT = 8080;
@@ -22,6 +22,7 @@ export async function serveHttp(argv: string[]): Promise<void> {
 
   const config = loadConfig(process.env);
   const log = createLogger({ level: config.log_level });
+  logUnhandledRejections(log);
   if (noAuthLoopback && !isLoopbackHost(host)) {
     throw new Error(`--no-auth-loopback is refused unless --host is a loopback address (127.0.0.1, ::1 or localhost), not "${host}"`);
   }

@@ -26,9 +26,41 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
+/** The database holds sealed secrets and account facts: readable by the server's user only. */
+const FILE_MODE = 0o600;
+
+/** Create the file owner-only before SQLite opens it (SQLite would create it 0644 under the usual umask). */
+function createPrivately(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, FILE_MODE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+}
+
+/**
+ * Make the database and its WAL and shared-memory files owner-only. SQLite gives the -wal and
+ * -shm files the main file's mode when it creates them; this also tightens files left by an
+ * older version. A file owned by another user is left as it is.
+ */
+function restrictFiles(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o777) !== FILE_MODE) fs.chmodSync(f, FILE_MODE);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "EPERM") throw err;
+    }
+  }
+}
+
 /** Open (creating when needed) the SQLite database and bring its schema up to date. */
 export async function openDatabase(file: string): Promise<OpenedDatabase> {
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  const onDisk = file !== ":memory:" && file !== "";
+  if (onDisk) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    createPrivately(file);
+  }
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
@@ -45,6 +77,8 @@ export async function openDatabase(file: string): Promise<OpenedDatabase> {
     const why = error instanceof Error ? error.message : String(error ?? "unknown error");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${why}`);
   }
+  // WAL mode has created the -wal and -shm files by now.
+  if (onDisk) restrictFiles(file);
   return {
     db,
     sqlite,

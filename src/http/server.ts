@@ -93,7 +93,9 @@ export function createHttpServer(ctx: Context, opts: HttpServerOptions): HttpSer
     if (outcome.ok) return outcome.caller;
     // A session whose key was just revoked: end its open streams now rather than at the next sweep.
     const sid = req.headers["mcp-session-id"];
-    if (outcome.reason === "invalid" && typeof sid === "string" && sessions.has(sid)) void sessions.sweep();
+    if (outcome.reason === "invalid" && typeof sid === "string" && sessions.has(sid)) {
+      void sessions.sweep().catch((err: unknown) => ctx.log.warn("session sweep failed", { error: err }));
+    }
     sendUnauthorized(res, outcome.reason);
     return null;
   };

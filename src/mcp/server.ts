@@ -1,5 +1,6 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { Protocol, type RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import { ConnectorError, ERROR_CODES, isConnectorError } from "../errors.js";
@@ -87,7 +88,25 @@ export interface SessionOptions {
   workspace_id: string;
   /** Opens an authorization URL in the person's browser (stdio mode with --open-browser). */
   openUrl?: (url: string) => void;
+  /**
+   * Runs before every tool call; a ConnectorError it throws fails the call with that error
+   * (stdio mode with TENEX_API_KEY: the key is checked again, so a revoked key stops at once).
+   */
+  authorize?: () => Promise<void>;
 }
+
+/**
+ * tools/call with params of any shape. The SDK's Server.setRequestHandler validates every
+ * tools/call against its own CallToolRequestSchema before our handler runs, so a missing name
+ * or non-object arguments would leave as a JSON-RPC error carrying a raw zod dump. Registered
+ * through the base Protocol's setRequestHandler (same dispatch, capability check and
+ * MethodNotFound behaviour), such calls reach our boundary and get `invalid_input`.
+ */
+const AnyToolCallRequestSchema = z.looseObject({ method: z.literal("tools/call"), params: z.unknown().optional() });
+
+type CallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * An MCP server for one session. Registered on the low-level Server with our own dispatch,
@@ -118,13 +137,26 @@ export function createMcpServer(ctx: Context, tools: ToolDefinition[], session: 
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listing }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
-    const name = req.params.name;
+  const callTool = async (params: unknown, extra: CallExtra): Promise<CallToolResult> => {
+    if (!isPlainObject(params) || typeof params.name !== "string") {
+      return errorResult(ctx, new ConnectorError("invalid_input", "tools/call needs params { name, arguments }: name is the tool's name (a string), arguments an object. Call tools/list to see the tools."), "tools/call");
+    }
+    const name = params.name;
+    if (session.authorize) {
+      try {
+        await session.authorize();
+      } catch (err) {
+        return errorResult(ctx, err, name);
+      }
+    }
     const tool = byName.get(name);
     if (!tool) {
-      return errorResult(ctx, new ConnectorError("not_found", `Unknown tool "${String(name).slice(0, 80)}". Call tools/list to see the tools.`), "tools/call");
+      return errorResult(ctx, new ConnectorError("not_found", `Unknown tool "${name.slice(0, 80)}". Call tools/list to see the tools.`), "tools/call");
     }
-    const args = req.params.arguments ?? {};
+    if (params.arguments !== undefined && params.arguments !== null && !isPlainObject(params.arguments)) {
+      return errorResult(ctx, new ConnectorError("invalid_input", `Invalid arguments for ${name}: arguments must be an object of named arguments, not ${Array.isArray(params.arguments) ? "an array" : typeof params.arguments}.`), name);
+    }
+    const args = params.arguments ?? {};
     if (JSON.stringify(args).length > MAX_ARGUMENTS_BYTES) {
       return errorResult(ctx, new ConnectorError("invalid_input", `Arguments are too large (limit ${MAX_ARGUMENTS_BYTES / 1024} KiB).`), name);
     }
@@ -163,7 +195,8 @@ export function createMcpServer(ctx: Context, tools: ToolDefinition[], session: 
     } catch (err) {
       return errorResult(ctx, err, name);
     }
-  });
+  };
+  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequestSchema, (req, extra) => callTool(req.params, extra));
 
   return server;
 }
