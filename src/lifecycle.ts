@@ -5,7 +5,6 @@
  * connector is `not_found`.
  */
 import { sql } from "kysely";
-import * as client from "openid-client";
 import { z } from "zod";
 import { ROLES, type AccountFacts, type Provider, type Role } from "./catalog.js";
 import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "./connectors.js";
@@ -13,10 +12,9 @@ import { nowIso, type Context } from "./context.js";
 import type { ConnectorRow } from "./db/schema.js";
 import { ConnectorError, isConnectorError } from "./errors.js";
 import { readAccount, type AccountCheck } from "./health.js";
-import { oauthConfiguration } from "./oauth.js";
-import { apiBaseUrl } from "./provider-api.js";
-import { assertUsable, connectionView, getAccessToken, renewalOf, saveCheck, withCredential } from "./refresh.js";
+import { assertUsable, getAccessToken, renewalOf, saveCheck, withCredential } from "./refresh.js";
 import { checkRoles, parseSettings } from "./rules.js";
+import { revokeTokens, type ProviderRevocation } from "./revocation.js";
 import { readSecret } from "./secrets.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +388,7 @@ export async function enableConnector(ctx: Context, workspaceId: string, connect
   return getConnector(ctx.db, workspaceId, connectorId);
 }
 
-export type ProviderRevocation = "revoked" | "not_offered" | "failed" | "not_needed";
+export type { ProviderRevocation } from "./revocation.js";
 
 /** Best-effort revocation of the stored grant at the provider: RFC 7009, or the provider's own hook. */
 async function revokeAtProvider(ctx: Context, row: ConnectorRow, provider: Provider): Promise<{ outcome: ProviderRevocation; detail: string }> {
@@ -406,36 +404,7 @@ async function revokeAtProvider(ctx: Context, row: ConnectorRow, provider: Provi
   if (stored.secret.kind === "api_key") {
     return { outcome: "not_offered", detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there` };
   }
-  const tokens = stored.secret.tokens;
-  const o = provider.oauth;
-  const hook = provider.def.hooks.revokeToken;
-  if (!hook && !o?.revocation_url) {
-    return { outcome: "not_offered", detail: `${name} offers no revocation endpoint; the person can remove the app's access in their ${name} account settings` };
-  }
-  if (!o?.client_id || !o.client_secret) return { outcome: "failed", detail: `no ${name} OAuth app is configured on this server to revoke with` };
-  try {
-    if (hook) {
-      const view = connectionView(provider, row, tokens);
-      await hook(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, revocation_url: o.revocation_url, api_base_url: apiBaseUrl(provider, view), connection: view });
-    } else {
-      const config = oauthConfiguration(ctx, provider);
-      // Revoking the refresh token ends the grant at most providers; the access token goes too (HubSpot keeps it otherwise).
-      if (tokens.refresh_token) await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: "refresh_token" });
-      await client.tokenRevocation(config, tokens.access_token, { token_type_hint: "access_token" }).catch((err: unknown) => {
-        if (!tokens.refresh_token) throw err;
-      });
-    }
-    return { outcome: "revoked", detail: `revoked at ${name}` };
-  } catch (err) {
-    const reason =
-      err instanceof client.ResponseBodyError
-        ? `${err.status} ${String(err.error).replace(/[^a-z0-9_.-]/gi, "").slice(0, 40)}`
-        : err instanceof Error && /^[\w .:()-]{1,120}$/.test(err.message)
-          ? err.message.replace(/[\w.-]{24,}/g, "[redacted]")
-          : "no answer";
-    ctx.log.warn("revocation at provider failed", { connector_id: row.id, provider: provider.id, reason });
-    return { outcome: "failed", detail: `${name} did not confirm the revocation (${reason}); the tokens were wiped here anyway` };
-  }
+  return revokeTokens(ctx, provider, row, stored.secret.tokens);
 }
 
 /** Shrink the WAL so wiped secrets do not linger in old frames (secure_delete covers the main file). */
