@@ -78,6 +78,8 @@ export interface OAuthServer {
   ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
   /** Answer the next n token requests with this error; `body` may be built from the request's form (to echo it). */
   failNextTokenCalls(n: number, status: number, body: FailureBody): void;
+  /** Hold revocation requests until release() (waiting() counts the held ones). */
+  holdRevocations(): { waiting(): number; release(): void };
   /** Answer the next n revocation requests with this error, like failNextTokenCalls. */
   failNextRevocations(n: number, status: number, body: FailureBody): void;
   /** Hold token requests this long before the grant is processed. */
@@ -219,6 +221,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   let failQueue: Array<{ status: number; body: FailureBody }> = [];
   let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
   const revocationPath: string = provider.pathFor('revocation');
+  let revocationGate: { promise: Promise<void>; waiting: number } | undefined;
   let tokenDelay = 0;
   let tokenResponseDelay = 0;
 
@@ -268,6 +271,12 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         injected: true,
       });
       return;
+    }
+
+    if (ctx.method === 'POST' && ctx.path === revocationPath && revocationGate) {
+      const gate = revocationGate;
+      gate.waiting++;
+      await gate.promise;
     }
 
     if (ctx.method === 'POST' && ctx.path === revocationPath && revocationFailQueue.length > 0) {
@@ -373,6 +382,18 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     },
     failNextTokenCalls(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) failQueue.push({ status, body });
+    },
+    holdRevocations() {
+      let release = () => {};
+      const gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
+      revocationGate = gate;
+      return {
+        waiting: () => gate.waiting,
+        release: () => {
+          if (revocationGate === gate) revocationGate = undefined;
+          release();
+        },
+      };
     },
     failNextRevocations(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) revocationFailQueue.push({ status, body });
