@@ -12,6 +12,7 @@ import { nowIso, type Context } from "./context.js";
 import type { DB } from "./db/index.js";
 import type { ConnectorRow } from "./db/schema.js";
 import { ConnectorError, isConnectorError } from "./errors.js";
+import { expireAbandonedGrants } from "./grant-expiry.js";
 import { readAccount, type AccountCheck } from "./health.js";
 import { assertUsable, getAccessToken, renewalOf, saveCheck, withCredential } from "./refresh.js";
 import { checkRoles, parseSettings } from "./rules.js";
@@ -45,6 +46,7 @@ export async function recentEvents(ctx: Pick<Context, "db">, workspaceId: string
 
 /** get_connector_status: the connector object plus its recent events. */
 export async function connectorStatus(ctx: Context, workspaceId: string, connectorId: string): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
+  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const connector = await getConnector(ctx.db, workspaceId, connectorId);
   return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
 }
@@ -55,6 +57,7 @@ export async function listConnectorsFor(
   workspaceId: string,
   input: Omit<ListFilters, "expires_before"> & { expiring_within_days?: number | undefined },
 ): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
+  await expireAbandonedGrants(ctx, workspaceId);
   const { expiring_within_days, ...filters } = input;
   const expiresBefore = expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
   return listConnectors(ctx.db, workspaceId, { ...filters, ...(expiresBefore ? { expires_before: expiresBefore } : {}) });
