@@ -128,7 +128,7 @@ export async function startOAuth(
   const createdAt = nowIso(ctx);
   await ctx.db.transaction().execute(async (trx) => {
     if (existing) {
-      await trx
+      const moved = await trx
         .updateTable("connectors")
         .set({
           label: input.label?.trim() || existing.label,
@@ -139,7 +139,11 @@ export async function startOAuth(
           updated_at: createdAt,
         })
         .where("id", "=", existing.id)
-        .execute();
+        .where("status", "=", existing.status)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) {
+        throw new ConnectorError("conflict", `Connector ${existing.id} changed while the reconnection was being prepared; check it with get_connector_status and try again.`);
+      }
     }
     if (!existing) await trx
       .insertInto("connectors")
@@ -182,6 +186,9 @@ export async function startOAuth(
   return { connector_id: connectorId, authorization_url: url.href, expires_at: expiresAt, status: "pending" };
 }
 
+/** Statuses a connector may be reconnected in place from (start_connector_oauth with connector_id). */
+export const RECONNECTABLE: ReadonlySet<string> = new Set(["expired", "revoked", "error"]);
+
 /** An OAuth connector of this workspace that may be reconnected in place. */
 async function reconnectable(ctx: Context, workspaceId: string, connectorId: string, provider: Provider): Promise<ConnectorRow> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
@@ -189,8 +196,16 @@ async function reconnectable(ctx: Context, workspaceId: string, connectorId: str
     throw new ConnectorError("invalid_input", `Connector ${row.id} is a ${row.provider} connector, not ${provider.id}; pass provider "${row.provider}" to reconnect it.`);
   }
   if (row.auth_type !== "oauth2") throw new ConnectorError("auth_type_unsupported", `Connector ${row.id} uses an API key; submit a new key with submit_connector_key instead.`);
-  if (row.status === "disabled") throw new ConnectorError("invalid_state", `Connector ${row.id} is disabled; enable it with enable_connector before reconnecting.`);
-  return row;
+  // Only a connector that no longer works is reconnected in place: a working one would be taken out of service while the person consents.
+  if (RECONNECTABLE.has(row.status)) return row;
+  const why: Record<string, string> = {
+    connected:
+      `is connected and working; reconnecting it in place would stop it until the person consents again. ` +
+      `To connect with other scopes or another account, start a new connector (start_connector_oauth without connector_id), or revoke this one first with revoke_connector and then reconnect it`,
+    pending: `is already waiting for consent; show the person the authorization_url you got for it and call wait_for_connector. If that link is lost, revoke_connector it and then reconnect it`,
+    disabled: `is disabled; enable it with enable_connector first (a connector that still works after that needs no reconnecting)`,
+  };
+  throw new ConnectorError("invalid_state", `Connector ${row.id} cannot be reconnected: it ${why[row.status] ?? `is ${row.status}`}. Only expired, revoked or error connectors are reconnected in place.`);
 }
 
 /** What the callback page shows. */
