@@ -116,17 +116,17 @@ const API_CODE = /^(?:[a-z][a-z0-9]*|[A-Z][A-Z0-9]*|[A-Z][a-z]+)(?:[_.-](?:[a-z0
 const GENERIC = new Set(["error", "errors", "fail", "failed", "failure", "false", "true", "null", "ok"]);
 const CODE_FIELDS = ["error", "error_code", "errorCode", "code", "category", "type", "reason", "status"];
 
-function pickCode(body: unknown, credential: string | undefined, depth: number): string | null {
+function pickCode(body: unknown, status: number, credential: string | undefined, depth: number): string | null {
   if (depth > 2 || body === null || typeof body !== "object") return null;
-  if (Array.isArray(body)) return pickCode(body[0], credential, depth + 1);
+  if (Array.isArray(body)) return pickCode(body[0], status, credential, depth + 1);
   const b = body as Record<string, unknown>;
   for (const k of CODE_FIELDS) {
     const v = b[k];
     const s = typeof v === "string" ? v : typeof v === "number" && Number.isInteger(v) ? String(v) : null;
-    if (s !== null && isSafeCode(s, credential)) return s;
+    if (s !== null && s !== String(status) && isSafeCode(s, credential)) return s;
   }
   for (const k of ["error", "errors"]) {
-    const nested = pickCode(b[k], credential, depth + 1);
+    const nested = pickCode(b[k], status, credential, depth + 1);
     if (nested) return nested;
   }
   return null;
@@ -145,6 +145,6 @@ function isSafeCode(s: string, credential: string | undefined): boolean {
  * other free text, which could carry the credential or instructions aimed at the model).
  */
 export function apiErrorSummary(status: number, body: unknown, credential?: string): string {
-  const code = pickCode(body, credential, 0);
-  return code && code !== String(status) ? `HTTP ${status} ${code}` : `HTTP ${status}`;
+  const code = pickCode(body, status, credential, 0);
+  return code ? `HTTP ${status} ${code}` : `HTTP ${status}`;
 }
