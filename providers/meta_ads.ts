@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { defineProvider, type ConnectionView, type TokenSet } from "../src/catalog.js";
+import { ProviderHttpError } from "../src/provider-errors.js";
 
 const DEFAULT_API_VERSION = "v24.0";
 const API_VERSION = /^v\d+\.\d$/;
@@ -81,9 +82,8 @@ export default defineProvider({
       const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
       if (!res.ok || body === null || typeof body.access_token !== "string" || body.access_token === "") {
         const err = body && typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {};
-        const code = typeof err.code === "number" ? ` code ${err.code}` : "";
-        const type = typeof err.type === "string" && /^[A-Za-z]{1,64}$/.test(err.type) ? ` ${err.type}` : "";
-        throw new Error(`Meta long-lived token exchange failed: HTTP ${res.status}${type}${code}`);
+        // Only the status and Meta's numeric code travel on: its message text may echo the request.
+        throw new ProviderHttpError("Meta's long-lived token exchange", res.status, err.code);
       }
       const expiresIn = typeof body.expires_in === "number" ? body.expires_in : Number(body.expires_in);
       return {
@@ -102,7 +102,7 @@ export default defineProvider({
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();
-      if (!res.ok) throw new Error(`Meta answered ${res.status}`);
+      if (!res.ok) throw new ProviderHttpError("Meta", res.status);
     },
     accountFromTestRead: (body) => {
       const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;

@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { defineProvider } from "../src/catalog.js";
+import { ProviderHttpError } from "../src/provider-errors.js";
 
 const webflowId = z.string().regex(/^[A-Za-z0-9]{1,64}$/, "a Webflow ID (letters and digits)");
 
@@ -64,7 +65,7 @@ export default defineProvider({
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();
-      if (!res.ok) throw new Error(`Webflow answered ${res.status}`);
+      if (!res.ok) throw new ProviderHttpError("Webflow", res.status);
     },
     accountFromTestRead: (body) => {
       const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;

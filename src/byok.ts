@@ -1,6 +1,6 @@
 /**
  * Bring your own key: an API key is checked with the provider's test read before anything is
- * written. A refused key is answered with the provider's (sanitised) reason and is stored
+ * written. A refused key is answered with the HTTP status and the provider's short error code and is stored
  * nowhere: not in the database, not in a log line, not in the error.
  */
 import type { Role } from "./catalog.js";
@@ -43,7 +43,9 @@ export async function submitConnectorKey(ctx: Context, workspaceId: string, inpu
   const check = await readAccount(ctx, provider, view, key, "api_key");
   if (!check.ok) {
     if (check.status === null) {
-      throw new ConnectorError("provider_error", `Could not check the key with ${name}: ${check.error ?? "no answer"}. Nothing was stored; try again shortly.`, { retryable: true });
+      // check.error is a phrase ("Sanity could not be reached (timed out)"): one sentence, then what to do.
+      const why = check.error ?? `${name} did not answer`;
+      throw new ConnectorError("provider_error", `${why.charAt(0).toUpperCase()}${why.slice(1)}, so the key could not be checked. Nothing was stored; try again shortly.`, { retryable: true });
     }
     throw new ConnectorError(
       "provider_error",

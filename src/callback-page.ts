@@ -51,6 +51,25 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           next: ["Close this tab.", "Ask your assistant to try again; if it keeps failing, the server's operator can find the details in its log."],
         }),
       };
+    case "cancelled": {
+      const revoked =
+        outcome.provider_revocation === "revoked"
+          ? `The access you just granted was revoked at ${outcome.provider} again.`
+          : outcome.provider_revocation === "not_needed"
+            ? "No access was kept."
+            : `The access you just granted could not be revoked automatically; you can remove this app's access in your ${outcome.provider} account settings.`;
+      return {
+        status: 409,
+        html: renderPage({
+          tone: "warning",
+          title: `${outcome.provider} connection cancelled`,
+          heading: `${outcome.provider} was not connected`,
+          paragraphs: [`This connection was cancelled (revoked, disabled or deleted) while you were signing in, so nothing was connected and nothing was stored.`, revoked],
+          facts: [["Provider", outcome.provider]],
+          next: ["Close this tab.", "If you still want to connect, ask your assistant to start the connection again; you will get a new link."],
+        }),
+      };
+    }
     case "refused": {
       const expired = outcome.code === "state_expired";
       return {

@@ -1,4 +1,5 @@
 import { getConnectorRow } from "./connectors.js";
+import { expireAbandonedGrants } from "./grant-expiry.js";
 import { newId } from "./ids.js";
 import type { StartResult } from "./oauth.js";
 import type { ToolContext } from "./tool.js";
@@ -27,7 +28,7 @@ export async function offerConsent(ctx: ToolContext, started: StartResult): Prom
       const ws = await ctx.db.selectFrom("workspaces").select("name").where("id", "=", ctx.workspace_id).executeTakeFirst();
       const elicitationId = newId("eli");
       const ttlMs = Math.max(1000, Date.parse(started.expires_at) - ctx.clock());
-      ctx.elicitations.track(started.connector_id, elicitationId, ctx.session, ttlMs);
+      ctx.elicitations.track(started.connector_id, elicitationId, ctx.session, ttlMs, () => expireAbandonedGrants(ctx, ctx.workspace_id, [started.connector_id]));
       const fields = { connector_id: started.connector_id, elicitation_id: elicitationId };
       // Not awaited: the person may take minutes to answer the client's prompt, or never.
       ctx

@@ -1,3 +1,4 @@
+import { CALLBACK_GRACE_MS } from "./grant-expiry.js";
 import type { Logger } from "./log.js";
 import type { SessionHandle } from "./tool.js";
 import type { ConnectorWatcher } from "./watcher.js";
@@ -22,14 +23,42 @@ export class PendingElicitations {
 
   constructor(private readonly deps: { watcher: ConnectorWatcher; log: Logger }) {}
 
-  /** Remember to notify `session` when `connectorId` settles; forget it after `ttlMs`. */
-  track(connectorId: string, elicitationId: string, session: SessionHandle, ttlMs: number): void {
+  /**
+   * Remember to notify `session` when `connectorId` settles. After `ttlMs` (the link's expiry)
+   * `expireGrant` runs: it settles an abandoned grant, whose change event completes the
+   * elicitation like any other outcome. If a callback is still finishing, the elicitation is
+   * kept for `graceMs` more, then forgotten.
+   */
+  track(
+    connectorId: string,
+    elicitationId: string,
+    session: SessionHandle,
+    ttlMs: number,
+    expireGrant?: () => Promise<unknown>,
+    graceMs = CALLBACK_GRACE_MS,
+  ): void {
     this.forget(connectorId);
     const stop = this.deps.watcher.watch(connectorId, (status) => void this.complete(connectorId, status));
-    const expiry = setTimeout(() => {
+    const giveUp = () => {
+      if (this.byConnector.get(connectorId)?.elicitationId !== elicitationId) return;
       this.deps.log.info("elicitation expired without a callback", { connector_id: connectorId, elicitation_id: elicitationId });
       this.forget(connectorId);
-    }, Math.max(0, ttlMs));
+    };
+    const expiry = setTimeout(() => {
+      if (!expireGrant) return giveUp();
+      expireGrant().then(
+        () => {
+          const p = this.byConnector.get(connectorId);
+          if (p?.elicitationId !== elicitationId) return; // completed by the expiry
+          p.expiry = setTimeout(() => void expireGrant().catch(() => undefined).finally(giveUp), graceMs);
+          p.expiry.unref();
+        },
+        (err: unknown) => {
+          this.deps.log.warn("could not settle an expired grant", { connector_id: connectorId, error: err });
+          giveUp();
+        },
+      );
+    }, Math.max(0, ttlMs) + 20);
     expiry.unref();
     this.byConnector.set(connectorId, { elicitationId, session, stop, expiry });
   }

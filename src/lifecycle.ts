@@ -5,19 +5,20 @@
  * connector is `not_found`.
  */
 import { sql } from "kysely";
-import * as client from "openid-client";
 import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role } from "./catalog.js";
+import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "./catalog.js";
 import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "./connectors.js";
 import { nowIso, type Context } from "./context.js";
+import type { DB } from "./db/index.js";
 import type { ConnectorRow } from "./db/schema.js";
 import { writeTransaction } from "./db/write-transaction.js";
 import { ConnectorError, isConnectorError } from "./errors.js";
+import { expireAbandonedGrants } from "./grant-expiry.js";
 import { readAccount, type AccountCheck } from "./health.js";
-import { oauthConfiguration } from "./oauth.js";
 import { apiBaseUrl, testReadPath } from "./provider-api.js";
 import { assertUsable, connectionView, getAccessToken, renewalOf, saveCheck, withCredential } from "./refresh.js";
 import { checkRoles, parseSettings } from "./rules.js";
+import { revokeTokens, type ProviderRevocation } from "./revocation.js";
 import { readSecret } from "./secrets.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ export async function recentEvents(ctx: Pick<Context, "db">, workspaceId: string
 
 /** get_connector_status: the connector object plus its recent events. */
 export async function connectorStatus(ctx: Context, workspaceId: string, connectorId: string): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
+  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const connector = await getConnector(ctx.db, workspaceId, connectorId);
   return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
 }
@@ -57,6 +59,7 @@ export async function listConnectorsFor(
   workspaceId: string,
   input: Omit<ListFilters, "expires_before"> & { expiring_within_days?: number | undefined },
 ): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
+  await expireAbandonedGrants(ctx, workspaceId);
   const { expiring_within_days, ...filters } = input;
   // An unknown provider id is a mistake to report, not a filter that matches nothing.
   if (filters.provider !== undefined) ctx.catalog.get(filters.provider);
@@ -447,10 +450,14 @@ export async function enableConnector(ctx: Context, workspaceId: string, connect
   return getConnector(ctx.db, workspaceId, connectorId);
 }
 
-export type ProviderRevocation = "revoked" | "not_offered" | "failed" | "not_needed";
+export type { ProviderRevocation } from "./revocation.js";
 
 /** Best-effort revocation of the stored grant at the provider: RFC 7009, or the provider's own hook. */
-async function revokeAtProvider(ctx: Context, row: ConnectorRow, provider: Provider): Promise<{ outcome: ProviderRevocation; detail: string }> {
+async function revokeAtProvider(
+  ctx: Context,
+  row: ConnectorRow,
+  provider: Provider,
+): Promise<{ outcome: ProviderRevocation; detail: string; seenVersion?: number | null }> {
   const name = provider.def.name;
   let stored;
   try {
@@ -459,40 +466,28 @@ async function revokeAtProvider(ctx: Context, row: ConnectorRow, provider: Provi
     ctx.log.warn("stored secret could not be opened for revocation", { connector_id: row.id, error: err });
     return { outcome: "failed", detail: "the stored tokens could not be decrypted, so they were not revoked at the provider" };
   }
-  if (!stored) return { outcome: "not_needed", detail: "no tokens were stored" };
+  if (!stored) return { outcome: "not_needed", detail: "no tokens were stored", seenVersion: null };
   if (stored.secret.kind === "api_key") {
-    return { outcome: "not_offered", detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there` };
+    return { outcome: "not_offered", detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there`, seenVersion: stored.version };
   }
-  const tokens = stored.secret.tokens;
-  const o = provider.oauth;
-  const hook = provider.def.hooks.revokeToken;
-  if (!hook && !o?.revocation_url) {
-    return { outcome: "not_offered", detail: `${name} offers no revocation endpoint; the person can remove the app's access in their ${name} account settings` };
-  }
-  if (!o?.client_id || !o.client_secret) return { outcome: "failed", detail: `no ${name} OAuth app is configured on this server to revoke with` };
-  try {
-    if (hook) {
-      const view = connectionView(provider, row, tokens);
-      await hook(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, revocation_url: o.revocation_url, api_base_url: apiBaseUrl(provider, view), connection: view });
-    } else {
-      const config = oauthConfiguration(ctx, provider);
-      // Revoking the refresh token ends the grant at most providers; the access token goes too (HubSpot keeps it otherwise).
-      if (tokens.refresh_token) await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: "refresh_token" });
-      await client.tokenRevocation(config, tokens.access_token, { token_type_hint: "access_token" }).catch((err: unknown) => {
-        if (!tokens.refresh_token) throw err;
-      });
-    }
-    return { outcome: "revoked", detail: `revoked at ${name}` };
-  } catch (err) {
-    const reason =
-      err instanceof client.ResponseBodyError
-        ? `${err.status} ${String(err.error).replace(/[^a-z0-9_.-]/gi, "").slice(0, 40)}`
-        : err instanceof Error && /^[\w .:()-]{1,120}$/.test(err.message)
-          ? err.message.replace(/[\w.-]{24,}/g, "[redacted]")
-          : "no answer";
-    ctx.log.warn("revocation at provider failed", { connector_id: row.id, provider: provider.id, reason });
-    return { outcome: "failed", detail: `${name} did not confirm the revocation (${reason}); the tokens were wiped here anyway` };
-  }
+  return { ...(await revokeTokens(ctx, provider, row, stored.secret.tokens)), seenVersion: stored.version };
+}
+
+/**
+ * Tokens stored after revokeAtProvider looked (a callback or a refresh that finished while it
+ * talked to the provider). Read inside the transaction that wipes them; revoked after it commits.
+ */
+async function tokensStoredSince(ctx: Context, trx: DB, connectorId: string, seenVersion: number | null | undefined): Promise<TokenSet | undefined> {
+  if (seenVersion === undefined) return undefined;
+  const now = await readSecret(ctx, trx, connectorId).catch(() => undefined);
+  return now && now.version !== seenVersion && now.secret.kind === "oauth2" ? now.secret.tokens : undefined;
+}
+
+async function revokeLate(ctx: Context, provider: Provider, row: ConnectorRow, tokens: TokenSet | undefined, outcome: ProviderRevocation): Promise<ProviderRevocation> {
+  if (!tokens) return outcome;
+  const late = await revokeTokens(ctx, provider, row, tokens);
+  ctx.log.info("tokens stored during the revocation were revoked too", { connector_id: row.id, provider: provider.id, provider_revocation: late.outcome });
+  return outcome === "not_needed" || outcome === "revoked" ? late.outcome : outcome;
 }
 
 /** Shrink the WAL so wiped secrets do not linger in old frames (secure_delete covers the main file). */
@@ -509,19 +504,23 @@ export async function revokeConnector(ctx: Context, workspaceId: string, connect
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   if (row.status === "revoked") return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: "not_needed" };
   const provider = ctx.catalog.get(row.provider);
-  const { outcome, detail } = await revokeAtProvider(ctx, row, provider);
-  await ctx.db.transaction().execute(async (trx) => {
+  const { outcome: first, detail, seenVersion } = await revokeAtProvider(ctx, row, provider);
+  const late = await ctx.db.transaction().execute(async (trx) => {
+    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+    await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
+    const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
     // Primaries stay: resolve_connector then says the primary was revoked instead of silently picking another.
     await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
-    await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
     await trx
       .updateTable("connectors")
       .set({ status: "revoked", status_detail: `revoked: ${detail}`, health: "unknown", expires_at: null, updated_at: nowIso(ctx) })
       .where("id", "=", row.id)
       .execute();
     await recordEvent(trx, ctx, row, "revoked", detail);
+    return since;
   });
   await flushWal(ctx);
+  const outcome = await revokeLate(ctx, provider, row, late, first);
   ctx.log.info("connector revoked", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
   emit(ctx, row, "revoked");
   return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: outcome };
@@ -531,15 +530,20 @@ export async function revokeConnector(ctx: Context, workspaceId: string, connect
 export async function deleteConnector(ctx: Context, workspaceId: string, connectorId: string): Promise<{ deleted: true; connector_id: string; provider_revocation: ProviderRevocation }> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   const provider = ctx.catalog.get(row.provider);
-  const { outcome, detail } = row.status === "revoked" ? { outcome: "not_needed" as const, detail: "already revoked" } : await revokeAtProvider(ctx, row, provider);
-  await ctx.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
+  const { outcome: first, detail, seenVersion } =
+    row.status === "revoked" ? { outcome: "not_needed" as const, detail: "already revoked", seenVersion: null } : await revokeAtProvider(ctx, row, provider);
+  const late = await ctx.db.transaction().execute(async (trx) => {
+    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
     await trx.deleteFrom("primaries").where("connector_id", "=", row.id).execute();
+    const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
+    await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
     await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
     await trx.deleteFrom("connectors").where("id", "=", row.id).where("workspace_id", "=", workspaceId).execute();
     await recordEvent(trx, ctx, row, "deleted", detail);
+    return since;
   });
   await flushWal(ctx);
+  const outcome = await revokeLate(ctx, provider, row, late, first);
   ctx.log.info("connector deleted", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
   emit(ctx, row, "deleted");
   return { deleted: true, connector_id: row.id, provider_revocation: outcome };

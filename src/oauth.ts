@@ -1,13 +1,16 @@
 import * as client from "openid-client";
 import { z } from "zod";
 import { isLoopbackHost, type Json, type Provider, type Role, type TokenSet } from "./catalog.js";
-import { getConnector, getConnectorRow, recordEvent, setStatus, type ConnectorObject } from "./connectors.js";
-import type { ConnectorRow } from "./db/schema.js";
+import { getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "./connectors.js";
+import type { DB } from "./db/index.js";
+import type { ConnectorRow, ConnectorUpdate } from "./db/schema.js";
 import { nowIso, type Context } from "./context.js";
 import { ConnectorError } from "./errors.js";
 import { newId, sha256Hex } from "./ids.js";
 import { grantAad, readSecret, writeSecret } from "./secrets.js";
 import { readAccount } from "./health.js";
+import { describeProviderFailure, oauthErrorCode } from "./provider-errors.js";
+import { revokeTokens, type ProviderRevocation } from "./revocation.js";
 import { checkRoles, parseSettings } from "./rules.js";
 
 /** A grant must be finished within this window. */
@@ -125,7 +128,7 @@ export async function startOAuth(
   const createdAt = nowIso(ctx);
   await ctx.db.transaction().execute(async (trx) => {
     if (existing) {
-      await trx
+      const moved = await trx
         .updateTable("connectors")
         .set({
           label: input.label?.trim() || existing.label,
@@ -136,7 +139,11 @@ export async function startOAuth(
           updated_at: createdAt,
         })
         .where("id", "=", existing.id)
-        .execute();
+        .where("status", "=", existing.status)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) {
+        throw new ConnectorError("conflict", `Connector ${existing.id} changed while the reconnection was being prepared; check it with get_connector_status and try again.`);
+      }
     }
     if (!existing) await trx
       .insertInto("connectors")
@@ -179,6 +186,9 @@ export async function startOAuth(
   return { connector_id: connectorId, authorization_url: url.href, expires_at: expiresAt, status: "pending" };
 }
 
+/** Statuses a connector may be reconnected in place from (start_connector_oauth with connector_id). */
+export const RECONNECTABLE: ReadonlySet<string> = new Set(["expired", "revoked", "error"]);
+
 /** An OAuth connector of this workspace that may be reconnected in place. */
 async function reconnectable(ctx: Context, workspaceId: string, connectorId: string, provider: Provider): Promise<ConnectorRow> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
@@ -186,8 +196,16 @@ async function reconnectable(ctx: Context, workspaceId: string, connectorId: str
     throw new ConnectorError("invalid_input", `Connector ${row.id} is a ${row.provider} connector, not ${provider.id}; pass provider "${row.provider}" to reconnect it.`);
   }
   if (row.auth_type !== "oauth2") throw new ConnectorError("auth_type_unsupported", `Connector ${row.id} uses an API key; submit a new key with submit_connector_key instead.`);
-  if (row.status === "disabled") throw new ConnectorError("invalid_state", `Connector ${row.id} is disabled; enable it with enable_connector before reconnecting.`);
-  return row;
+  // Only a connector that no longer works is reconnected in place: a working one would be taken out of service while the person consents.
+  if (RECONNECTABLE.has(row.status)) return row;
+  const why: Record<string, string> = {
+    connected:
+      `is connected and working; reconnecting it in place would stop it until the person consents again. ` +
+      `To connect with other scopes or another account, start a new connector (start_connector_oauth without connector_id), or revoke this one first with revoke_connector and then reconnect it`,
+    pending: `is already waiting for consent; show the person the authorization_url you got for it and call wait_for_connector. If that link is lost, revoke_connector it and then reconnect it`,
+    disabled: `is disabled; enable it with enable_connector first (a connector that still works after that needs no reconnecting)`,
+  };
+  throw new ConnectorError("invalid_state", `Connector ${row.id} cannot be reconnected: it ${why[row.status] ?? `is ${row.status}`}. Only expired, revoked or error connectors are reconnected in place.`);
 }
 
 /** What the callback page shows. */
@@ -195,6 +213,8 @@ export type CallbackOutcome =
   | { kind: "connected"; provider: string; account_label: string | null; connector: ConnectorObject; warning?: string }
   | { kind: "denied"; provider: string }
   | { kind: "failed"; provider: string; reason: string }
+  /** The connector was revoked, disabled or deleted while the person signed in: nothing was connected. */
+  | { kind: "cancelled"; provider: string; provider_revocation: ProviderRevocation }
   | { kind: "refused"; code: "invalid_state" | "state_expired"; reason: string; provider?: string };
 
 /** Turn a token endpoint response into what we keep. */
@@ -228,12 +248,33 @@ export function accessEndsAt(provider: Provider, tokens: TokenSet): string | nul
   return at ? new Date(at * 1000).toISOString() : null;
 }
 
-function providerErrorText(err: unknown): string {
-  if (err instanceof client.ResponseBodyError) return `the provider answered ${err.status} (${err.error})`;
-  if (err instanceof client.AuthorizationResponseError) return `the provider returned ${err.error}`;
-  if (err instanceof client.ClientError) return `the provider's response was not valid (${err.code ?? "invalid response"})`;
-  if (err instanceof ConnectorError) return err.message;
-  return "the provider could not be reached";
+/** Why a code exchange failed, without any text the provider wrote. */
+function exchangeFailureText(err: unknown): string {
+  if (err instanceof ConnectorError) return err.message.replace(/\.$/, "");
+  const f = describeProviderFailure(err);
+  if (f.status !== undefined || f.code !== undefined) return `the provider answered ${f.text}`;
+  if (err instanceof client.ClientError) return `the provider's answer was unusable (${f.text})`;
+  return `the provider could not be reached (${f.text})`;
+}
+
+/**
+ * Settle a pending connector. Every callback outcome is written through this guard: a
+ * connector revoked, disabled or deleted meanwhile is no longer pending, and stays as it is.
+ */
+async function settlePending(
+  ctx: Context,
+  db: DB,
+  row: Pick<ConnectorRow, "id" | "workspace_id">,
+  patch: Pick<ConnectorUpdate, "status" | "status_detail" | "account" | "health" | "last_checked_at" | "expires_at" | "scopes">,
+): Promise<boolean> {
+  const res = await db
+    .updateTable("connectors")
+    .set({ ...patch, updated_at: nowIso(ctx) })
+    .where("id", "=", row.id)
+    .where("workspace_id", "=", row.workspace_id)
+    .where("status", "=", "pending")
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
 /**
@@ -279,23 +320,33 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
   }
   const provider = ctx.catalog.get(row.provider);
   const name = provider.def.name;
-  const fail = async (detail: string, event: string): Promise<CallbackOutcome> => {
-    await setStatus(ctx, ctx.db, row, "error", { status_detail: detail });
-    await recordEvent(ctx.db, ctx, row, event, detail);
-    ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status: "error" });
-    return { kind: "failed", provider: name, reason: detail };
+  const emit = (status: string) => ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status });
+  /** The connector stopped waiting while the person signed in: tokens just obtained are revoked, nothing else changes. */
+  const cancelled = async (obtained?: TokenSet): Promise<CallbackOutcome> => {
+    const revocation = obtained ? await revokeTokens(ctx, provider, row, obtained) : { outcome: "not_needed" as const, detail: "no tokens were obtained" };
+    await recordEvent(ctx.db, ctx, row, "grant_cancelled", `the person finished signing in after the connector stopped waiting for consent; ${revocation.detail.replace(/; the tokens were wiped here anyway$/, "")}`);
+    ctx.log.info("oauth grant finished after its connector was cancelled", { connector_id: row.id, provider: provider.id, provider_revocation: revocation.outcome });
+    return { kind: "cancelled", provider: name, provider_revocation: revocation.outcome };
+  };
+  const fail = async (detail: string, event: string, outcome: CallbackOutcome = { kind: "failed", provider: name, reason: detail }): Promise<CallbackOutcome> => {
+    const settled = await ctx.db.transaction().execute(async (trx) => {
+      if (!(await settlePending(ctx, trx, row, { status: "error", status_detail: detail }))) return false;
+      await recordEvent(trx, ctx, row, event, event === "consent_denied" ? undefined : detail);
+      return true;
+    });
+    if (!settled) return cancelled();
+    emit("error");
+    return outcome;
   };
 
   const error = query.get("error");
-  if (error) {
-    if (error === "access_denied") {
+  if (error !== null) {
+    // Only a registered code is kept: the rest of the redirect is the provider's (or anyone's) text.
+    const code = oauthErrorCode(error);
+    if (code === "access_denied") {
       const detail = `consent_denied: the person declined access at ${name}. Ask them whether they want to connect, then start again with start_connector_oauth.`;
-      await setStatus(ctx, ctx.db, row, "error", { status_detail: detail });
-      await recordEvent(ctx.db, ctx, row, "consent_denied");
-      ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status: "error" });
-      return { kind: "denied", provider: name };
+      return fail(detail, "consent_denied", { kind: "denied", provider: name });
     }
-    const code = error.replace(/[^a-z0-9_.-]/gi, "").slice(0, 60);
     return fail(`provider_error: ${name} refused the authorization (${code}). Start again with start_connector_oauth.`, "grant_failed");
   }
   if (!query.get("code")) {
@@ -303,6 +354,8 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
   }
 
   let tokens: TokenSet;
+  /** What the provider issued in this exchange alone (not a refresh token kept from before): revoked if the grant is cancelled. */
+  let obtained: TokenSet;
   try {
     const config = oauthConfiguration(ctx, provider);
     const verifier = ctx.vault.open(grant.verifier_ciphertext, grantAad(stateHash));
@@ -324,27 +377,34 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
         now: ctx.clock,
       });
     }
+    obtained = res.refresh_token ? tokens : { ...tokens, refresh_token: undefined };
   } catch (err) {
-    ctx.log.warn("oauth code exchange failed", { connector_id: row.id, provider: provider.id, error: err });
-    return fail(`provider_error: the code exchange with ${name} failed: ${providerErrorText(err)}. Start again with start_connector_oauth.`, "grant_failed");
+    ctx.log.warn("oauth code exchange failed", { connector_id: row.id, provider: provider.id, reason: describeProviderFailure(err).text });
+    return fail(`provider_error: the code exchange with ${name} failed: ${exchangeFailureText(err)}. Start again with start_connector_oauth.`, "grant_failed");
   }
 
-  await writeSecret(ctx, ctx.db, row.id, { kind: "oauth2", tokens });
-  const grantedScopes = tokens.scope ? tokens.scope.split(/[\s,]+/).filter(Boolean) : JSON.parse(grant.scopes);
-  await ctx.db.updateTable("connectors").set({ scopes: JSON.stringify(grantedScopes) }).where("id", "=", row.id).execute();
+  // The test read uses the new token before it is stored, so tokens and status are written together below.
   const view = { settings: JSON.parse(row.settings) as Record<string, unknown>, token_extras: tokens.extras ?? {}, env: provider.env };
   const check = await readAccount(ctx, provider, view, tokens.access_token, "oauth2");
-  const checkedAt = nowIso(ctx);
-  await setStatus(ctx, ctx.db, row, "connected", {
-    status_detail: check.ok ? null : `connected, but the test read failed: ${check.error}`,
-    account: check.account,
-    health: check.ok ? "healthy" : "unhealthy",
-    last_checked_at: checkedAt,
-    expires_at: accessEndsAt(provider, tokens),
+  const grantedScopes: string[] = tokens.scope ? tokens.scope.split(/[\s,]+/).filter(Boolean) : JSON.parse(grant.scopes);
+  const connected = await ctx.db.transaction().execute(async (trx) => {
+    const settled = await settlePending(ctx, trx, row, {
+      status: "connected",
+      status_detail: check.ok ? null : `connected, but the test read failed: ${check.error}`,
+      account: JSON.stringify(check.account),
+      health: check.ok ? "healthy" : "unhealthy",
+      last_checked_at: nowIso(ctx),
+      expires_at: accessEndsAt(provider, tokens),
+      scopes: JSON.stringify(grantedScopes),
+    });
+    if (!settled) return false;
+    await writeSecret(ctx, trx, row.id, { kind: "oauth2", tokens });
+    await recordEvent(trx, ctx, row, "connected");
+    return true;
   });
-  await recordEvent(ctx.db, ctx, row, "connected");
+  if (!connected) return cancelled(obtained);
   ctx.log.info("connector connected", { connector_id: row.id, provider: provider.id, workspace_id: row.workspace_id });
-  ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status: "connected" });
+  emit("connected");
   const connector = await getConnector(ctx.db, row.workspace_id, row.id);
   return {
     kind: "connected",

@@ -1,6 +1,7 @@
 import { checkEndpoint, type ConnectionView, type Provider } from "./catalog.js";
 import type { Context } from "./context.js";
 import { ConnectorError } from "./errors.js";
+import { networkFailure } from "./provider-errors.js";
 
 export interface ApiResult {
   status: number;
@@ -47,7 +48,8 @@ export async function callProviderApi(
       redirect: "error",
     });
   } catch (err) {
-    throw new ConnectorError("provider_error", `${provider.def.name} could not be reached (${(err as Error).name}). Try again shortly.`, {
+    // A phrase, not a sentence: callers put it into their own sentences.
+    throw new ConnectorError("provider_error", `${provider.def.name} could not be reached (${networkFailure(err)})`, {
       retryable: true,
       cause: err,
     });

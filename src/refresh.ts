@@ -23,6 +23,7 @@ import { ConnectorError } from "./errors.js";
 import { readAccount, type AccountCheck } from "./health.js";
 import { newId } from "./ids.js";
 import { accessEndsAt, oauthConfiguration, tokenSetFrom } from "./oauth.js";
+import { describeProviderFailure } from "./provider-errors.js";
 import { readSecret, sealSecret } from "./secrets.js";
 
 /** Refresh when an access token has less than this left (shortened for short-lived tokens). */
@@ -246,19 +247,12 @@ function refreshSingleFlight(ctx: Context, row: ConnectorRow, provider: Provider
 type GrantFailure = { kind: "invalid_grant" | "transient" | "permanent"; text: string };
 
 function classifyGrantError(err: unknown): GrantFailure {
-  if (err instanceof client.ResponseBodyError) {
-    const code = String(err.error).replace(/[^a-z0-9_.-]/gi, "").slice(0, 60);
-    if (err.error === "invalid_grant") return { kind: "invalid_grant", text: `${err.status} invalid_grant` };
-    if (err.status >= 500 || err.error === "temporarily_unavailable" || err.status === 429) return { kind: "transient", text: `${err.status} ${code}` };
-    return { kind: "permanent", text: `${err.status} ${code}` };
-  }
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  if (cause instanceof Response) {
-    if (cause.status >= 500 || cause.status === 429) return { kind: "transient", text: `HTTP ${cause.status}` };
-    return { kind: "permanent", text: `HTTP ${cause.status}` };
-  }
-  if (err instanceof client.ClientError) return { kind: "permanent", text: `invalid response (${err.code ?? "unknown"})` };
-  return { kind: "transient", text: "network error" };
+  // Only a registered error code and the status survive: providers may echo the request (secrets included) in their error text.
+  const f = describeProviderFailure(err);
+  if (f.code === "invalid_grant") return { kind: "invalid_grant", text: f.text };
+  if (f.status === undefined) return { kind: err instanceof client.ClientError ? "permanent" : "transient", text: f.text };
+  if (f.status >= 500 || f.status === 429 || f.code === "temporarily_unavailable") return { kind: "transient", text: f.text };
+  return { kind: "permanent", text: f.text };
 }
 
 async function refreshWithLease(ctx: Context, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Credential> {

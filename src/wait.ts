@@ -1,5 +1,6 @@
 import { getConnector, getConnectorRow, type ConnectorObject } from "./connectors.js";
 import type { Context } from "./context.js";
+import { expireAbandonedGrants, expireWhenDue } from "./grant-expiry.js";
 
 /** Seconds between progress notifications while waiting (elapsed seconds are the progress). */
 export const PROGRESS_EVERY_MS = 1000;
@@ -22,6 +23,8 @@ export type WaitEnd = "settled" | "timeout" | "cancelled" | "not_pending";
  * can follow the result.
  */
 export async function waitForConnector(ctx: Context, workspaceId: string, connectorId: string, opts: WaitOptions): Promise<ConnectorObject> {
+  // An abandoned grant settles now; a live one is settled by a timer at its expiry below.
+  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   if (row.status !== "pending" || opts.signal.aborted) return getConnector(ctx.db, workspaceId, connectorId);
 
@@ -29,6 +32,7 @@ export async function waitForConnector(ctx: Context, workspaceId: string, connec
   const totalS = Math.round(opts.timeoutMs / 1000);
   const providerName = ctx.catalog.list().find((p) => p.id === row.provider)?.def.name ?? row.provider;
   let stopWatching = () => {};
+  let stopExpiry = () => {};
   let progressTimer: NodeJS.Timeout | undefined;
   let timeoutTimer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
@@ -37,6 +41,8 @@ export async function waitForConnector(ctx: Context, workspaceId: string, connec
   const end = await new Promise<WaitEnd>((resolve) => {
     stopWatching = ctx.watcher.watch(connectorId, () => resolve("settled"));
     timeoutTimer = setTimeout(() => resolve("timeout"), opts.timeoutMs);
+    // The link's expiry ends the wait too: the connector is settled as error (state_expired) and the watch fires.
+    stopExpiry = expireWhenDue(ctx, workspaceId, connectorId);
     onAbort = () => resolve("cancelled");
     opts.signal.addEventListener("abort", onAbort, { once: true });
     if (opts.progress) {
@@ -60,6 +66,7 @@ export async function waitForConnector(ctx: Context, workspaceId: string, connec
   });
 
   stopWatching();
+  stopExpiry();
   clearTimeout(timeoutTimer);
   clearInterval(progressTimer);
   opts.signal.removeEventListener("abort", onAbort);

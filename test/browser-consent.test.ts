@@ -173,9 +173,11 @@ describe("consent in a real browser", () => {
     await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });
 
-  it("a link whose state expired shows our expired page and leaves the connector pending", async () => {
+  it("a link whose state expired shows our expired page and changes nothing; reading the connector then settles it as state_expired", async () => {
     const start = await call("start_connector_oauth", { provider: "hubspot" });
     const { connector_id, authorization_url } = start.structuredContent;
+    const req = elicited.at(-1)!;
+    expect(req.url).toBe(authorization_url);
     // Age the grant in the real database file, as if ten minutes had passed.
     const db = new SQLite(dbPath);
     db.pragma("busy_timeout = 5000");
@@ -196,7 +198,16 @@ describe("consent in a real browser", () => {
     expect(facts.text).toMatch(/start the connection again/);
     await page.screenshot({ path: artifactPath("consent-expired.png"), fullPage: true });
 
-    expect((await call("get_connector_status", { connector_id })).structuredContent.status).toBe("pending");
+    const after = new SQLite(dbPath, { readonly: true });
+    const row = after.prepare("select status from connectors where id = ?").get(connector_id) as { status: string };
+    after.close();
+    expect(row.status).toBe("pending"); // the callback itself changed nothing
+    // The link can no longer finish, so the next read settles the connector instead of leaving it pending forever.
+    const status = (await call("get_connector_status", { connector_id })).structuredContent;
+    expect(status.status).toBe("error");
+    expect(status.status_detail).toMatch(/^state_expired: /);
+    // Settling it completes the elicitation like any other outcome.
+    await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });
 
   it("returns the result without waiting for a client that is slow to answer the elicitation", async () => {

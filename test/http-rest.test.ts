@@ -125,7 +125,9 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       let body: unknown;
       if (op.requestBody) {
         const ref = op.requestBody.content["application/json"].schema.$ref.split("/").pop()!;
-        body = synthValue(doc.components.schemas[ref] as JsonSchema, "", hints);
+        // With connector_id, starting a grant reconnects in place, which a pending connector refuses: start a new one.
+        const { connector_id: _reconnect, ...startHints } = hints;
+        body = synthValue(doc.components.schemas[ref] as JsonSchema, "", path === `${API_BASE}/connectors/oauth` ? startHints : hints);
       }
       const res = await call(method, url, { ...(body !== undefined ? { body } : {}), ...(op.security?.length === 0 ? { key: null } : {}) });
       const json = res.json();

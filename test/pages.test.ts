@@ -35,6 +35,8 @@ describe("result pages", () => {
       callbackPage({ kind: "failed", provider: "Gmail", reason: "provider_error: Gmail refused the authorization (server_error)." }),
       callbackPage({ kind: "refused", code: "state_expired", reason: "This Gmail sign-in link expired (links last 10 minutes).", provider: "Gmail" }),
       callbackPage({ kind: "refused", code: "invalid_state", reason: "This sign-in link was already used." }),
+      callbackPage({ kind: "cancelled", provider: "Gmail", provider_revocation: "revoked" }),
+      callbackPage({ kind: "cancelled", provider: "Gmail", provider_revocation: "not_offered" }),
     ];
     for (const { html } of pages) {
       expect(html).toMatch(/<html lang="en">/);
@@ -44,7 +46,9 @@ describe("result pages", () => {
       expect(html).not.toMatch(/<(script|link|img|iframe)\b/i);
       expect(html).not.toMatch(/(src|href)=|url\(|@import/i);
     }
-    expect(pages.map((p) => p.status)).toEqual([200, 200, 502, 400, 400]);
+    expect(pages.map((p) => p.status)).toEqual([200, 200, 502, 400, 400, 409, 409]);
+    expect(pages[5]!.html).toContain("revoked at Gmail again");
+    expect(pages[6]!.html).toContain("could not be revoked automatically");
     expect(pages[0]!.html).toContain("<h1>Connected Gmail as alice@example.com</h1>");
     expect(pages[0]!.html).toContain("<dd>alice@example.com</dd>");
     expect(pages[3]!.html).toContain("This Gmail sign-in link has expired");

@@ -180,6 +180,10 @@ describe("Google (Gmail)", () => {
   it("a re-consent that returns no refresh token keeps the stored one", async () => {
     const { connector_id: id } = await h.connect("gmail", { label: "Inbox" });
     const original = (await tokensOf(id)).refresh_token;
+    // Only a connector that stopped working is reconnected in place: Google refused one refresh.
+    sandboxes.gmail!.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant" });
+    await h.fail("refresh_connector", { connector_id: id });
+    expect((await row(id)).status).toBe("expired");
     google.dropRefreshTokenOnCode = true;
     try {
       const again = await h.connect("gmail", { connector_id: id });

@@ -14,7 +14,8 @@ export default defineTool({
     "Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after 10 minutes. " +
     "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes). " +
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
-    "To renew an expired or revoked connector, pass its connector_id: the person consents again and the same connector comes back. " +
+    "To renew a connector that stopped working (status expired, revoked or error), pass its connector_id: the person consents again and the same connector comes back. " +
+    "A connected, pending or disabled connector cannot be reconnected in place (invalid_state): to change a working connector's scopes or account, start a new connector, or revoke it first. " +
     "Returns { connector_id, authorization_url, expires_at, status: \"pending\" }.",
   inputSchema: z
     .object({
@@ -28,7 +29,7 @@ export default defineTool({
         .min(1)
         .max(100)
         .optional()
-        .describe("Reconnect this existing connector (expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries"),
+        .describe("Reconnect this existing connector (only when expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries"),
     })
     .strict(),
   outputSchema: z

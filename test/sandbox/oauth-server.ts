@@ -51,6 +51,9 @@ export interface TokenCall {
   injected?: boolean;
 }
 
+/** An injected error body, fixed or built from the form parameters the client sent. */
+export type FailureBody = object | ((form: Record<string, string>) => object);
+
 export interface RevocationCall {
   client_id?: string;
   token_type_hint?: string;
@@ -73,7 +76,12 @@ export interface OAuthServer {
   validateAccessToken(
     token: string,
   ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
-  failNextTokenCalls(n: number, status: number, body: object): void;
+  /** Answer the next n token requests with this error; `body` may be built from the request's form (to echo it). */
+  failNextTokenCalls(n: number, status: number, body: FailureBody): void;
+  /** Hold revocation requests until release() (waiting() counts the held ones). */
+  holdRevocations(): { waiting(): number; release(): void };
+  /** Answer the next n revocation requests with this error, like failNextTokenCalls. */
+  failNextRevocations(n: number, status: number, body: FailureBody): void;
   /** Hold token requests this long before the grant is processed. */
   setTokenDelay(ms: number): void;
   /** Hold token responses this long after the grant was processed (and recorded in tokenCalls). */
@@ -210,7 +218,10 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
 
   const tokenCalls: TokenCall[] = [];
   const revocationCalls: RevocationCall[] = [];
-  let failQueue: Array<{ status: number; body: object }> = [];
+  let failQueue: Array<{ status: number; body: FailureBody }> = [];
+  let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
+  const revocationPath: string = provider.pathFor('revocation');
+  let revocationGate: { promise: Promise<void>; waiting: number } | undefined;
   let tokenDelay = 0;
   let tokenResponseDelay = 0;
 
@@ -244,17 +255,43 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       const failure = failQueue.shift()!;
       const raw = await readRawBody(ctx.req);
       const params = new URLSearchParams(raw);
+      const form = Object.fromEntries(params);
+      const body = typeof failure.body === 'function' ? failure.body(form) : failure.body;
       ctx.status = failure.status;
       ctx.set('Cache-Control', 'no-store');
       ctx.type = 'application/json';
-      ctx.body = failure.body;
+      ctx.body = body;
       tokenCalls.push({
         grant_type: params.get('grant_type') ?? '',
         client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
         status: failure.status,
         at: Date.now(),
-        body: failure.body,
+        body,
+        request: form,
         injected: true,
+      });
+      return;
+    }
+
+    if (ctx.method === 'POST' && ctx.path === revocationPath && revocationGate) {
+      const gate = revocationGate;
+      gate.waiting++;
+      await gate.promise;
+    }
+
+    if (ctx.method === 'POST' && ctx.path === revocationPath && revocationFailQueue.length > 0) {
+      const failure = revocationFailQueue.shift()!;
+      const params = new URLSearchParams(await readRawBody(ctx.req));
+      const form = Object.fromEntries(params);
+      ctx.status = failure.status;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/json';
+      ctx.body = typeof failure.body === 'function' ? failure.body(form) : failure.body;
+      revocationCalls.push({
+        client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
+        token_type_hint: params.get('token_type_hint') ?? undefined,
+        status: failure.status,
+        at: Date.now(),
       });
       return;
     }
@@ -343,8 +380,23 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         return null;
       }
     },
-    failNextTokenCalls(n: number, status: number, body: object) {
+    failNextTokenCalls(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) failQueue.push({ status, body });
+    },
+    holdRevocations() {
+      let release = () => {};
+      const gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
+      revocationGate = gate;
+      return {
+        waiting: () => gate.waiting,
+        release: () => {
+          if (revocationGate === gate) revocationGate = undefined;
+          release();
+        },
+      };
+    },
+    failNextRevocations(n: number, status: number, body: FailureBody) {
+      for (let i = 0; i < n; i++) revocationFailQueue.push({ status, body });
     },
     setTokenDelay(ms: number) {
       tokenDelay = ms;
@@ -354,6 +406,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     },
     async close() {
       failQueue = [];
+      revocationFailQueue = [];
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

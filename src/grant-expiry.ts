@@ -1,0 +1,126 @@
+/**
+ * Abandoned grants: a pending connector whose authorization link expired can never finish, so
+ * it is settled as `error` (status_detail `state_expired: …`) instead of staying pending
+ * forever. This happens lazily where connectors are read (get_connector_status,
+ * list_connectors, wait_for_connector) and on a timer at the link's expiry while someone
+ * waits (wait_for_connector, a URL elicitation), always through expireAbandonedGrants.
+ *
+ * A callback that claimed its state before the link expired may still be exchanging the code;
+ * its grant counts as live until CALLBACK_GRACE_MS after the expiry, so the two never race (and
+ * the callback's own write is guarded on `pending` too).
+ */
+import { sql, type ExpressionBuilder } from "kysely";
+import { recordEvent } from "./connectors.js";
+import { nowIso, type Context } from "./context.js";
+import type { Database } from "./db/schema.js";
+
+/** How long a claimed grant may take to finish its callback (code exchange, quirk hook, test read). */
+export const CALLBACK_GRACE_MS = 2 * 60_000;
+const TIMER_SLACK_MS = 20;
+
+export function grantExpiredDetail(connectorId: string): string {
+  return (
+    `state_expired: the authorization link expired before the person finished signing in (links last 10 minutes), so nothing was connected. ` +
+    `Start again with start_connector_oauth (pass connector_id "${connectorId}" to keep this connector) and give the person the new authorization_url.`
+  );
+}
+
+/**
+ * True for a connector that has a grant which may still finish: not expired, or claimed by a
+ * callback (which can only happen before it expired) and within the grace period after expiry.
+ */
+function hasLiveGrant(now: number) {
+  const nowAt = new Date(now).toISOString();
+  const graceStart = new Date(now - CALLBACK_GRACE_MS).toISOString();
+  return (eb: ExpressionBuilder<Database, "connectors">) =>
+    eb.exists(
+      eb
+        .selectFrom("oauth_grants")
+        .select(sql<number>`1`.as("one"))
+        .whereRef("oauth_grants.connector_id", "=", "connectors.id")
+        .where((g) => g.or([g("oauth_grants.expires_at", ">", nowAt), g.and([g("oauth_grants.used_at", "is not", null), g("oauth_grants.expires_at", ">", graceStart)])])),
+    );
+}
+
+/**
+ * Settle this workspace's pending connectors (all, or the given ones) whose grant can no
+ * longer finish: status `error` with a `state_expired:` detail, a `grant_expired` event, and
+ * the change event (which wakes waiters and completes URL elicitations). Reads first and
+ * writes only when something is due, so calling it on every read costs no write lock.
+ * Returns the ids it settled.
+ */
+export async function expireAbandonedGrants(ctx: Context, workspaceId: string, connectorIds?: string[]): Promise<string[]> {
+  if (connectorIds && connectorIds.length === 0) return [];
+  const now = ctx.clock();
+  let due = ctx.db
+    .selectFrom("connectors")
+    .select("id")
+    .where("workspace_id", "=", workspaceId)
+    .where("status", "=", "pending")
+    .where((eb) => eb.not(hasLiveGrant(now)(eb)));
+  if (connectorIds) due = due.where("id", "in", connectorIds);
+  const candidates = await due.execute();
+  if (candidates.length === 0) return [];
+
+  const settled = await ctx.db.transaction().execute(async (trx) => {
+    const done: string[] = [];
+    for (const { id } of candidates) {
+      // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
+      const res = await trx
+        .updateTable("connectors")
+        .set({ status: "error", status_detail: grantExpiredDetail(id), health: "unknown", updated_at: nowIso(ctx) })
+        .where("id", "=", id)
+        .where("workspace_id", "=", workspaceId)
+        .where("status", "=", "pending")
+        .where((eb) => eb.not(hasLiveGrant(now)(eb)))
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) continue;
+      await recordEvent(trx, ctx, { id, workspace_id: workspaceId }, "grant_expired", "the authorization link expired before the person finished; nothing was connected");
+      done.push(id);
+    }
+    return done;
+  });
+  for (const id of settled) {
+    ctx.log.info("pending connector settled: its authorization link expired", { connector_id: id, workspace_id: workspaceId });
+    ctx.events.emit("change", { workspace_id: workspaceId, connector_id: id, status: "error" });
+  }
+  return settled;
+}
+
+/** When the connector's grants can no longer finish (ms since the epoch), or null when it has none. */
+export async function grantDeadline(ctx: Pick<Context, "db">, connectorId: string): Promise<number | null> {
+  const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
+  if (grants.length === 0) return null;
+  return Math.max(...grants.map((g) => Date.parse(g.expires_at) + (g.used_at ? CALLBACK_GRACE_MS : 0)));
+}
+
+/**
+ * Run expireAbandonedGrants for one connector when its grant's time is up (and again at the
+ * end of a callback's grace period, if one claimed the grant). Returns a function that stops it.
+ */
+export function expireWhenDue(ctx: Context, workspaceId: string, connectorId: string): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = async (): Promise<void> => {
+    const due = await grantDeadline(ctx, connectorId);
+    if (stopped) return;
+    // A little after the deadline: timers may fire a millisecond early by the wall clock.
+    const delay = due === null ? 0 : due - ctx.clock() + TIMER_SLACK_MS;
+    timer = setTimeout(() => void fire().catch(failed), Math.min(Math.max(0, delay), 2 ** 31 - 1));
+    timer.unref();
+  };
+  const fire = async (): Promise<void> => {
+    if (stopped) return;
+    const settled = await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
+    if (settled.length > 0 || stopped) return;
+    // Not settled: the connector left pending, or a callback claimed the grant and its grace runs on.
+    const due = await grantDeadline(ctx, connectorId);
+    if (due !== null && due > ctx.clock()) await arm();
+  };
+  const failed = (err: unknown) => ctx.log.warn("could not settle the grant's expiry", { connector_id: connectorId, error: err });
+  arm().catch(failed);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -1,0 +1,118 @@
+// Regression: a pending connector whose authorization link expired does not stay pending
+// forever. Reads settle it as error (state_expired), wait_for_connector ends at the link's
+// expiry instead of its own timeout, a callback that is finishing is not raced, and the
+// settled connector can be reconnected in place. The harness clock stands in for time.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GRANT_TTL_MS } from "../src/oauth.js";
+import { consentOverHttp } from "./sandbox/consent.js";
+import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { reservePort, startHarness, type Harness } from "./support/harness.js";
+
+describe("a pending connector whose authorization link expired", () => {
+  let sandbox: HubSpotSandbox;
+  let h: Harness;
+  let moved = 0;
+  const advance = (ms: number) => {
+    moved += ms;
+    h.advance(ms);
+  };
+
+  beforeAll(async () => {
+    const { port, redirectUri } = await reservePort();
+    sandbox = await startHubSpotSandbox({ redirectUri });
+    h = await startHarness({ env: sandbox.env, port });
+  });
+  afterEach(() => {
+    h.advance(-moved);
+    moved = 0;
+    sandbox.oauth.setTokenDelay(0);
+  });
+  afterAll(async () => {
+    await h?.close();
+    await sandbox?.close();
+  });
+
+  const start = async () => (await h.ok("start_connector_oauth", { provider: "hubspot" })) as { connector_id: string; authorization_url: string };
+
+  it("stays pending while the link is valid, then reads as error with a state_expired detail (get and list)", async () => {
+    const a = await start();
+    const b = await start();
+    advance(GRANT_TTL_MS - 5_000);
+    expect((await h.ok("get_connector_status", { connector_id: a.connector_id })).status).toBe("pending");
+    advance(10_000);
+
+    const s = await h.ok("get_connector_status", { connector_id: a.connector_id });
+    expect(s.status).toBe("error");
+    expect(s.status_detail).toMatch(/^state_expired: the authorization link expired/);
+    expect(s.status_detail).toContain(`start_connector_oauth (pass connector_id "${a.connector_id}"`);
+    expect(s.recent_events[0]).toMatchObject({ type: "grant_expired" });
+
+    const listed = await h.ok("list_connectors", { status: "pending" });
+    expect(listed.connectors.map((c: { id: string }) => c.id)).not.toContain(b.connector_id);
+    const errors = await h.ok("list_connectors", { status: "error" });
+    expect(errors.connectors.map((c: { id: string }) => c.id)).toEqual(expect.arrayContaining([a.connector_id, b.connector_id]));
+  });
+
+  it("ends wait_for_connector at the link's expiry, not at its own timeout", async () => {
+    const { connector_id } = await start();
+    advance(GRANT_TTL_MS - 1_000); // one second of the link left
+    const began = Date.now();
+    const res = await h.ok("wait_for_connector", { connector_id, timeout_seconds: 60 });
+    const waited = Date.now() - began;
+    expect(res.status).toBe("error");
+    expect(res.status_detail).toMatch(/^state_expired: /);
+    expect(waited).toBeLessThan(30_000); // far from the 60 s timeout
+    expect(h.logs.some((l) => l.includes(`"connector_id":"${connector_id}","end":"settled"`))).toBe(true);
+  });
+
+  it("returns at once from wait_for_connector when the link already expired", async () => {
+    const { connector_id } = await start();
+    advance(GRANT_TTL_MS + 1_000);
+    const res = await h.ok("wait_for_connector", { connector_id, timeout_seconds: 60 });
+    expect(res.status).toBe("error");
+    expect(res.status_detail).toMatch(/^state_expired: /);
+  });
+
+  it("does not race a callback that claimed the link before it expired and is still exchanging the code", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "late", redirectPrefix: h.redirectUri });
+    sandbox.oauth.setTokenDelay(600);
+    const callback = fetch(callbackUrl);
+    await expect
+      .poll(async () => (await h.ctx.db.selectFrom("oauth_grants").select("used_at").where("connector_id", "=", connector_id).executeTakeFirst())?.used_at ?? null, {
+        timeout: 2000,
+        interval: 10,
+      })
+      .not.toBeNull();
+    advance(GRANT_TTL_MS + 1_000); // the link expires while the code is being exchanged
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
+    expect((await callback).status).toBe(200);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("connected");
+  });
+
+  it("settles a claimed grant whose callback never finished, once its grace period is over", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "gone", redirectPrefix: h.redirectUri });
+    // The callback claimed the state, then its process died (simulated: the claim without the rest).
+    const state = new URL(callbackUrl).searchParams.get("state")!;
+    const { sha256Hex } = await import("../src/ids.js");
+    await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
+    advance(GRANT_TTL_MS + 1_000);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
+    advance(3 * 60_000);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("error");
+  });
+
+  it("can be reconnected in place after it expired", async () => {
+    const { connector_id } = await start();
+    advance(GRANT_TTL_MS + 1_000);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("error");
+    h.advance(-moved);
+    moved = 0;
+    const again = await h.ok("start_connector_oauth", { provider: "hubspot", connector_id });
+    expect(again.connector_id).toBe(connector_id);
+    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login: "back", redirectPrefix: h.redirectUri });
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("connected");
+  });
+});
