@@ -39,3 +39,19 @@ describe("database file permissions", () => {
     }
   });
 });
+
+describe("database settings", () => {
+  it("opens with WAL, synchronous FULL, foreign keys, secure_delete and a busy timeout", async () => {
+    const opened = await openDatabase(path.join(tempDir("tenex-pragma-"), "tenex.db"));
+    try {
+      const p = (name: string) => opened.sqlite.pragma(name, { simple: true });
+      expect(p("journal_mode")).toBe("wal");
+      expect(p("synchronous")).toBe(2); // FULL
+      expect(p("foreign_keys")).toBe(1);
+      expect(p("secure_delete")).toBe(1);
+      expect(p("busy_timeout")).toBe(5000);
+    } finally {
+      await opened.close();
+    }
+  });
+});

@@ -65,7 +65,10 @@ export async function openDatabase(file: string): Promise<OpenedDatabase> {
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("synchronous = NORMAL");
+  // FULL: a committed write (a rotated refresh token above all) survives an OS crash or power
+  // loss too, not only a process crash. Measured on the 2-core dev machine: about 1 ms per
+  // commit, against 0.06 ms with NORMAL; this server commits a handful of rows per grant or refresh.
+  sqlite.pragma("synchronous = FULL");
   // Deleted secrets are overwritten, not left in free pages.
   sqlite.pragma("secure_delete = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
