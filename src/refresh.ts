@@ -24,6 +24,7 @@ import { readAccount, type AccountCheck } from "./health.js";
 import { newId } from "./ids.js";
 import { accessEndsAt, oauthConfiguration, tokenSetFrom } from "./oauth.js";
 import { describeProviderFailure } from "./provider-errors.js";
+import { revokeTokens } from "./revocation.js";
 import { readSecret, sealSecret } from "./secrets.js";
 
 /** Refresh when an access token has less than this left (shortened for short-lived tokens). */
@@ -364,6 +365,13 @@ async function refreshWithLease(ctx: Context, row: ConnectorRow, provider: Provi
       return true;
     });
     if (!written) {
+      const stillStored = await ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", row.id).executeTakeFirst();
+      if (!stillStored) {
+        // Revoked or deleted while the provider answered: the tokens it just issued must not stay valid.
+        const { outcome } = await revokeTokens(ctx, provider, row, next);
+        ctx.log.info("refreshed tokens revoked: the connector was revoked or deleted during the refresh", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
+        throw new ConnectorError("invalid_state", `Connector ${row.id} was revoked or deleted while its access token was being refreshed; nothing was stored.`);
+      }
       // Our lease ran out and another refresher wrote first: its token wins, ours is dropped.
       ctx.log.warn("refreshed token discarded: a newer one was stored meanwhile", { connector_id: row.id, provider: provider.id });
       return { ...(await freshCredential(ctx, row.id, provider)), refreshed: true };

@@ -182,4 +182,28 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(secret.lease_owner).toBeNull();
     expect((await h.ok("test_connector", { connector_id: id })).ok).toBe(true);
   });
+
+  it("a refresh answered after the connector was revoked revokes the tokens it was given and stores nothing", async () => {
+    const id = await connect("rita");
+    const grantsBefore = refreshGrants().length;
+    sandbox.oauth.setTokenResponseDelay(1500); // the provider has issued the new tokens; the answer is late
+    const refreshing = h.call("refresh_connector", { connector_id: id });
+    // The sandbox records the grant before it holds the answer: wait until it has happened.
+    for (let i = 0; refreshGrants().length === grantsBefore; i++) {
+      if (i > 200) throw new Error("the refresh never reached the sandbox");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const revocationsBefore = sandbox.oauth.revocationCalls.length;
+    expect((await h.ok("revoke_connector", { connector_id: id })).connector.status).toBe("revoked");
+    const byRevoke = sandbox.oauth.revocationCalls.length - revocationsBefore;
+    expect(byRevoke).toBeGreaterThan(0);
+    const late = await refreshing;
+    sandbox.oauth.setTokenResponseDelay(0);
+    expect(late.isError).toBe(true);
+    expect(late.structuredContent.error.code).toBe("invalid_state");
+    // The refresh's own tokens were revoked too (refresh token and access token).
+    expect(sandbox.oauth.revocationCalls.length - revocationsBefore).toBe(byRevoke + 2);
+    expect(await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst()).toBeUndefined();
+    expect((await h.ok("get_connector_status", { connector_id: id })).status).toBe("revoked");
+  });
 });
