@@ -1,5 +1,6 @@
 import type { AccountFacts, ConnectionView, Provider } from "./catalog.js";
 import type { Context } from "./context.js";
+import { scrubFacts } from "./scrub.js";
 import { ConnectorError } from "./errors.js";
 import { callProviderApi, testReadPath } from "./provider-api.js";
 import { apiErrorSummary } from "./provider-errors.js";
@@ -34,7 +35,9 @@ export async function readAccount(
             : `${provider.def.name} answered ${said}`;
       return { ok: false, status: res.status, latency_ms: res.latency_ms, account: {}, error: why };
     }
-    return { ok: true, status: res.status, latency_ms: res.latency_ms, account: provider.def.hooks.accountFromTestRead(res.body, view) };
+    // A provider that echoes the request must not turn the credential into an "account fact".
+    const account = scrubFacts(provider.def.hooks.accountFromTestRead(res.body, view), [credential, provider.oauth?.client_secret]);
+    return { ok: true, status: res.status, latency_ms: res.latency_ms, account };
   } catch (err) {
     if (err instanceof ConnectorError) return { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };
     ctx.log.warn("test read failed", { provider: provider.id, error: err });

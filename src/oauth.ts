@@ -7,6 +7,7 @@ import type { ConnectorRow, ConnectorUpdate } from "./db/schema.js";
 import { nowIso, type Context } from "./context.js";
 import { ConnectorError } from "./errors.js";
 import { newId, sha256Hex } from "./ids.js";
+import { grantedScopes as scopesGranted } from "./scrub.js";
 import { grantAad, readSecret, writeSecret } from "./secrets.js";
 import { readAccount } from "./health.js";
 import { describeProviderFailure, oauthErrorCode } from "./provider-errors.js";
@@ -356,9 +357,10 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
   let tokens: TokenSet;
   /** What the provider issued in this exchange alone (not a refresh token kept from before): revoked if the grant is cancelled. */
   let obtained: TokenSet;
+  let verifier: string | undefined;
   try {
     const config = oauthConfiguration(ctx, provider);
-    const verifier = ctx.vault.open(grant.verifier_ciphertext, grantAad(stateHash));
+    verifier = ctx.vault.open(grant.verifier_ciphertext, grantAad(stateHash));
     const current = new URL(grant.redirect_uri);
     for (const [k, v] of query) current.searchParams.append(k, v);
     const res = await client.authorizationCodeGrant(config, current, {
@@ -386,7 +388,9 @@ export async function completeCallback(ctx: Context, query: URLSearchParams): Pr
   // The test read uses the new token before it is stored, so tokens and status are written together below.
   const view = { settings: JSON.parse(row.settings) as Record<string, unknown>, token_extras: tokens.extras ?? {}, env: provider.env };
   const check = await readAccount(ctx, provider, view, tokens.access_token, "oauth2");
-  const grantedScopes: string[] = tokens.scope ? tokens.scope.split(/[\s,]+/).filter(Boolean) : JSON.parse(grant.scopes);
+  // The granted scopes are stored and shown: only scope-shaped values, none carrying a secret of this exchange.
+  const exchangeSecrets = [provider.oauth?.client_secret, verifier, query.get("code") ?? undefined, state, tokens.access_token, tokens.refresh_token];
+  const grantedScopes: string[] = tokens.scope ? scopesGranted(tokens.scope, exchangeSecrets) : JSON.parse(grant.scopes);
   const connected = await ctx.db.transaction().execute(async (trx) => {
     const settled = await settlePending(ctx, trx, row, {
       status: "connected",
