@@ -185,20 +185,19 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
 
   it("a refresh answered after the connector was revoked revokes the tokens it was given and stores nothing", async () => {
     const id = await connect("rita");
-    const grantsBefore = refreshGrants().length;
-    sandbox.oauth.setTokenResponseDelay(1500); // the provider has issued the new tokens; the answer is late
+    // The provider issues the new tokens, but its answer waits until the revoke has committed.
+    const gate = sandbox.oauth.holdTokenResponses();
     const refreshing = h.call("refresh_connector", { connector_id: id });
-    // The sandbox records the grant before it holds the answer: wait until it has happened.
-    for (let i = 0; refreshGrants().length === grantsBefore; i++) {
-      if (i > 200) throw new Error("the refresh never reached the sandbox");
+    for (let i = 0; gate.waiting() === 0; i++) {
+      if (i > 500) throw new Error("the refresh never reached the sandbox");
       await new Promise((r) => setTimeout(r, 10));
     }
     const revocationsBefore = sandbox.oauth.revocationCalls.length;
     expect((await h.ok("revoke_connector", { connector_id: id })).connector.status).toBe("revoked");
     const byRevoke = sandbox.oauth.revocationCalls.length - revocationsBefore;
     expect(byRevoke).toBeGreaterThan(0);
+    gate.release();
     const late = await refreshing;
-    sandbox.oauth.setTokenResponseDelay(0);
     expect(late.isError).toBe(true);
     expect(late.structuredContent.error.code).toBe("invalid_state");
     // The refresh's own tokens were revoked too (refresh token and access token).

@@ -86,6 +86,8 @@ export interface OAuthServer {
   setTokenDelay(ms: number): void;
   /** Hold token responses this long after the grant was processed (and recorded in tokenCalls). */
   setTokenResponseDelay(ms: number): void;
+  /** Hold token responses after the grant was processed (and recorded) until release(). */
+  holdTokenResponses(): { waiting(): number; release(): void };
   close(): Promise<void>;
 }
 
@@ -224,6 +226,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   let revocationGate: { promise: Promise<void>; waiting: number } | undefined;
   let tokenDelay = 0;
   let tokenResponseDelay = 0;
+  let tokenResponseGate: { promise: Promise<void>; waiting: number } | undefined;
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
@@ -325,6 +328,11 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     }
 
     if (route === 'token' && tokenResponseDelay > 0) await sleep(tokenResponseDelay);
+    if (route === 'token' && tokenResponseGate) {
+      const gate = tokenResponseGate;
+      gate.waiting++;
+      await gate.promise;
+    }
 
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
       const location = ctx.response.get('Location');
@@ -403,6 +411,18 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     },
     setTokenResponseDelay(ms: number) {
       tokenResponseDelay = ms;
+    },
+    holdTokenResponses() {
+      let release = () => {};
+      const gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
+      tokenResponseGate = gate;
+      return {
+        waiting: () => gate.waiting,
+        release: () => {
+          if (tokenResponseGate === gate) tokenResponseGate = undefined;
+          release();
+        },
+      };
     },
     async close() {
       failQueue = [];

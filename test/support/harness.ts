@@ -74,7 +74,15 @@ export async function startHarness(opts: {
   const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
   const app = await createApp(config, { mode: "stdio", log, clock: () => Date.now() + offset, redirectUri });
   let listener: CallbackListener | undefined;
-  if (opts.listen ?? opts.port !== undefined) listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });
+  if (opts.listen ?? opts.port !== undefined) {
+    listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });
+    // A port picked free and bound later can be taken meanwhile: fail loudly, not with callbacks sent elsewhere.
+    if (port !== 0 && listener.port() !== port) {
+      await listener.close();
+      await app.close();
+      throw new Error(`callback port ${port} was taken before the test harness could bind it`);
+    }
+  }
   const server = createMcpServer(app.ctx, tools, { workspace_id: opts.workspaceId ?? LOCAL_WORKSPACE_ID });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
