@@ -21,13 +21,18 @@ const PAGE_HEADERS = {
 /** Serve one callback request (shared by the stdio listener and HTTP mode). */
 export async function serveCallback(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://callback.invalid");
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { ...PAGE_HEADERS, allow: "GET" }).end();
+  if (req.method === "HEAD") {
+    // A link preview or a prefetch must not use up the single-use state: only GET finishes a grant.
+    res.writeHead(200, PAGE_HEADERS).end();
+    return;
+  }
+  if (req.method !== "GET") {
+    res.writeHead(405, { ...PAGE_HEADERS, allow: "GET, HEAD" }).end();
     return;
   }
   try {
     const { status, html } = callbackPage(await completeCallback(ctx, url.searchParams));
-    res.writeHead(status, PAGE_HEADERS).end(req.method === "HEAD" ? undefined : html);
+    res.writeHead(status, PAGE_HEADERS).end(html);
   } catch (err) {
     ctx.log.error("callback failed", { error: err });
     const html = renderPage({

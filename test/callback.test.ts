@@ -125,4 +125,14 @@ describe("OAuth callback", () => {
     expect(res.status).toBe(404);
     expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
   });
+
+  it("does not use up the state on a HEAD request (link previews, prefetch)", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "hana", redirectPrefix: redirectUri });
+    const head = await fetch(callbackUrl, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect((await status(connector_id)).status).toBe("pending");
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await status(connector_id)).status).toBe("connected");
+  });
 });

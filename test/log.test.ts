@@ -27,3 +27,13 @@ describe("logger", () => {
     expect(lines).toHaveLength(1);
   });
 });
+
+describe("redactText on JSON-shaped text", () => {
+  it("masks secrets written as JSON or key: value inside a message", () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) });
+    log.warn('provider said {"access_token":"at-json-123456","client_secret": "cs-json-123456"} and refresh_token: rt-plain-123456');
+    const out = lines.join("\n");
+    for (const s of ["at-json-123456", "cs-json-123456", "rt-plain-123456"]) expect(out).not.toContain(s);
+  });
+});
