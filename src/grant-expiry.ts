@@ -6,8 +6,10 @@
  * waits (wait_for_connector, a URL elicitation), always through expireAbandonedGrants.
  *
  * A callback that claimed its state before the link expired may still be exchanging the code;
- * its grant counts as live until CALLBACK_GRACE_MS after the expiry, so the two never race (and
- * the callback's own write is guarded on `pending` too).
+ * its grant counts as live until CALLBACK_GRACE_MS after the claim (used_at), so the two never
+ * race (and the callback's own write is guarded on `pending` too). A grant claimed longer ago
+ * has settled (or its callback died), so a reconnected connector's earlier, finished grants do
+ * not keep it pending.
  */
 import { sql, type ExpressionBuilder } from "kysely";
 import { recordEvent } from "./connectors.js";
@@ -26,8 +28,10 @@ export function grantExpiredDetail(connectorId: string): string {
 }
 
 /**
- * True for a connector that has a grant which may still finish: not expired, or claimed by a
- * callback (which can only happen before it expired) and within the grace period after expiry.
+ * True for a connector that has a grant which may still finish: unclaimed and not expired, or
+ * claimed by a callback within the last CALLBACK_GRACE_MS (its code exchange may still be
+ * running). A grant claimed longer ago has settled or died, whatever its link's expiry: a
+ * connector's old, long-finished grants never keep it pending.
  */
 function hasLiveGrant(now: number) {
   const nowAt = new Date(now).toISOString();
@@ -38,7 +42,7 @@ function hasLiveGrant(now: number) {
         .selectFrom("oauth_grants")
         .select(sql<number>`1`.as("one"))
         .whereRef("oauth_grants.connector_id", "=", "connectors.id")
-        .where((g) => g.or([g("oauth_grants.expires_at", ">", nowAt), g.and([g("oauth_grants.used_at", "is not", null), g("oauth_grants.expires_at", ">", graceStart)])])),
+        .where((g) => g.or([g.and([g("oauth_grants.used_at", "is", null), g("oauth_grants.expires_at", ">", nowAt)]), g("oauth_grants.used_at", ">", graceStart)])),
     );
 }
 
@@ -91,7 +95,7 @@ export async function expireAbandonedGrants(ctx: Context, workspaceId: string, c
 export async function grantDeadline(ctx: Pick<Context, "db">, connectorId: string): Promise<number | null> {
   const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
   if (grants.length === 0) return null;
-  return Math.max(...grants.map((g) => Date.parse(g.expires_at) + (g.used_at ? CALLBACK_GRACE_MS : 0)));
+  return Math.max(...grants.map((g) => (g.used_at ? Date.parse(g.used_at) + CALLBACK_GRACE_MS : Date.parse(g.expires_at))));
 }
 
 /**

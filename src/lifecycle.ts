@@ -396,57 +396,66 @@ function emit(ctx: Context, row: Pick<ConnectorRow, "id" | "workspace_id">, stat
   ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status });
 }
 
-/** A disabled connector keeps its secrets and roles but hands out no credentials. */
+/**
+ * A disabled connector keeps its secrets and roles but hands out no credentials. Read, decision
+ * and write happen under one write lock, so a concurrent revoke or finishing callback is never
+ * overwritten from a stale read.
+ */
 export async function disableConnector(ctx: Context, workspaceId: string, connectorId: string): Promise<ConnectorObject> {
-  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status === "disabled") return getConnector(ctx.db, workspaceId, connectorId);
-  if (row.status === "revoked") throw new ConnectorError("invalid_state", `Connector ${row.id} was revoked; there is nothing to disable. Use delete_connector to remove it.`);
-  await ctx.db.transaction().execute(async (trx) => {
+  const row = await writeTransaction(ctx.db, async (trx) => {
+    const current = await getConnectorRow(trx, workspaceId, connectorId);
+    if (current.status === "disabled") return undefined;
+    if (current.status === "revoked") throw new ConnectorError("invalid_state", `Connector ${current.id} was revoked; there is nothing to disable. Use delete_connector to remove it.`);
     await trx
       .updateTable("connectors")
-      .set({ status: "disabled", status_before_disable: row.status, status_detail: `disabled (was ${row.status}); enable_connector makes it usable again`, updated_at: nowIso(ctx) })
-      .where("id", "=", row.id)
+      .set({ status: "disabled", status_before_disable: current.status, status_detail: `disabled (was ${current.status}); enable_connector makes it usable again`, updated_at: nowIso(ctx) })
+      .where("id", "=", current.id)
       .execute();
-    await recordEvent(trx, ctx, row, "disabled", `was ${row.status}`);
+    await recordEvent(trx, ctx, current, "disabled", `was ${current.status}`);
+    return current;
   });
-  emit(ctx, row, "disabled");
+  if (row) emit(ctx, row, "disabled");
   return getConnector(ctx.db, workspaceId, connectorId);
 }
 
-/** Undo disable_connector: connected again when its credentials are still good, otherwise expired or error. */
+/**
+ * Undo disable_connector: connected again when its credentials are still good, otherwise expired
+ * or error. Decided and written under one write lock (see disableConnector).
+ */
 export async function enableConnector(ctx: Context, workspaceId: string, connectorId: string): Promise<ConnectorObject> {
-  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status === "connected") return getConnector(ctx.db, workspaceId, connectorId);
-  if (row.status !== "disabled") {
-    throw new ConnectorError("invalid_state", `Only a disabled connector can be enabled; ${row.id} is ${row.status}.${row.status_detail ? ` ${row.status_detail}` : ""}`);
-  }
-  const provider = ctx.catalog.get(row.provider);
-  const stored = await readSecret(ctx, ctx.db, row.id);
-  const before = row.status_before_disable;
-  let status: "connected" | "expired" | "error" | "pending" = "connected";
-  let detail: string | null = null;
-  if (before === "expired" || before === "error") {
-    // Disabling did not fix what was wrong before.
-    status = before;
-    detail = `${before}: it was already ${before} when it was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
-  } else if (before === "pending") {
-    status = "pending";
-    detail = "waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)";
-  } else if (!stored) {
-    status = "error";
-    detail = "enabled, but it has no credentials; connect the account again";
-  } else if (stored.secret.kind === "oauth2") {
-    const t = stored.secret.tokens;
-    if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= ctx.clock()) {
-      status = "expired";
-      detail = `expired: the ${provider.def.name} access ended while the connector was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
+  const changed = await writeTransaction(ctx.db, async (trx) => {
+    const row = await getConnectorRow(trx, workspaceId, connectorId);
+    if (row.status === "connected") return undefined;
+    if (row.status !== "disabled") {
+      throw new ConnectorError("invalid_state", `Only a disabled connector can be enabled; ${row.id} is ${row.status}.${row.status_detail ? ` ${row.status_detail}` : ""}`);
     }
-  }
-  await ctx.db.transaction().execute(async (trx) => {
+    const provider = ctx.catalog.get(row.provider);
+    const stored = await readSecret(ctx, trx, row.id);
+    const before = row.status_before_disable;
+    let status: "connected" | "expired" | "error" | "pending" = "connected";
+    let detail: string | null = null;
+    if (before === "expired" || before === "error") {
+      // Disabling did not fix what was wrong before.
+      status = before;
+      detail = `${before}: it was already ${before} when it was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
+    } else if (before === "pending") {
+      status = "pending";
+      detail = "waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)";
+    } else if (!stored) {
+      status = "error";
+      detail = "enabled, but it has no credentials; connect the account again";
+    } else if (stored.secret.kind === "oauth2") {
+      const t = stored.secret.tokens;
+      if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= ctx.clock()) {
+        status = "expired";
+        detail = `expired: the ${provider.def.name} access ended while the connector was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
+      }
+    }
     await trx.updateTable("connectors").set({ status, status_detail: detail, status_before_disable: null, updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
     await recordEvent(trx, ctx, row, "enabled", status === "connected" ? undefined : `now ${status}`);
+    return { row, status };
   });
-  emit(ctx, row, status);
+  if (changed) emit(ctx, changed.row, changed.status);
   return getConnector(ctx.db, workspaceId, connectorId);
 }
 

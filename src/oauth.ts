@@ -7,6 +7,7 @@ import type { ConnectorRow, ConnectorUpdate } from "./db/schema.js";
 import { nowIso, type Context } from "./context.js";
 import { ConnectorError } from "./errors.js";
 import { newId, sha256Hex } from "./ids.js";
+import { expireAbandonedGrants } from "./grant-expiry.js";
 import { grantedScopes as scopesGranted } from "./scrub.js";
 import { grantAad, readSecret, writeSecret } from "./secrets.js";
 import { readAccount } from "./health.js";
@@ -102,6 +103,8 @@ export async function startOAuth(
     throw new ConnectorError("auth_type_unsupported", `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`);
   }
   if (!provider.configured) throw notConfigured(provider);
+  // A lapsed link settles first, so a connector still reading pending from it can be reconnected.
+  if (input.connector_id) await expireAbandonedGrants(ctx, workspaceId, [input.connector_id]);
   const existing = input.connector_id ? await reconnectable(ctx, workspaceId, input.connector_id, provider) : undefined;
   const roles: Role[] = checkRoles(provider, input.roles ?? (existing ? (JSON.parse(existing.roles) as string[]) : provider.def.roles));
   const settings = parseSettings(provider, input.settings ?? (existing ? (JSON.parse(existing.settings) as Record<string, unknown>) : {}));

@@ -1,8 +1,10 @@
 // Regression: a pending connector whose authorization link expired does not stay pending
 // forever. Reads settle it as error (state_expired), wait_for_connector ends at the link's
-// expiry instead of its own timeout, a callback that is finishing is not raced, and the
+// expiry instead of its own timeout, a callback that is finishing is not raced (its grace period
+// runs from its claim), and the
 // settled connector can be reconnected in place. The harness clock stands in for time.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CALLBACK_GRACE_MS } from "../src/grant-expiry.js";
 import { GRANT_TTL_MS } from "../src/oauth.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
@@ -75,6 +77,7 @@ describe("a pending connector whose authorization link expired", () => {
 
   it("does not race a callback that claimed the link before it expired and is still exchanging the code", async () => {
     const { connector_id, authorization_url } = await start();
+    advance(GRANT_TTL_MS - 30_000); // the person signs in during the link's last half minute
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "late", redirectPrefix: h.redirectUri });
     sandbox.oauth.setTokenDelay(600);
     const callback = fetch(callbackUrl);
@@ -84,7 +87,7 @@ describe("a pending connector whose authorization link expired", () => {
         interval: 10,
       })
       .not.toBeNull();
-    advance(GRANT_TTL_MS + 1_000); // the link expires while the code is being exchanged
+    advance(31_000); // the link expires while the code is being exchanged
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
     expect((await callback).status).toBe(200);
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("connected");
@@ -96,10 +99,23 @@ describe("a pending connector whose authorization link expired", () => {
     // The callback claimed the state, then its process died (simulated: the claim without the rest).
     const state = new URL(callbackUrl).searchParams.get("state")!;
     const { sha256Hex } = await import("../src/ids.js");
+    advance(GRANT_TTL_MS - 30_000);
     await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
-    advance(GRANT_TTL_MS + 1_000);
+    advance(31_000); // past the link's expiry, within the claim's grace period
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
-    advance(3 * 60_000);
+    advance(CALLBACK_GRACE_MS);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("error");
+  });
+
+  it("counts the grace period from the claim: a callback that died early does not hold the connector until the link's expiry", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "early", redirectPrefix: h.redirectUri });
+    const state = new URL(callbackUrl).searchParams.get("state")!;
+    const { sha256Hex } = await import("../src/ids.js");
+    await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
+    advance(CALLBACK_GRACE_MS - 1_000);
+    expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
+    advance(2_000); // the link itself would last another 8 minutes, but it is used up
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("error");
   });
 
