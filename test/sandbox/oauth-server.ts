@@ -149,6 +149,30 @@ function clientIdFromBasic(header: string | undefined): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Gate {
+  promise: Promise<void>;
+  waiting: number;
+}
+
+async function passGate(gate: Gate | undefined): Promise<void> {
+  if (!gate) return;
+  gate.waiting++;
+  await gate.promise;
+}
+
+function holdGate<K extends string>(gates: Partial<Record<K, Gate>>, name: K): { waiting(): number; release(): void } {
+  let release = () => {};
+  const gate: Gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
+  gates[name] = gate;
+  return {
+    waiting: () => gate.waiting,
+    release: () => {
+      if (gates[name] === gate) delete gates[name];
+      release();
+    },
+  };
+}
+
 export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthServer> {
   const Provider = await loadProvider();
 
@@ -223,10 +247,10 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   let failQueue: Array<{ status: number; body: FailureBody }> = [];
   let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
   const revocationPath: string = provider.pathFor('revocation');
-  let revocationGate: { promise: Promise<void>; waiting: number } | undefined;
+  /** Requests held until a test releases them: revocations (before they run), token answers (after the grant). */
+  const gates: { revocation?: Gate; tokenResponse?: Gate } = {};
   let tokenDelay = 0;
   let tokenResponseDelay = 0;
-  let tokenResponseGate: { promise: Promise<void>; waiting: number } | undefined;
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
@@ -276,11 +300,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       return;
     }
 
-    if (ctx.method === 'POST' && ctx.path === revocationPath && revocationGate) {
-      const gate = revocationGate;
-      gate.waiting++;
-      await gate.promise;
-    }
+    if (ctx.method === 'POST' && ctx.path === revocationPath) await passGate(gates.revocation);
 
     if (ctx.method === 'POST' && ctx.path === revocationPath && revocationFailQueue.length > 0) {
       const failure = revocationFailQueue.shift()!;
@@ -328,11 +348,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     }
 
     if (route === 'token' && tokenResponseDelay > 0) await sleep(tokenResponseDelay);
-    if (route === 'token' && tokenResponseGate) {
-      const gate = tokenResponseGate;
-      gate.waiting++;
-      await gate.promise;
-    }
+    if (route === 'token') await passGate(gates.tokenResponse);
 
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
       const location = ctx.response.get('Location');
@@ -392,16 +408,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       for (let i = 0; i < n; i++) failQueue.push({ status, body });
     },
     holdRevocations() {
-      let release = () => {};
-      const gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
-      revocationGate = gate;
-      return {
-        waiting: () => gate.waiting,
-        release: () => {
-          if (revocationGate === gate) revocationGate = undefined;
-          release();
-        },
-      };
+      return holdGate(gates, 'revocation');
     },
     failNextRevocations(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) revocationFailQueue.push({ status, body });
@@ -413,16 +420,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       tokenResponseDelay = ms;
     },
     holdTokenResponses() {
-      let release = () => {};
-      const gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
-      tokenResponseGate = gate;
-      return {
-        waiting: () => gate.waiting,
-        release: () => {
-          if (tokenResponseGate === gate) tokenResponseGate = undefined;
-          release();
-        },
-      };
+      return holdGate(gates, 'tokenResponse');
     },
     async close() {
       failQueue = [];
