@@ -27,7 +27,7 @@ describe("HostAllowList", () => {
   });
 
   it("refuses other names, tricks and a wildcard bind address", () => {
-    for (const host of [undefined, "", "evil.com", "localhost.evil.com", "127.0.0.1.nip.io", "connectors.example.com.evil.com", "a@localhost", "localhost/x", "0.0.0.0"]) {
+    for (const host of [undefined, "", "evil.com", "localhost.evil.com", "127.0.0.1.nip.io", "connectors.example.com.evil.com", "a@localhost", "localhost/x", "0.0.0.0", "localhost#.evil.com", "127.0.0.1:18931/../", "localhost:80 evil"]) {
       expect(allow.allowsHostHeader(host), String(host)).toBe(false);
     }
     for (const origin of ["null", "http://evil.com", "file://", "chrome-extension://abc", "http://localhost.evil.com", "https://user@connectors.example.com"]) {
