@@ -5,17 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecret } from "../src/secrets.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { reservePort, startHarness, type Harness, type Sc } from "./support/harness.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness, type Sc } from "./support/harness.js";
 
 describe("a connector cancelled while the person signs in", () => {
   let sandbox: HubSpotSandbox;
   let h: Harness;
 
   beforeAll(async () => {
-    const { port, redirectUri } = await reservePort();
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    h = await startHarness({ env: sandbox.env, port });
+    ({ sandbox, h } = await startHubSpotHarness());
   });
   afterAll(async () => {
     await h?.close();

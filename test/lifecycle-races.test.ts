@@ -15,8 +15,8 @@ import { disableConnector, enableConnector } from "../src/lifecycle.js";
 import { GRANT_TTL_MS } from "../src/oauth.js";
 import { LOCAL_WORKSPACE_ID } from "../src/workspaces.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness } from "./support/harness.js";
 
 let sandbox: HubSpotSandbox;
 let h: Harness;
@@ -28,9 +28,7 @@ const advance = (ms: number) => {
 };
 
 beforeAll(async () => {
-  const { port, redirectUri } = await reservePort();
-  sandbox = await startHubSpotSandbox({ redirectUri });
-  h = await startHarness({ env: sandbox.env, port });
+  ({ sandbox, h } = await startHubSpotHarness());
   other = new SQLite(h.dbPath);
   other.pragma("busy_timeout = 0");
 });

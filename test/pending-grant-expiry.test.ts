@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CALLBACK_GRACE_MS } from "../src/grant-expiry.js";
 import { GRANT_TTL_MS } from "../src/oauth.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness } from "./support/harness.js";
 
 describe("a pending connector whose authorization link expired", () => {
   let sandbox: HubSpotSandbox;
@@ -20,9 +20,7 @@ describe("a pending connector whose authorization link expired", () => {
   };
 
   beforeAll(async () => {
-    const { port, redirectUri } = await reservePort();
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    h = await startHarness({ env: sandbox.env, port });
+    ({ sandbox, h } = await startHubSpotHarness());
   });
   afterEach(() => {
     h.advance(-moved);

@@ -3,17 +3,15 @@
 // keeps working; so are pending and disabled ones. The allowed ones come back connected.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness } from "./support/harness.js";
 
 describe("reconnecting a connector in place", () => {
   let sandbox: HubSpotSandbox;
   let h: Harness;
 
   beforeAll(async () => {
-    const { port, redirectUri } = await reservePort();
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    h = await startHarness({ env: sandbox.env, port });
+    ({ sandbox, h } = await startHubSpotHarness());
   });
   afterAll(async () => {
     await h?.close();

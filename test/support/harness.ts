@@ -14,6 +14,7 @@ import { createLogger } from "../../src/log.js";
 import { createMcpServer } from "../../src/mcp/server.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/workspaces.js";
 import { consentOverHttp } from "../sandbox/consent.js";
+import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
 import { freePort, tempDir } from "./stdio.js";
 
 export type Sc = Record<string, any>;
@@ -134,4 +135,11 @@ export async function startHarness(opts: {
     },
   };
   return h;
+}
+
+/** The usual pair: a HubSpot stand-in and an in-process server pointed at it, on a fresh callback port. */
+export async function startHubSpotHarness(): Promise<{ sandbox: HubSpotSandbox; h: Harness }> {
+  const { port, redirectUri } = await reservePort();
+  const sandbox = await startHubSpotSandbox({ redirectUri });
+  return { sandbox, h: await startHarness({ env: sandbox.env, port }) };
 }
