@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { googleOAuth } from "./shared/google.js";
-import { defineProvider } from "../src/catalog.js";
+import { defineProvider } from "../src/catalog/catalog.js";
 
 export default defineProvider({
   id: "gmail",

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { googleOAuth } from "./shared/google.js";
-import { defineProvider, type ConnectionView } from "../src/catalog.js";
+import { defineProvider, type ConnectionView } from "../src/catalog/catalog.js";
 
 const DEFAULT_API_VERSION = "v26";
 const API_VERSION = /^v\d+$/;

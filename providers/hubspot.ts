@@ -9,7 +9,7 @@
  * since revoking a HubSpot refresh token does not end access tokens already issued) and needs no hook.
  */
 import { z } from "zod";
-import { defineProvider } from "../src/catalog.js";
+import { defineProvider } from "../src/catalog/catalog.js";
 
 export default defineProvider({
   id: "hubspot",

@@ -12,7 +12,7 @@
  * at least a year) and `X-Restli-Protocol-Version: 2.0.0`.
  */
 import { z } from "zod";
-import { defineProvider } from "../src/catalog.js";
+import { defineProvider } from "../src/catalog/catalog.js";
 
 const DEFAULT_LINKEDIN_VERSION = "202607";
 const LINKEDIN_VERSION = /^\d{6}$/;

@@ -12,8 +12,8 @@
  * use v24.0 or later. Revocation is `DELETE /me/permissions`, not an RFC 7009 endpoint: the `revokeToken` hook.
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView, type TokenSet } from "../src/catalog.js";
-import { ProviderHttpError } from "../src/provider-errors.js";
+import { defineProvider, type ConnectionView, type TokenSet } from "../src/catalog/catalog.js";
+import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
 const DEFAULT_API_VERSION = "v24.0";
 const API_VERSION = /^v\d+\.\d$/;

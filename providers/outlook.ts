@@ -11,7 +11,7 @@
  * expire after at most 24 months.
  */
 import { z } from "zod";
-import { defineProvider } from "../src/catalog.js";
+import { defineProvider } from "../src/catalog/catalog.js";
 
 export default defineProvider({
   id: "outlook",

@@ -13,7 +13,7 @@
  * TENEX_SALESFORCE_AUTHORIZATION_URL / _TOKEN_URL / _REVOCATION_URL there.
  */
 import { z } from "zod";
-import { defineProvider, isLoopbackHost, type ConnectionView } from "../src/catalog.js";
+import { defineProvider, isLoopbackHost, type ConnectionView } from "../src/catalog/catalog.js";
 
 const PLACEHOLDER_BASE = "https://login.salesforce.com";
 

@@ -10,7 +10,7 @@
  * Robot tokens have no documented expiry (treated as valid until deleted).
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView } from "../src/catalog.js";
+import { defineProvider, type ConnectionView } from "../src/catalog/catalog.js";
 
 const DEFAULT_API_VERSION = "v2025-02-19";
 const PROJECT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/i;

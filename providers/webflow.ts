@@ -12,8 +12,8 @@
  * JSON body) is not RFC 7009, hence the `revokeToken` hook.
  */
 import { z } from "zod";
-import { defineProvider } from "../src/catalog.js";
-import { ProviderHttpError } from "../src/provider-errors.js";
+import { defineProvider } from "../src/catalog/catalog.js";
+import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
 const webflowId = z.string().regex(/^[A-Za-z0-9]{1,64}$/, "a Webflow ID (letters and digits)");
 

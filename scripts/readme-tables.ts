@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { definitions } from "../providers/index.js";
-import { buildCatalog } from "../src/catalog.js";
+import { buildCatalog } from "../src/catalog/catalog.js";
 import { tools } from "../tools/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -46,7 +46,7 @@ describe("unhandled promise rejections", () => {
   it("are logged to stderr, redacted, and do not end the process", () => {
     const secret = `tnx_${"A".repeat(43)}`;
     const script = `
-      import { createLogger, logUnhandledRejections } from ${JSON.stringify(path.join(ROOT, "dist/src/log.js"))};
+      import { createLogger, logUnhandledRejections } from ${JSON.stringify(path.join(ROOT, "dist/src/common/log.js"))};
       logUnhandledRejections(createLogger());
       Promise.reject(new Error("sweep failed for Bearer abc.def.ghi and ${secret}"));
       setTimeout(() => process.stdout.write("still running\\n"), 50);

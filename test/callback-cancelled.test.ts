@@ -3,7 +3,7 @@
 // then stores nothing, changes nothing, revokes the tokens it just obtained at the provider and
 // shows a "connection cancelled" page (409), never a 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSecret } from "../src/secrets.js";
+import { readSecret } from "../src/credentials/secrets.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
 import { startHubSpotHarness, type Harness, type Sc } from "./support/harness.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { definitions } from "../providers/index.js";
-import { buildCatalog, PROVIDER_IDS } from "../src/catalog.js";
-import { loadConfig } from "../src/config.js";
+import { buildCatalog, PROVIDER_IDS } from "../src/catalog/catalog.js";
+import { loadConfig } from "../src/app/config.js";
 
 describe("provider catalog", () => {
   it("loads all nine providers from their definitions", () => {

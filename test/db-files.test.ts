@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../src/db/index.js";
+import { openDatabase } from "../src/store/db.js";
 import { tempDir } from "./support/stdio.js";
 
 const modeOf = (f: string) => fs.statSync(f).mode & 0o777;

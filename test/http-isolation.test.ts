@@ -4,7 +4,7 @@
 // registry and the route table, so tools and routes merged later are covered too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools } from "../tools/index.js";
-import { activeRoutes, API_BASE } from "../src/http/rest.js";
+import { activeRoutes, API_BASE } from "../src/transports/http/rest.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
 import { bearer, connectClient, freePort, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";

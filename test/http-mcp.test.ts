@@ -7,7 +7,7 @@ import net from "node:net";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import { createApiKey, revokeApiKey } from "../src/workspaces.js";
+import { createApiKey, revokeApiKey } from "../src/store/workspaces.js";
 import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
 
 type Sc = Record<string, any>;

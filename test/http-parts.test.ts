@@ -4,14 +4,14 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
-import { ToolInvoker } from "../src/http/rest.js";
-import { createLogger } from "../src/log.js";
-import { defineTool, type ToolDefinition } from "../src/tool.js";
+import { createApp } from "../src/app/app.js";
+import { loadConfig } from "../src/app/config.js";
+import { ToolInvoker } from "../src/transports/http/rest.js";
+import { createLogger } from "../src/common/log.js";
+import { defineTool, type ToolDefinition } from "../src/transports/tool.js";
 import { tempDir } from "./support/http.js";
-import { BoundedEventStore } from "../src/http/event-store.js";
-import { HostAllowList } from "../src/http/hosts.js";
+import { BoundedEventStore } from "../src/transports/http/event-store.js";
+import { HostAllowList } from "../src/transports/http/hosts.js";
 
 const msg = (id: number): JSONRPCMessage => ({ jsonrpc: "2.0", id, result: { n: id } });
 

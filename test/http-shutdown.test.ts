@@ -6,9 +6,9 @@ import http from "node:http";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../src/db/index.js";
-import { API_BASE } from "../src/http/rest.js";
-import { createApiKey, createWorkspace } from "../src/workspaces.js";
+import { openDatabase } from "../src/store/db.js";
+import { API_BASE } from "../src/transports/http/rest.js";
+import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
 import { CLI, ROOT } from "./support/stdio.js";
 

@@ -10,10 +10,11 @@
 // after the call returns, as the other process would once the lock is released.
 import SQLite from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Context } from "../src/context.js";
-import { disableConnector, enableConnector } from "../src/lifecycle.js";
-import { GRANT_TTL_MS } from "../src/oauth.js";
-import { LOCAL_WORKSPACE_ID } from "../src/workspaces.js";
+import type { Context } from "../src/app/context.js";
+import { disableConnector } from "../src/connectors/pause.js";
+import { enableConnector } from "../src/connectors/pause.js";
+import { GRANT_TTL_MS } from "../src/store/grants.js";
+import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
 import { startHubSpotHarness, type Harness } from "./support/harness.js";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace } from "../src/workspaces.js";
+import { createWorkspace } from "../src/store/workspaces.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
 import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../src/log.js";
+import { createLogger } from "../src/common/log.js";
 
 describe("logger", () => {
   it("redacts secrets at the logger: secret-named fields, Bearer tokens, tnx_ keys, token parameters", () => {

@@ -1,9 +1,9 @@
 // Our result pages: readable (WCAG AA contrast in light and dark mode), structured (lang,
 // title, one h1, what to do next), self-contained, and safe with any label a client sends.
 import { describe, expect, it } from "vitest";
-import { callbackPage } from "../src/callback-page.js";
-import type { ConnectorObject } from "../src/connectors.js";
-import { PALETTE, renderPage } from "../src/pages.js";
+import { callbackPage } from "../src/transports/callback/page.js";
+import type { ConnectorObject } from "../src/store/connectors.js";
+import { PALETTE, renderPage } from "../src/transports/callback/html.js";
 
 function luminance(hex: string): number {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));

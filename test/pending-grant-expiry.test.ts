@@ -4,8 +4,8 @@
 // runs from its claim), and the
 // settled connector can be reconnected in place. The harness clock stands in for time.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CALLBACK_GRACE_MS } from "../src/grant-expiry.js";
-import { GRANT_TTL_MS } from "../src/oauth.js";
+import { CALLBACK_GRACE_MS } from "../src/store/grants.js";
+import { GRANT_TTL_MS } from "../src/store/grants.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
 import { startHubSpotHarness, type Harness } from "./support/harness.js";
@@ -96,7 +96,7 @@ describe("a pending connector whose authorization link expired", () => {
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "gone", redirectPrefix: h.redirectUri });
     // The callback claimed the state, then its process died (simulated: the claim without the rest).
     const state = new URL(callbackUrl).searchParams.get("state")!;
-    const { sha256Hex } = await import("../src/ids.js");
+    const { sha256Hex } = await import("../src/common/ids.js");
     advance(GRANT_TTL_MS - 30_000);
     await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
     advance(31_000); // past the link's expiry, within the claim's grace period
@@ -109,7 +109,7 @@ describe("a pending connector whose authorization link expired", () => {
     const { connector_id, authorization_url } = await start();
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "early", redirectPrefix: h.redirectUri });
     const state = new URL(callbackUrl).searchParams.get("state")!;
-    const { sha256Hex } = await import("../src/ids.js");
+    const { sha256Hex } = await import("../src/common/ids.js");
     await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
     advance(CALLBACK_GRACE_MS - 1_000);
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");

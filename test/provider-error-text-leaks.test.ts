@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSecret } from "../src/secrets.js";
+import { readSecret } from "../src/credentials/secrets.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
 import { startHubSpotHarness, type Harness } from "./support/harness.js";

@@ -1,7 +1,7 @@
 // The one sanitiser for provider error text: registered OAuth codes only, and for API errors the
 // HTTP status plus a short code-shaped word, never a message or a fragment of the credential.
 import { describe, expect, it } from "vitest";
-import { apiErrorSummary, oauthErrorCode } from "../src/provider-errors.js";
+import { apiErrorSummary, oauthErrorCode } from "../src/catalog/provider-errors.js";
 
 describe("provider error text", () => {
   it("keeps registered OAuth error codes and turns anything else into `other`", () => {

@@ -3,10 +3,10 @@
 // in-process server (SDK client over InMemoryTransport) serves all of them.
 import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getConnectorRow } from "../src/connectors.js";
-import { getAccessToken } from "../src/refresh.js";
-import { readSecret } from "../src/secrets.js";
-import { LOCAL_WORKSPACE_ID } from "../src/workspaces.js";
+import { getConnectorRow } from "../src/store/connectors.js";
+import { getAccessToken } from "../src/credentials/refresh.js";
+import { readSecret } from "../src/credentials/secrets.js";
+import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
 import { reservePort, startHarness, type Harness, type Sc } from "./support/harness.js";

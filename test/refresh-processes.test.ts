@@ -15,7 +15,7 @@
 import SQLite from "better-sqlite3";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Vault } from "../src/vault.js";
+import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { FakeRoute } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";

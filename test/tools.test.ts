@@ -7,8 +7,8 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { tools } from "../tools/index.js";
-import { createMcpServer } from "../src/mcp/server.js";
-import { defineTool, type ToolDefinition } from "../src/tool.js";
+import { createMcpServer } from "../src/transports/mcp-server.js";
+import { defineTool, type ToolDefinition } from "../src/transports/tool.js";
 import { startHarness, type Harness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
 

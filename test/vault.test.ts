@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadOrCreateMasterKey, parseMasterKey, Vault, VaultError } from "../src/vault.js";
+import { loadOrCreateMasterKey, parseMasterKey, Vault, VaultError } from "../src/credentials/vault.js";
 import { tempDir } from "./support/stdio.js";
 
 const key = () => crypto.randomBytes(32);

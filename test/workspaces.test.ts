@@ -2,8 +2,8 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type OpenedDatabase } from "../src/db/index.js";
-import { createWorkspace, findWorkspace, LOCAL_WORKSPACE_ID } from "../src/workspaces.js";
+import { openDatabase, type OpenedDatabase } from "../src/store/db.js";
+import { createWorkspace, findWorkspace, LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
 const now = () => new Date().toISOString();

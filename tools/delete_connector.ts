@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { deleteConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { deleteConnector } from "../src/connectors/removal.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "delete_connector",

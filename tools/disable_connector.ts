@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/connectors.js";
-import { disableConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { disableConnector } from "../src/connectors/pause.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "disable_connector",

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/connectors.js";
-import { connectorStatus, eventSchema } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { connectorStatus, eventSchema } from "../src/connectors/status-view.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "get_connector_status",

@@ -1,4 +1,5 @@
-import type { ToolDefinition } from "../src/tool.js";
+import type { z } from "zod";
+import type { AnyToolDefinition, ToolDefinition } from "../src/transports/tool.js";
 import delete_connector from "./delete_connector.js";
 import disable_connector from "./disable_connector.js";
 import enable_connector from "./enable_connector.js";
@@ -15,8 +16,11 @@ import test_connector from "./test_connector.js";
 import update_connector from "./update_connector.js";
 import wait_for_connector from "./wait_for_connector.js";
 
-/** The flat registry: every MCP tool this server offers. */
-export const tools: ToolDefinition[] = [
+/**
+ * The registry, by name: every MCP tool this server offers. The object keeps each tool's own input
+ * and output types (ToolName, ToolInput, ToolOutput); `tools` is the same list in listing order.
+ */
+export const toolRegistry = {
   list_providers,
   list_connectors,
   start_connector_oauth,
@@ -32,4 +36,10 @@ export const tools: ToolDefinition[] = [
   enable_connector,
   delete_connector,
   wait_for_connector,
-] as unknown as ToolDefinition[];
+} as const satisfies Record<string, AnyToolDefinition>;
+
+export type ToolName = keyof typeof toolRegistry;
+export type ToolInput<N extends ToolName> = z.input<(typeof toolRegistry)[N]["inputSchema"]>;
+export type ToolOutput<N extends ToolName> = z.output<(typeof toolRegistry)[N]["outputSchema"]>;
+
+export const tools: ToolDefinition[] = Object.values(toolRegistry);

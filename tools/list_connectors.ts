@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog.js";
-import { connectorSchema, STATUSES } from "../src/connectors.js";
-import { listConnectorsFor } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { ROLES } from "../src/catalog/catalog.js";
+import { connectorSchema, STATUSES } from "../src/store/connectors.js";
+import { listConnectorsFor } from "../src/connectors/status-view.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "list_connectors",

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { AUTH_TYPES, ROLES } from "../src/catalog.js";
-import { listProviders } from "../src/providers-view.js";
-import { defineTool } from "../src/tool.js";
+import { AUTH_TYPES, ROLES } from "../src/catalog/catalog.js";
+import { listProviders } from "../src/catalog/listing.js";
+import { defineTool } from "../src/transports/tool.js";
 
 const providerSchema = z
   .object({

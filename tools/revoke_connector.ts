@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/connectors.js";
-import { revokeConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { revokeConnector } from "../src/connectors/removal.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "revoke_connector",

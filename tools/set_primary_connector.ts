@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog.js";
-import { connectorSchema } from "../src/connectors.js";
-import { setPrimaryConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { ROLES } from "../src/catalog/catalog.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { setPrimaryConnector } from "../src/connectors/primaries.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "set_primary_connector",

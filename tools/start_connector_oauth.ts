@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog.js";
-import { offerConsent } from "../src/consent.js";
-import { startOAuth } from "../src/oauth.js";
-import { defineTool } from "../src/tool.js";
+import { ROLES } from "../src/catalog/catalog.js";
+import { offerConsent } from "../src/grants/consent.js";
+import { startOAuth } from "../src/grants/start.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "start_connector_oauth",

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog.js";
-import { submitConnectorKey } from "../src/byok.js";
-import { connectorSchema } from "../src/connectors.js";
-import { defineTool } from "../src/tool.js";
+import { ROLES } from "../src/catalog/catalog.js";
+import { submitConnectorKey } from "../src/connectors/byok.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "submit_connector_key",

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { jsonValue } from "../src/connectors.js";
-import { testConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { jsonValue } from "../src/store/connectors.js";
+import { testConnector } from "../src/connectors/checks.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "test_connector",

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog.js";
-import { connectorSchema } from "../src/connectors.js";
-import { updateConnector } from "../src/lifecycle.js";
-import { defineTool } from "../src/tool.js";
+import { ROLES } from "../src/catalog/catalog.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { updateConnector } from "../src/connectors/update.js";
+import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "update_connector",

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/connectors.js";
-import { defineTool } from "../src/tool.js";
-import { waitForConnector } from "../src/wait.js";
+import { connectorSchema } from "../src/store/connectors.js";
+import { defineTool } from "../src/transports/tool.js";
+import { waitForConnector } from "../src/grants/wait.js";
 
 export default defineTool({
   name: "wait_for_connector",

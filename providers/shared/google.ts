@@ -3,7 +3,7 @@
  * `access_type=offline` asks for a refresh token; Google issues one only when the person sees
  * the consent screen, hence `prompt=consent` (without it a re-consent returns none).
  */
-import type { ProviderInput } from "../../src/catalog.js";
+import type { ProviderInput } from "../../src/catalog/catalog.js";
 
 export function googleOAuth(scopes: string[]): NonNullable<ProviderInput["oauth"]> {
   return {

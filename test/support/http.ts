@@ -7,12 +7,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { tools as registry } from "../../tools/index.js";
-import { createApp, redirectUriFor, type App } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/http/server.js";
-import { createLogger } from "../../src/log.js";
-import type { ToolDefinition } from "../../src/tool.js";
-import { createApiKey, createWorkspace } from "../../src/workspaces.js";
+import { createApp, redirectUriFor, type App } from "../../src/app/app.js";
+import { loadConfig } from "../../src/app/config.js";
+import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/transports/http/server.js";
+import { createLogger } from "../../src/common/log.js";
+import type { ToolDefinition } from "../../src/transports/tool.js";
+import { createApiKey, createWorkspace } from "../../src/store/workspaces.js";
 import { freePort, tempDir } from "./stdio.js";
 
 export interface Tenant {

@@ -1,7 +1,7 @@
 // Build small valid arguments from a JSON Schema, so tests can walk every tool and route
 // generically (tools merged later are covered without editing the tests).
 import { z } from "zod";
-import type { ToolDefinition } from "../../src/tool.js";
+import type { ToolDefinition } from "../../src/transports/tool.js";
 
 export type JsonSchema = {
   type?: string | string[];

@@ -1,0 +1,61 @@
+import { definitions } from "../../providers/index.js";
+import { buildCatalog } from "../catalog/catalog.js";
+import { CALLBACK_PATH } from "../transports/callback/listener.js";
+import type { Config } from "./config.js";
+import { ConnectorEvents } from "../common/events.js";
+import { createRefreshEngine } from "../credentials/deps.js";
+import type { Context } from "./context.js";
+import { openDatabase, type OpenedDatabase } from "../store/db.js";
+import { PendingElicitations } from "../grants/elicitations.js";
+import { createLogger, type Logger } from "../common/log.js";
+import { loadOrCreateMasterKey, parseMasterKey, Vault } from "../credentials/vault.js";
+import { ConnectorWatcher } from "../grants/watcher.js";
+
+export interface App {
+  ctx: Context;
+  database: OpenedDatabase;
+  close(): Promise<void>;
+}
+
+/** The redirect URI providers send the person back to. */
+export function redirectUriFor(config: Config, mode: "stdio" | "http", boundPort?: number): string {
+  if (mode === "http" && config.public_url) return `${config.public_url}${CALLBACK_PATH}`;
+  const host = config.callback_host.includes(":") ? `[${config.callback_host}]` : config.callback_host;
+  return `http://${host}:${boundPort ?? config.callback_port}${CALLBACK_PATH}`;
+}
+
+/** Open storage and build the context; starts no listener and connects no transport. */
+export async function createApp(config: Config, opts: { mode: "stdio" | "http"; log?: Logger; fetch?: typeof fetch; clock?: () => number; redirectUri?: string }): Promise<App> {
+  const log = opts.log ?? createLogger({ level: config.log_level });
+  const catalog = buildCatalog(definitions, config.providers);
+  const vault = new Vault(
+    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir }),
+    config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
+  );
+  const database = await openDatabase(config.db_path);
+  const events = new ConnectorEvents();
+  events.setMaxListeners(0);
+  const watcher = new ConnectorWatcher({ db: database.db, events, log });
+  const ctx: Context = {
+    db: database.db,
+    catalog,
+    vault,
+    log,
+    clock: opts.clock ?? Date.now,
+    fetch: opts.fetch ?? globalThis.fetch,
+    events,
+    watcher,
+    elicitations: new PendingElicitations({ watcher, log }),
+    redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
+    refresh: createRefreshEngine(config.refresh_lease_ms),
+  };
+  return {
+    ctx,
+    database,
+    close: async () => {
+      ctx.elicitations.close();
+      watcher.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import path from "node:path";
+import { PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
+import type { LogLevel } from "../common/log.js";
+
+export interface Config {
+  /** SQLite file path. */
+  db_path: string;
+  /** Folder for generated files (master key) next to the default database. */
+  data_dir: string;
+  /** Base64 32-byte key from TENEX_MASTER_KEY, or undefined to use/generate data/master.key. */
+  master_key?: string | undefined;
+  /** Retired keys still accepted for decryption (TENEX_MASTER_KEY_PREVIOUS, comma-separated base64). */
+  previous_master_keys: string[];
+  api_key?: string | undefined;
+  callback_host: string;
+  callback_port: number;
+  public_url?: string | undefined;
+  /** HTTP mode: extra host names accepted in Host and Origin headers (TENEX_ALLOWED_HOSTS, comma-separated). */
+  allowed_hosts: string[];
+  open_browser: boolean;
+  log_level: LogLevel;
+  /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 30). */
+  refresh_lease_ms: number;
+  providers: Partial<Record<ProviderId, ProviderConfig>>;
+}
+
+const STANDARD = ["CLIENT_ID", "CLIENT_SECRET", "AUTHORIZATION_URL", "TOKEN_URL", "REVOCATION_URL", "API_BASE_URL"] as const;
+
+/** Read configuration from an environment. The only place that reads env variables. */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  const dbPath = env.TENEX_DB ? path.resolve(cwd, env.TENEX_DB) : path.resolve(cwd, "data", "tenex.db");
+  const port = env.TENEX_CALLBACK_PORT ? Number(env.TENEX_CALLBACK_PORT) : 8765;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`TENEX_CALLBACK_PORT must be a port number (0-65535), got "${env.TENEX_CALLBACK_PORT}"`);
+  }
+  const level = (env.TENEX_LOG_LEVEL ?? "info") as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
+  const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 30;
+  if (!Number.isInteger(lease) || lease < 1 || lease > 600) throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
+  if (env.TENEX_PUBLIC_URL && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(env.TENEX_PUBLIC_URL)) {
+    throw new Error(`TENEX_PUBLIC_URL must be an http(s) base URL such as https://connectors.example.com, got "${env.TENEX_PUBLIC_URL}"`);
+  }
+  const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
+  for (const id of PROVIDER_IDS) {
+    const prefix = `TENEX_${id.toUpperCase()}_`;
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      if (!k.startsWith(prefix) || v === undefined || v === "") continue;
+      const name = k.slice(prefix.length);
+      if (!(STANDARD as readonly string[]).includes(name)) extra[name] = v;
+    }
+    const get = (n: (typeof STANDARD)[number]) => (env[prefix + n] ? env[prefix + n] : undefined);
+    providers[id] = {
+      client_id: get("CLIENT_ID"),
+      client_secret: get("CLIENT_SECRET"),
+      authorization_url: get("AUTHORIZATION_URL"),
+      token_url: get("TOKEN_URL"),
+      revocation_url: get("REVOCATION_URL"),
+      api_base_url: get("API_BASE_URL"),
+      extra,
+    };
+  }
+  return {
+    db_path: dbPath,
+    data_dir: env.TENEX_DB ? path.dirname(dbPath) : path.resolve(cwd, "data"),
+    master_key: env.TENEX_MASTER_KEY || undefined,
+    previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    api_key: env.TENEX_API_KEY || undefined,
+    callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
+    callback_port: port,
+    public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
+    log_level: level,
+    refresh_lease_ms: lease * 1000,
+    providers,
+  };
+}

@@ -1,0 +1,113 @@
+/** Test reads and refreshes asked for by a tool: test_connector and refresh_connector. */
+import { sql } from "kysely";
+import { z } from "zod";
+import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
+import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { nowIso } from "../common/clock.js";
+import type { DB } from "../store/db.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { writeTransaction } from "../store/write-transaction.js";
+import { ConnectorError, isConnectorError } from "../common/errors.js";
+import { expireAbandonedGrants } from "../store/grants.js";
+import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { apiBaseUrl, testReadPath } from "../catalog/api.js";
+import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
+import { assertUsable } from "../store/status.js";
+import { connectionView } from "../catalog/connection.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { readSecret } from "../credentials/secrets.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+
+export interface TestResult {
+  ok: boolean;
+  latency_ms: number;
+  checked_at: string;
+  account: AccountFacts;
+  error?: string;
+}
+
+function parseAccount(row: ConnectorRow): AccountFacts {
+  try {
+    return JSON.parse(row.account) as AccountFacts;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The provider's lightest authenticated read. Refreshes first when the token is about to
+ * expire, and once more after a 401. Updates health, last_checked_at and the account facts.
+ */
+export async function testConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<TestResult> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  assertUsable(row, "test");
+  const provider = ctx.catalog.get(row.provider);
+  let check: AccountCheck;
+  try {
+    const { result } = await withCredential(ctx, row, (c) => readAccount(ctx, provider, c.view, c.token, c.auth_type), { probe: false });
+    check = result;
+  } catch (err) {
+    if (!isConnectorError(err) || err.code === "not_found" || err.code === "internal") throw err;
+    check = { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };
+  }
+  const checkedAt = nowIso(ctx);
+  await saveCheck(ctx, row, check, checkedAt);
+  return {
+    ok: check.ok,
+    latency_ms: check.latency_ms,
+    checked_at: checkedAt,
+    account: check.ok ? check.account : parseAccount(row),
+    ...(check.ok ? {} : { error: check.error ?? "the test read failed" }),
+  };
+}
+
+export interface RefreshResult {
+  refreshed: boolean;
+  access_expires_at: string | null;
+  detail: string;
+  connector: ConnectorObject;
+}
+
+/** Refresh the access token now (single-flight with any refresh already running). */
+export async function refreshConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<RefreshResult> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  assertUsable(row, "refresh");
+  const provider = ctx.catalog.get(row.provider);
+  const name = provider.def.name;
+  const done = async (refreshed: boolean, expiresAt: number | undefined, detail: string): Promise<RefreshResult> => ({
+    refreshed,
+    access_expires_at: expiresAt ? new Date(expiresAt * 1000).toISOString() : null,
+    detail,
+    connector: await getConnector(ctx.db, workspaceId, connectorId),
+  });
+  if (row.auth_type === "api_key") return done(false, undefined, `${name} API keys are not refreshed; they work until the person deletes them in ${name}.`);
+  const stored = await readSecret(ctx, ctx.db, row.id);
+  if (!stored || stored.secret.kind !== "oauth2") {
+    throw new ConnectorError("invalid_state", `Connector ${row.id} has no stored tokens; connect the account again.`);
+  }
+  const tokens = stored.secret.tokens;
+  switch (renewalOf(provider, tokens)) {
+    case "non_expiring":
+      return done(false, undefined, `${name} access tokens do not expire, so there is nothing to refresh.`);
+    case "reconsent": {
+      // getAccessToken marks the connector expired when its access already ended, and throws.
+      const cred = await getAccessToken(ctx, row, { probe: false });
+      const ends = cred.tokens?.expires_at;
+      return done(
+        false,
+        ends,
+        `${name} granted no refresh token, so access cannot be renewed here${ends ? `; it ends at ${new Date(ends * 1000).toISOString()}` : ""}. ` +
+          `Before then, ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`,
+      );
+    }
+    case "refresh_token": {
+      const cred = await getAccessToken(ctx, row, { force: true });
+      const ends = cred.tokens?.expires_at;
+      return done(true, ends, ends ? `New access token valid until ${new Date(ends * 1000).toISOString()}.` : `New access token issued (${name} does not say how long it lasts).`);
+    }
+  }
+}
+
+// Update, primaries, resolve

@@ -1,0 +1,112 @@
+/** Primaries per role and resolution: which connector to use for a role. */
+import { sql } from "kysely";
+import { z } from "zod";
+import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
+import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { nowIso } from "../common/clock.js";
+import type { DB } from "../store/db.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { writeTransaction } from "../store/write-transaction.js";
+import { ConnectorError, isConnectorError } from "../common/errors.js";
+import { expireAbandonedGrants } from "../store/grants.js";
+import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { apiBaseUrl, testReadPath } from "../catalog/api.js";
+import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
+import { assertUsable } from "../store/status.js";
+import { connectionView } from "../catalog/connection.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { readSecret } from "../credentials/secrets.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+
+/**
+ * Make a connector the workspace's primary for a role; the previous primary is demoted in the
+ * same transaction. The connector must be connected and its provider must allow the role (it
+ * is added to the connector's roles when missing).
+ */
+export async function setPrimaryConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string, role: string): Promise<ConnectorObject> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  const provider = ctx.catalog.get(row.provider);
+  const [checked] = checkRoles(provider, [role]);
+  const r = checked as Role;
+  assertUsable(row, `make primary`);
+  await ctx.db.transaction().execute(async (trx) => {
+    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+    await trx.updateTable("connectors").set({ updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
+    const previous = await trx.selectFrom("primaries").select("connector_id").where("workspace_id", "=", workspaceId).where("role", "=", r).executeTakeFirst();
+    await trx
+      .insertInto("primaries")
+      .values({ workspace_id: workspaceId, role: r, connector_id: row.id })
+      .onConflict((oc) => oc.columns(["workspace_id", "role"]).doUpdateSet({ connector_id: row.id }))
+      .execute();
+    const current = await trx.selectFrom("connectors").select("roles").where("id", "=", row.id).executeTakeFirstOrThrow();
+    const roles = JSON.parse(current.roles) as Role[];
+    if (!roles.includes(r)) {
+      await trx
+        .updateTable("connectors")
+        .set({ roles: JSON.stringify([...roles, r]), updated_at: nowIso(ctx) })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    if (previous && previous.connector_id !== row.id) {
+      await recordEvent(trx, ctx, { id: previous.connector_id, workspace_id: workspaceId }, "primary_removed", `${row.id} became the primary ${r}`);
+    }
+    if (previous?.connector_id !== row.id) {
+      await recordEvent(trx, ctx, row, "primary_set", `primary ${r}${previous ? ` (was ${previous.connector_id})` : ""}`);
+    }
+  });
+  return getConnector(ctx.db, workspaceId, connectorId);
+}
+
+function describeCandidate(r: Pick<ConnectorRow, "id" | "label" | "provider" | "status">): string {
+  return `${r.id} ("${r.label}", ${r.provider}, ${r.status})`;
+}
+
+/** Which connector to use for a role: the primary, else the only connected one, else an error naming the candidates. */
+export async function resolveConnector(ctx: CredentialDeps, workspaceId: string, role: string, providerId?: string): Promise<ConnectorObject> {
+  if (!(ROLES as readonly string[]).includes(role)) throw new ConnectorError("invalid_input", `Unknown role "${role}". Roles are: ${ROLES.join(", ")}.`);
+  if (providerId !== undefined) ctx.catalog.get(providerId);
+  const primary = await ctx.db
+    .selectFrom("primaries")
+    .innerJoin("connectors", "connectors.id", "primaries.connector_id")
+    .selectAll("connectors")
+    .where("primaries.workspace_id", "=", workspaceId)
+    .where("primaries.role", "=", role)
+    .executeTakeFirst();
+  if (primary && (providerId === undefined || primary.provider === providerId)) {
+    if (primary.status === "connected") return getConnector(ctx.db, workspaceId, primary.id);
+    throw new ConnectorError(
+      "invalid_state",
+      `The primary ${role} connector ${describeCandidate(primary)} is not usable. ` +
+        (primary.status === "disabled" ? "Enable it with enable_connector, " : "Ask the person to reconnect it, ") +
+        "or make another connector primary with set_primary_connector.",
+    );
+  }
+  let q = ctx.db
+    .selectFrom("connectors")
+    .selectAll()
+    .where("workspace_id", "=", workspaceId)
+    .where(sql<boolean>`exists (select 1 from json_each(connectors.roles) where value = ${role})`);
+  if (providerId !== undefined) q = q.where("provider", "=", providerId);
+  const rows = await q.orderBy("seq", "desc").limit(51).execute();
+  const connected = rows.filter((r) => r.status === "connected");
+  const only = connected[0];
+  if (connected.length === 1 && only) return getConnector(ctx.db, workspaceId, only.id);
+  const scope = `${role}${providerId ? ` (${providerId})` : ""}`;
+  if (connected.length === 0) {
+    const others = rows.slice(0, 10).map(describeCandidate);
+    throw new ConnectorError(
+      "not_found",
+      `No connected connector plays the role ${scope} in this workspace.` +
+        (others.length ? ` Not usable: ${others.join("; ")}.` : " Connect one with start_connector_oauth or submit_connector_key."),
+    );
+  }
+  throw new ConnectorError(
+    "conflict",
+    `${connected.length} connected connectors play the role ${scope} and none is primary: ${connected.slice(0, 10).map(describeCandidate).join("; ")}. ` +
+      `Ask the person which one to use, then call set_primary_connector with that connector_id and role "${role}".`,
+  );
+}
+
+// Disable, enable, revoke, delete

@@ -1,0 +1,119 @@
+/** revoke_connector and delete_connector: revoke at the provider where it can, wipe the secrets. */
+import { sql } from "kysely";
+import { z } from "zod";
+import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
+import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { nowIso } from "../common/clock.js";
+import type { DB } from "../store/db.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { writeTransaction } from "../store/write-transaction.js";
+import { ConnectorError, isConnectorError } from "../common/errors.js";
+import { expireAbandonedGrants } from "../store/grants.js";
+import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { apiBaseUrl, testReadPath } from "../catalog/api.js";
+import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
+import { assertUsable } from "../store/status.js";
+import { connectionView } from "../catalog/connection.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { readSecret } from "../credentials/secrets.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+import { emitStatus } from "../store/status.js";
+
+/** Best-effort revocation of the stored grant at the provider: RFC 7009, or the provider's own hook. */
+async function revokeAtProvider(
+  ctx: CredentialDeps,
+  row: ConnectorRow,
+  provider: Provider,
+): Promise<{ outcome: ProviderRevocation; detail: string; seenVersion?: number | null }> {
+  const name = provider.def.name;
+  let stored;
+  try {
+    stored = await readSecret(ctx, ctx.db, row.id);
+  } catch (err) {
+    ctx.log.warn("stored secret could not be opened for revocation", { connector_id: row.id, error: err });
+    return { outcome: "failed", detail: "the stored tokens could not be decrypted, so they were not revoked at the provider" };
+  }
+  if (!stored) return { outcome: "not_needed", detail: "no tokens were stored", seenVersion: null };
+  if (stored.secret.kind === "api_key") {
+    return { outcome: "not_offered", detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there`, seenVersion: stored.version };
+  }
+  return { ...(await revokeTokens(ctx, provider, row, stored.secret.tokens)), seenVersion: stored.version };
+}
+
+/**
+ * Tokens stored after revokeAtProvider looked (a callback or a refresh that finished while it
+ * talked to the provider). Read inside the transaction that wipes them; revoked after it commits.
+ */
+async function tokensStoredSince(ctx: CredentialDeps, trx: DB, connectorId: string, seenVersion: number | null | undefined): Promise<TokenSet | undefined> {
+  if (seenVersion === undefined) return undefined;
+  const now = await readSecret(ctx, trx, connectorId).catch(() => undefined);
+  return now && now.version !== seenVersion && now.secret.kind === "oauth2" ? now.secret.tokens : undefined;
+}
+
+async function revokeLate(ctx: CredentialDeps, provider: Provider, row: ConnectorRow, tokens: TokenSet | undefined, outcome: ProviderRevocation): Promise<ProviderRevocation> {
+  if (!tokens) return outcome;
+  const late = await revokeTokens(ctx, provider, row, tokens);
+  ctx.log.info("tokens stored during the revocation were revoked too", { connector_id: row.id, provider: provider.id, provider_revocation: late.outcome });
+  return outcome === "not_needed" || outcome === "revoked" ? late.outcome : outcome;
+}
+
+/** Shrink the WAL so wiped secrets do not linger in old frames (secure_delete covers the main file). */
+async function flushWal(ctx: CredentialDeps): Promise<void> {
+  try {
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(ctx.db);
+  } catch (err) {
+    ctx.log.warn("wal checkpoint after wiping secrets failed", { error: err });
+  }
+}
+
+/** Revoke at the provider where it can, wipe the tokens, status `revoked`. */
+export async function revokeConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<{ connector: ConnectorObject; provider_revocation: ProviderRevocation }> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  if (row.status === "revoked") return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: "not_needed" };
+  const provider = ctx.catalog.get(row.provider);
+  const { outcome: first, detail, seenVersion } = await revokeAtProvider(ctx, row, provider);
+  const late = await ctx.db.transaction().execute(async (trx) => {
+    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+    await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
+    const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
+    // Primaries stay: resolve_connector then says the primary was revoked instead of silently picking another.
+    await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
+    await trx
+      .updateTable("connectors")
+      .set({ status: "revoked", status_detail: `revoked: ${detail}`, health: "unknown", expires_at: null, updated_at: nowIso(ctx) })
+      .where("id", "=", row.id)
+      .execute();
+    await recordEvent(trx, ctx, row, "revoked", detail);
+    return since;
+  });
+  await flushWal(ctx);
+  const outcome = await revokeLate(ctx, provider, row, late, first);
+  ctx.log.info("connector revoked", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
+  emitStatus(ctx, row, "revoked");
+  return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: outcome };
+}
+
+/** Best-effort revoke, then remove the row, its secrets, grants and primaries. The event trail keeps a `deleted` entry. */
+export async function deleteConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<{ deleted: true; connector_id: string; provider_revocation: ProviderRevocation }> {
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  const provider = ctx.catalog.get(row.provider);
+  const { outcome: first, detail, seenVersion } =
+    row.status === "revoked" ? { outcome: "not_needed" as const, detail: "already revoked", seenVersion: null } : await revokeAtProvider(ctx, row, provider);
+  const late = await ctx.db.transaction().execute(async (trx) => {
+    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+    await trx.deleteFrom("primaries").where("connector_id", "=", row.id).execute();
+    const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
+    await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
+    await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
+    await trx.deleteFrom("connectors").where("id", "=", row.id).where("workspace_id", "=", workspaceId).execute();
+    await recordEvent(trx, ctx, row, "deleted", detail);
+    return since;
+  });
+  await flushWal(ctx);
+  const outcome = await revokeLate(ctx, provider, row, late, first);
+  ctx.log.info("connector deleted", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
+  emitStatus(ctx, row, "deleted");
+  return { deleted: true, connector_id: row.id, provider_revocation: outcome };
+}

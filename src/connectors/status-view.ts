@@ -1,0 +1,65 @@
+/** What get_connector_status and list_connectors show: the connector object, its recent events, and the filtered list. */
+import { sql } from "kysely";
+import { z } from "zod";
+import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
+import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { nowIso } from "../common/clock.js";
+import type { DB } from "../store/db.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { writeTransaction } from "../store/write-transaction.js";
+import { ConnectorError, isConnectorError } from "../common/errors.js";
+import { expireAbandonedGrants } from "../store/grants.js";
+import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { apiBaseUrl, testReadPath } from "../catalog/api.js";
+import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
+import { assertUsable } from "../store/status.js";
+import { connectionView } from "../catalog/connection.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { readSecret } from "../credentials/secrets.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+
+export const eventSchema = z
+  .object({
+    type: z.string().describe("created, connected, refreshed, refresh_failed, tested, expired, disabled, enabled, revoked, updated, primary_set, …"),
+    at: z.string().describe("When it happened (ISO 8601)"),
+    detail: z.string().optional().describe("What happened, in words; never a secret"),
+  })
+  .strict();
+export type ConnectorEventView = z.infer<typeof eventSchema>;
+
+/** The connector's most recent events, newest first. */
+export async function recentEvents(ctx: Pick<CredentialDeps, "db">, workspaceId: string, connectorId: string, limit = 10): Promise<ConnectorEventView[]> {
+  const rows = await ctx.db
+    .selectFrom("connector_events")
+    .select(["type", "detail", "created_at"])
+    .where("workspace_id", "=", workspaceId)
+    .where("connector_id", "=", connectorId)
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ type: r.type, at: r.created_at, ...(r.detail ? { detail: r.detail } : {}) }));
+}
+
+/** get_connector_status: the connector object plus its recent events. */
+export async function connectorStatus(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
+  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
+  const connector = await getConnector(ctx.db, workspaceId, connectorId);
+  return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
+}
+
+/** list_connectors with the expiry filter: connectors whose access ends (or ended) within N days. */
+export async function listConnectorsFor(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  input: Omit<ListFilters, "expires_before"> & { expiring_within_days?: number | undefined },
+): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
+  await expireAbandonedGrants(ctx, workspaceId);
+  const { expiring_within_days, ...filters } = input;
+  // An unknown provider id is a mistake to report, not a filter that matches nothing.
+  if (filters.provider !== undefined) ctx.catalog.get(filters.provider);
+  const expiresBefore = expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
+  return listConnectors(ctx.db, workspaceId, { ...filters, ...(expiresBefore ? { expires_before: expiresBefore } : {}) });
+}
+

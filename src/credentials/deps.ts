@@ -1,0 +1,22 @@
+import type { CatalogDeps } from "../catalog/catalog.js";
+import type { StoreDeps } from "../store/db.js";
+import type { Credential } from "./tokens.js";
+import type { Vault } from "./vault.js";
+
+/** The refresh engine's own state: one per process, created with the lease it takes. */
+export interface RefreshEngine {
+  /** Token refreshes in flight in this process, by connector id: concurrent callers share one (single-flight). */
+  flights: Map<string, Promise<Credential>>;
+  /** How long a refresh may hold a connector's lease before another process may take over. */
+  leaseMs: number;
+}
+
+/** What credential work needs: storage, providers, the vault, and the refresh engine. */
+export interface CredentialDeps extends StoreDeps, CatalogDeps {
+  vault: Vault;
+  refresh: RefreshEngine;
+}
+
+export function createRefreshEngine(leaseMs: number): RefreshEngine {
+  return { flights: new Map(), leaseMs };
+}

@@ -1,0 +1,49 @@
+/**
+ * Revoking a token set at its provider: RFC 7009 through openid-client, or the provider's
+ * own `revokeToken` hook. Used by revoke/delete and by a callback whose connector was
+ * cancelled while the person signed in (the tokens it just obtained must not stay valid).
+ */
+import * as client from "openid-client";
+import type { Provider, TokenSet } from "../catalog/catalog.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { oauthConfiguration } from "./oauth-client.js";
+import { apiBaseUrl } from "../catalog/api.js";
+import { describeProviderFailure } from "../catalog/provider-errors.js";
+import { connectionView } from "../catalog/connection.js";
+import type { CredentialDeps } from "./deps.js";
+
+export type ProviderRevocation = "revoked" | "not_offered" | "failed" | "not_needed";
+
+/** Best-effort: never throws; says what happened in words safe to store and show. */
+export async function revokeTokens(
+  ctx: CredentialDeps,
+  provider: Provider,
+  row: Pick<ConnectorRow, "id" | "settings">,
+  tokens: TokenSet,
+): Promise<{ outcome: ProviderRevocation; detail: string }> {
+  const name = provider.def.name;
+  const o = provider.oauth;
+  const hook = provider.def.hooks.revokeToken;
+  if (!hook && !o?.revocation_url) {
+    return { outcome: "not_offered", detail: `${name} offers no revocation endpoint; the person can remove the app's access in their ${name} account settings` };
+  }
+  if (!o?.client_id || !o.client_secret) return { outcome: "failed", detail: `no ${name} OAuth app is configured on this server to revoke with` };
+  try {
+    if (hook) {
+      const view = connectionView(provider, row, tokens);
+      await hook(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, revocation_url: o.revocation_url, api_base_url: apiBaseUrl(provider, view), connection: view });
+    } else {
+      const config = oauthConfiguration(ctx, provider);
+      // Revoking the refresh token ends the grant at most providers; the access token goes too (HubSpot keeps it otherwise).
+      if (tokens.refresh_token) await client.tokenRevocation(config, tokens.refresh_token, { token_type_hint: "refresh_token" });
+      await client.tokenRevocation(config, tokens.access_token, { token_type_hint: "access_token" }).catch((err: unknown) => {
+        if (!tokens.refresh_token) throw err;
+      });
+    }
+    return { outcome: "revoked", detail: `revoked at ${name}` };
+  } catch (err) {
+    const reason = describeProviderFailure(err).text;
+    ctx.log.warn("revocation at provider failed", { connector_id: row.id, provider: provider.id, reason });
+    return { outcome: "failed", detail: `${name} did not confirm the revocation (${reason}); the tokens were wiped here anyway` };
+  }
+}

@@ -1,0 +1,69 @@
+/** Pure decisions about token sets: what we keep from a token response, when access ends, when to renew. */
+import type * as client from "openid-client";
+import type { ConnectionView, Json, Provider, TokenSet } from "../catalog/catalog.js";
+
+/** Refresh when an access token has less than this left (shortened for short-lived tokens). */
+export const REFRESH_MARGIN_S = 300;
+
+/** How a provider renews access for one stored token set. */
+export type Renewal = "refresh_token" | "reconsent" | "non_expiring";
+
+export function renewalOf(provider: Provider, tokens: TokenSet): Renewal {
+  const o = provider.oauth;
+  if (!o || o.refresh === "non_expiring") return "non_expiring";
+  if (o.refresh === "refresh_token" && tokens.refresh_token) return "refresh_token";
+  return "reconsent";
+}
+
+/** The margin before expiry at which a token is refreshed: 5 minutes, or a quarter of a short lifetime. */
+export function refreshMarginS(tokens: TokenSet): number {
+  if (tokens.expires_at !== undefined && tokens.obtained_at !== undefined) {
+    const lifetime = tokens.expires_at - tokens.obtained_at;
+    if (lifetime > 0) return Math.min(REFRESH_MARGIN_S, Math.max(1, Math.floor(lifetime / 4)));
+  }
+  return REFRESH_MARGIN_S;
+}
+
+/** Turn a token endpoint response into what we keep. */
+export function tokenSetFrom(provider: Provider, res: client.TokenEndpointResponse, nowMs: number, previous?: TokenSet): TokenSet {
+  const extras: Record<string, Json> = { ...(previous?.extras ?? {}) };
+  for (const k of provider.def.hooks.tokenExtras ?? []) {
+    const v = (res as Record<string, unknown>)[k];
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") extras[k] = v;
+  }
+  const refreshIn = (res as Record<string, unknown>).refresh_token_expires_in;
+  return {
+    access_token: res.access_token,
+    // A response without a refresh token keeps the one we had (Google on re-consent, most refreshes).
+    refresh_token: res.refresh_token ?? previous?.refresh_token,
+    token_type: res.token_type,
+    expires_at: typeof res.expires_in === "number" ? Math.floor(nowMs / 1000) + res.expires_in : undefined,
+    refresh_expires_at:
+      typeof refreshIn === "number" ? Math.floor(nowMs / 1000) + refreshIn : res.refresh_token ? undefined : previous?.refresh_expires_at,
+    scope: res.scope ?? previous?.scope,
+    extras,
+    obtained_at: Math.floor(nowMs / 1000),
+  };
+}
+
+/** When access ends for good unless the person consents again, if that is known. */
+export function accessEndsAt(provider: Provider, tokens: TokenSet): string | null {
+  const o = provider.oauth;
+  if (!o || o.refresh === "non_expiring") return null;
+  const canRefresh = o.refresh === "refresh_token" && Boolean(tokens.refresh_token);
+  const at = canRefresh ? tokens.refresh_expires_at : tokens.expires_at;
+  return at ? new Date(at * 1000).toISOString() : null;
+}
+
+/** A usable credential. `token` never leaves the core. */
+export interface Credential {
+  connector_id: string;
+  auth_type: "oauth2" | "api_key";
+  token: string;
+  /** connector_secrets.version this credential was read at (pass it back after a 401). */
+  version: number;
+  tokens?: TokenSet;
+  view: ConnectionView;
+  /** True when a new token was obtained for this request (or by a refresh it joined). */
+  refreshed: boolean;
+}

@@ -1,0 +1,77 @@
+import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import { expireWhenDue } from "./expiry.js";
+import { expireAbandonedGrants } from "../store/grants.js";
+import type { GrantDeps } from "./deps.js";
+
+/** Seconds between progress notifications while waiting (elapsed seconds are the progress). */
+export const PROGRESS_EVERY_MS = 1000;
+
+export interface WaitOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Sends a progress notification; a no-op when the client did not ask for progress. */
+  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+  progressEveryMs?: number;
+}
+
+export type WaitEnd = "settled" | "timeout" | "cancelled" | "not_pending";
+
+/**
+ * Wait until a connector leaves `pending`, the timeout passes, or the caller cancels; then
+ * return the connector as it is (a timeout is not an error). Woken by the watcher: at once
+ * by the callback in this process, within a poll interval when another process sharing the
+ * database finished the grant. Progress stops before this resolves, so no notification
+ * can follow the result.
+ */
+export async function waitForConnector(ctx: GrantDeps, workspaceId: string, connectorId: string, opts: WaitOptions): Promise<ConnectorObject> {
+  // An abandoned grant settles now; a live one is settled by a timer at its expiry below.
+  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
+  const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
+  if (row.status !== "pending" || opts.signal.aborted) return getConnector(ctx.db, workspaceId, connectorId);
+
+  const started = Date.now();
+  const totalS = Math.round(opts.timeoutMs / 1000);
+  const providerName = ctx.catalog.list().find((p) => p.id === row.provider)?.def.name ?? row.provider;
+  let stopWatching = () => {};
+  let stopExpiry = () => {};
+  let progressTimer: NodeJS.Timeout | undefined;
+  let timeoutTimer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
+  let inflight: Promise<void> = Promise.resolve();
+
+  const end = await new Promise<WaitEnd>((resolve) => {
+    stopWatching = ctx.watcher.watch(connectorId, () => resolve("settled"));
+    timeoutTimer = setTimeout(() => resolve("timeout"), opts.timeoutMs);
+    // The link's expiry ends the wait too: the connector is settled as error (state_expired) and the watch fires.
+    stopExpiry = expireWhenDue(ctx, workspaceId, connectorId);
+    onAbort = () => resolve("cancelled");
+    opts.signal.addEventListener("abort", onAbort, { once: true });
+    if (opts.progress) {
+      let last = -1;
+      const send = () => {
+        const elapsedS = Math.min(totalS, Math.floor((Date.now() - started) / 1000));
+        // Progress must increase with every notification.
+        if (elapsedS <= last) return;
+        last = elapsedS;
+        const message = `Waiting for the person to approve ${providerName} in the browser (${elapsedS} s of ${totalS} s).`;
+        inflight = inflight.then(() => opts.progress?.(elapsedS, totalS, message)).catch(() => undefined);
+      };
+      send();
+      progressTimer = setInterval(send, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
+    }
+    // The connector may have settled between the first read and the watch.
+    void getConnectorRow(ctx.db, workspaceId, connectorId).then(
+      (r) => r.status !== "pending" && resolve("not_pending"),
+      () => resolve("settled"),
+    );
+  });
+
+  stopWatching();
+  stopExpiry();
+  clearTimeout(timeoutTimer);
+  clearInterval(progressTimer);
+  opts.signal.removeEventListener("abort", onAbort);
+  await inflight;
+  ctx.log.info("wait_for_connector ended", { connector_id: connectorId, end, waited_ms: Date.now() - started });
+  return getConnector(ctx.db, workspaceId, connectorId);
+}

@@ -1,0 +1,127 @@
+import { sql } from "kysely";
+import type { ConnectorChange, ConnectorEvents } from "../common/events.js";
+import type { DB } from "../store/db.js";
+import type { Logger } from "../common/log.js";
+
+/** How often the database is checked for commits by other processes while anyone watches. */
+export const DEFAULT_POLL_MS = 250;
+
+/** Called once, when the connector has left `pending` (its new status), or with null when it is gone. */
+export type SettledListener = (status: string | null) => void;
+
+/**
+ * Tells interested parties when a pending connector settles (leaves `pending`).
+ *
+ * In this process the callback emits `ctx.events` "change", which wakes listeners at once.
+ * A grant may also be finished by another process sharing the database (the one that owns
+ * the callback port); that is noticed through SQLite's `PRAGMA data_version`, which changes
+ * only when another connection commits. The pragma is read every `pollMs` only while
+ * someone watches, and the watched rows are re-read only when it changed. One watcher per
+ * process, however many waits and sessions.
+ */
+export class ConnectorWatcher {
+  private readonly listeners = new Map<string, Set<SettledListener>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private dataVersion: number | undefined;
+  /** A watch was added since the last check: re-read once even if nothing was committed. */
+  private fresh = false;
+  private closed = false;
+  private readonly onChange = (c: ConnectorChange) => {
+    if (c.status !== "pending") this.settle(c.connector_id, c.status);
+  };
+
+  constructor(
+    private readonly deps: { db: DB; events: ConnectorEvents; log: Logger },
+    private readonly pollMs = DEFAULT_POLL_MS,
+  ) {
+    deps.events.on("change", this.onChange);
+  }
+
+  /** Watch one connector; returns a function that stops watching (safe to call twice). */
+  watch(connectorId: string, listener: SettledListener): () => void {
+    if (this.closed) throw new Error("the connector watcher is closed");
+    let set = this.listeners.get(connectorId);
+    if (!set) this.listeners.set(connectorId, (set = new Set()));
+    set.add(listener);
+    this.fresh = true;
+    this.schedule();
+    return () => this.remove(connectorId, listener);
+  }
+
+  /** How many connectors are watched (for tests and diagnostics). */
+  watchedCount(): number {
+    return this.listeners.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.deps.events.off("change", this.onChange);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+
+  private remove(connectorId: string, listener: SettledListener): void {
+    const set = this.listeners.get(connectorId);
+    if (!set) return;
+    set.delete(listener);
+    if (set.size === 0) this.listeners.delete(connectorId);
+    this.idleIfUnwatched();
+  }
+
+  /** Nobody watches: stop checking; the next watch starts from a fresh baseline. */
+  private idleIfUnwatched(): void {
+    if (this.listeners.size > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dataVersion = undefined;
+  }
+
+  private settle(connectorId: string, status: string | null): void {
+    const set = this.listeners.get(connectorId);
+    if (!set) return;
+    this.listeners.delete(connectorId);
+    for (const listener of set) {
+      try {
+        listener(status);
+      } catch (err) {
+        this.deps.log.error("connector watch listener failed", { connector_id: connectorId, error: err });
+      }
+    }
+    this.idleIfUnwatched();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.ticking || this.closed || this.listeners.size === 0) return;
+    this.timer = setTimeout(() => void this.tick(), this.pollMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    this.ticking = true;
+    try {
+      const { rows } = await sql<{ data_version: number }>`PRAGMA data_version`.execute(this.deps.db);
+      const version = rows[0]?.data_version;
+      const changed = version !== this.dataVersion;
+      this.dataVersion = version;
+      if ((changed || this.fresh) && this.listeners.size > 0) {
+        this.fresh = false;
+        const ids = [...this.listeners.keys()];
+        const found = await this.deps.db.selectFrom("connectors").select(["id", "status"]).where("id", "in", ids).execute();
+        const status = new Map(found.map((r) => [r.id, r.status]));
+        for (const id of ids) {
+          const s = status.get(id);
+          if (s === undefined) this.settle(id, null);
+          else if (s !== "pending") this.settle(id, s);
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn("checking the database for connector changes failed; retrying", { error: err });
+    } finally {
+      this.ticking = false;
+      this.schedule();
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Grant rows and abandoned grants: a pending connector whose authorization link expired can never
+ * finish, so it is settled as `error` instead of staying pending forever. This happens lazily where
+ * connectors are read (get_connector_status, list_connectors, wait_for_connector) and on a timer at
+ * the link's expiry while someone waits (grants/expiry.ts), always through expireAbandonedGrants.
+ *
+ * A callback that claimed its state before the link expired may still be exchanging the code;
+ * its grant counts as live until CALLBACK_GRACE_MS after the claim (used_at), so the two never
+ * race (and the callback's own write is guarded on `pending` too). A grant claimed longer ago
+ * has settled (or its callback died), so a reconnected connector's earlier, finished grants do
+ * not keep it pending.
+ */
+import { sql, type ExpressionBuilder } from "kysely";
+import { nowIso } from "../common/clock.js";
+import { recordEvent } from "./connectors.js";
+import type { StoreDeps } from "./db.js";
+import type { Database } from "./schema.js";
+
+/** A grant must be finished within this window. */
+export const GRANT_TTL_MS = 10 * 60 * 1000;
+
+/** How long a claimed grant may take to finish its callback (code exchange, quirk hook, test read). */
+export const CALLBACK_GRACE_MS = 2 * 60_000;
+
+export function grantExpiredDetail(connectorId: string): string {
+  return (
+    `state_expired: the authorization link expired before the person finished signing in (links last 10 minutes), so nothing was connected. ` +
+    `Start again with start_connector_oauth (pass connector_id "${connectorId}" to keep this connector) and give the person the new authorization_url.`
+  );
+}
+
+/**
+ * True for a connector that has a grant which may still finish: unclaimed and not expired, or
+ * claimed by a callback within the last CALLBACK_GRACE_MS (its code exchange may still be
+ * running). A grant claimed longer ago has settled or died, whatever its link's expiry: a
+ * connector's old, long-finished grants never keep it pending.
+ */
+function hasLiveGrant(now: number) {
+  const nowAt = new Date(now).toISOString();
+  const graceStart = new Date(now - CALLBACK_GRACE_MS).toISOString();
+  return (eb: ExpressionBuilder<Database, "connectors">) =>
+    eb.exists(
+      eb
+        .selectFrom("oauth_grants")
+        .select(sql<number>`1`.as("one"))
+        .whereRef("oauth_grants.connector_id", "=", "connectors.id")
+        .where((g) => g.or([g.and([g("oauth_grants.used_at", "is", null), g("oauth_grants.expires_at", ">", nowAt)]), g("oauth_grants.used_at", ">", graceStart)])),
+    );
+}
+
+/**
+ * Settle this workspace's pending connectors (all, or the given ones) whose grant can no
+ * longer finish: status `error` with a `state_expired:` detail, a `grant_expired` event, and
+ * the change event (which wakes waiters and completes URL elicitations). Reads first and
+ * writes only when something is due, so calling it on every read costs no write lock.
+ * Returns the ids it settled.
+ */
+export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string, connectorIds?: string[]): Promise<string[]> {
+  if (connectorIds && connectorIds.length === 0) return [];
+  const now = ctx.clock();
+  let due = ctx.db
+    .selectFrom("connectors")
+    .select("id")
+    .where("workspace_id", "=", workspaceId)
+    .where("status", "=", "pending")
+    .where((eb) => eb.not(hasLiveGrant(now)(eb)));
+  if (connectorIds) due = due.where("id", "in", connectorIds);
+  const candidates = await due.execute();
+  if (candidates.length === 0) return [];
+
+  const settled = await ctx.db.transaction().execute(async (trx) => {
+    const done: string[] = [];
+    for (const { id } of candidates) {
+      // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
+      const res = await trx
+        .updateTable("connectors")
+        .set({ status: "error", status_detail: grantExpiredDetail(id), health: "unknown", updated_at: nowIso(ctx) })
+        .where("id", "=", id)
+        .where("workspace_id", "=", workspaceId)
+        .where("status", "=", "pending")
+        .where((eb) => eb.not(hasLiveGrant(now)(eb)))
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) continue;
+      await recordEvent(trx, ctx, { id, workspace_id: workspaceId }, "grant_expired", "the authorization link expired before the person finished; nothing was connected");
+      done.push(id);
+    }
+    return done;
+  });
+  for (const id of settled) {
+    ctx.log.info("pending connector settled: its authorization link expired", { connector_id: id, workspace_id: workspaceId });
+    ctx.events.emit("change", { workspace_id: workspaceId, connector_id: id, status: "error" });
+  }
+  return settled;
+}
+
+/** When the connector's grants can no longer finish (ms since the epoch), or null when it has none. */
+export async function grantDeadline(ctx: Pick<StoreDeps, "db">, connectorId: string): Promise<number | null> {
+  const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
+  if (grants.length === 0) return null;
+  return Math.max(...grants.map((g) => (g.used_at ? Date.parse(g.used_at) + CALLBACK_GRACE_MS : Date.parse(g.expires_at))));
+}
