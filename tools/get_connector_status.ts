@@ -2,6 +2,7 @@ import { z } from "zod";
 import { connectorSchema } from "../src/store/connectors.js";
 import { connectorStatus, eventSchema } from "../src/connectors/status-view.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId } from "./_params.js";
 
 export default defineTool({
   name: "get_connector_status",
@@ -10,10 +11,11 @@ export default defineTool({
     "Get one connector: its status (pending, connected, error, expired, disabled, revoked), why it is in that state, roles, settings, health and account facts. " +
     "Use this after start_connector_oauth to see whether the person finished consent, or before using a connector. " +
     "Returns the connector object, plus recent_events (newest first: created, connected, refreshed, refresh_failed, tested, disabled, revoked, …).",
-  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  inputSchema: z.object({ connector_id: connectorId }).strict(),
   outputSchema: connectorSchema.extend({
     recent_events: z.array(eventSchema).optional().describe("The connector's most recent events, newest first"),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "GET", path: "/connectors/{id}" },
   handler: async (input, ctx) => connectorStatus(ctx, ctx.workspace_id, input.connector_id),
 });

@@ -29,5 +29,6 @@ export default defineTool({
     .strict(),
   outputSchema: z.object({ connectors: z.array(connectorSchema), next_cursor: z.string().nullable() }).strict(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "GET", path: "/connectors" },
   handler: async (input, ctx) => listConnectorsFor(ctx, ctx.workspace_id, input),
 });

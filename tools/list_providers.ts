@@ -36,5 +36,6 @@ export default defineTool({
     .strict(),
   outputSchema: z.object({ providers: z.array(providerSchema) }).strict(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "GET", path: "/providers" },
   handler: async (input, ctx) => ({ providers: listProviders(ctx.catalog, input.role) }),
 });

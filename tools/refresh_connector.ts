@@ -2,6 +2,7 @@ import { z } from "zod";
 import { connectorSchema } from "../src/store/connectors.js";
 import { refreshConnector } from "../src/connectors/checks.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId } from "./_params.js";
 
 export default defineTool({
   name: "refresh_connector",
@@ -12,7 +13,7 @@ export default defineTool({
     "Providers without refresh tokens (Meta Ads, LinkedIn without partner access) or with non-expiring tokens (Webflow) answer refreshed: false " +
     "with a detail saying when access ends and what to do. If the provider refuses the refresh token (invalid_grant) the connector turns expired " +
     "and the error says to ask the person to consent again. Returns { refreshed, access_expires_at, detail, connector }.",
-  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  inputSchema: z.object({ connector_id: connectorId }).strict(),
   outputSchema: z
     .object({
       refreshed: z.boolean().describe("True when a new access token was obtained"),
@@ -22,5 +23,6 @@ export default defineTool({
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  rest: { method: "POST", path: "/connectors/{id}/refresh" },
   handler: async (input, ctx) => refreshConnector(ctx, ctx.workspace_id, input.connector_id),
 });

@@ -20,5 +20,6 @@ export default defineTool({
     .strict(),
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "GET", path: "/resolve" },
   handler: async (input, ctx) => resolveConnector(ctx, ctx.workspace_id, input.role, input.provider),
 });

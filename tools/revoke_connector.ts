@@ -2,6 +2,7 @@ import { z } from "zod";
 import { connectorSchema } from "../src/store/connectors.js";
 import { revokeConnector } from "../src/connectors/removal.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId, providerRevocation } from "./_params.js";
 
 export default defineTool({
   name: "revoke_connector",
@@ -12,13 +13,14 @@ export default defineTool({
     "disable_connector to pause it while keeping its credentials). It cannot be undone; the person can reconnect later with start_connector_oauth and this connector_id. " +
     "provider_revocation says what happened at the provider: revoked, not_offered (the provider has no revocation; the person can remove the app there), " +
     "failed (the tokens were wiped here anyway) or not_needed. Returns { connector, provider_revocation }.",
-  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  inputSchema: z.object({ connector_id: connectorId }).strict(),
   outputSchema: z
     .object({
       connector: connectorSchema,
-      provider_revocation: z.enum(["revoked", "not_offered", "failed", "not_needed"]).describe("What happened at the provider"),
+      provider_revocation: providerRevocation,
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  rest: { method: "POST", path: "/connectors/{id}/revoke" },
   handler: async (input, ctx) => revokeConnector(ctx, ctx.workspace_id, input.connector_id),
 });

@@ -3,6 +3,7 @@ import { ROLES } from "../src/catalog/catalog.js";
 import { connectorSchema } from "../src/store/connectors.js";
 import { setPrimaryConnector } from "../src/connectors/primaries.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId } from "./_params.js";
 
 export default defineTool({
   name: "set_primary_connector",
@@ -14,11 +15,12 @@ export default defineTool({
     "Fails with role_not_allowed when the provider cannot play the role. Returns the connector object (primary_for shows its primary roles).",
   inputSchema: z
     .object({
-      connector_id: z.string().min(1).max(100).describe("The connector id, con_…"),
+      connector_id: connectorId,
       role: z.enum(ROLES).describe("The role to make it primary for: source, sink or crm_sink"),
     })
     .strict(),
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "POST", path: "/connectors/{id}/primary" },
   handler: async (input, ctx) => setPrimaryConnector(ctx, ctx.workspace_id, input.connector_id, input.role),
 });

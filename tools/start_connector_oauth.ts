@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog/catalog.js";
 import { offerConsent } from "../src/grants/consent.js";
 import { startOAuth } from "../src/grants/start.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId, roles, settings } from "./_params.js";
 
 export default defineTool({
   name: "start_connector_oauth",
@@ -21,13 +21,10 @@ export default defineTool({
     .object({
       provider: z.string().min(1).max(64).describe("Provider id from list_providers, e.g. hubspot"),
       label: z.string().min(1).max(200).optional().describe("A name for this connection, e.g. 'Sales HubSpot'"),
-      roles: z.array(z.enum(ROLES)).max(3).optional().describe("Roles this connector plays; default: every role the provider allows"),
+      roles,
       scopes: z.array(z.string().min(1).max(300)).max(50).optional().describe("OAuth scopes to request instead of the provider's defaults"),
-      settings: z.record(z.string(), z.unknown()).optional().describe("Per-connector settings, checked against the provider's settings"),
-      connector_id: z
-        .string()
-        .min(1)
-        .max(100)
+      settings,
+      connector_id: connectorId
         .optional()
         .describe("Reconnect this existing connector (only when expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries"),
     })
@@ -41,6 +38,7 @@ export default defineTool({
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  rest: { method: "POST", path: "/connectors/oauth", status: 201 },
   handler: async (input, ctx) => {
     const started = await startOAuth(ctx, ctx.workspace_id, input);
     await offerConsent(ctx, started);

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog/catalog.js";
 import { submitConnectorKey } from "../src/connectors/byok.js";
 import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
+import { roles, settings } from "./_params.js";
 
 export default defineTool({
   name: "submit_connector_key",
@@ -19,11 +19,12 @@ export default defineTool({
       provider: z.string().min(1).max(64).describe("Provider id from list_providers, e.g. sanity"),
       api_key: z.string().min(1).max(4096).describe("The API key or token exactly as the person gave it; stored encrypted, never returned"),
       label: z.string().min(1).max(200).optional().describe("A name for this connection, e.g. 'Marketing site CMS'"),
-      roles: z.array(z.enum(ROLES)).max(3).optional().describe("Roles this connector plays; default: every role the provider allows"),
-      settings: z.record(z.string(), z.unknown()).optional().describe("Per-connector settings, checked against the provider's settings (Sanity: project_id and dataset are required)"),
+      roles,
+      settings: settings.describe("Per-connector settings, checked against the provider's settings (Sanity: project_id and dataset are required)"),
     })
     .strict(),
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  rest: { method: "POST", path: "/connectors/keys", status: 201 },
   handler: async (input, ctx) => submitConnectorKey(ctx, ctx.workspace_id, input),
 });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { jsonValue } from "../src/store/connectors.js";
 import { testConnector } from "../src/connectors/checks.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId } from "./_params.js";
 
 export default defineTool({
   name: "test_connector",
@@ -13,7 +14,7 @@ export default defineTool({
     "Updates the connector's health, last_checked_at and account facts. A failed check is not an error: ok is false and error says why " +
     "(an expired connector also turns status expired; get_connector_status shows what to do). " +
     "Returns { ok, latency_ms, checked_at, account, error? }.",
-  inputSchema: z.object({ connector_id: z.string().min(1).max(100).describe("The connector id, con_…") }).strict(),
+  inputSchema: z.object({ connector_id: connectorId }).strict(),
   outputSchema: z
     .object({
       ok: z.boolean().describe("True when the provider answered the read"),
@@ -24,5 +25,6 @@ export default defineTool({
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  rest: { method: "POST", path: "/connectors/{id}/test" },
   handler: async (input, ctx) => testConnector(ctx, ctx.workspace_id, input.connector_id),
 });

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLES } from "../src/catalog/catalog.js";
 import { connectorSchema } from "../src/store/connectors.js";
 import { updateConnector } from "../src/connectors/update.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId, roles, settings } from "./_params.js";
 
 export default defineTool({
   name: "update_connector",
@@ -16,13 +16,14 @@ export default defineTool({
     "Returns the updated connector object.",
   inputSchema: z
     .object({
-      connector_id: z.string().min(1).max(100).describe("The connector id, con_…"),
+      connector_id: connectorId,
       label: z.string().min(1).max(200).optional().describe("New name for this connection"),
-      settings: z.record(z.string(), z.unknown()).optional().describe("Settings to change; merged into the current ones, null removes a setting"),
-      roles: z.array(z.enum(ROLES)).max(3).optional().describe("The complete new list of roles (source, sink, crm_sink) allowed for the provider"),
+      settings: settings.describe("Settings to change; merged into the current ones, null removes a setting"),
+      roles: roles.describe("The complete new list of roles (source, sink, crm_sink) allowed for the provider"),
     })
     .strict(),
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  rest: { method: "PATCH", path: "/connectors/{id}" },
   handler: async (input, ctx) => updateConnector(ctx, ctx.workspace_id, input.connector_id, input),
 });

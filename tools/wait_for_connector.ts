@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
+import { connectorId } from "./_params.js";
 import { waitForConnector } from "../src/grants/wait.js";
 
 export default defineTool({
@@ -15,12 +16,13 @@ export default defineTool({
     "A connector that is not pending is returned at once.",
   inputSchema: z
     .object({
-      connector_id: z.string().min(1).max(100).describe("The connector id from start_connector_oauth, con_…"),
+      connector_id: connectorId.describe("The connector id from start_connector_oauth, con_…"),
       timeout_seconds: z.number().int().min(1).max(300).default(120).describe("How long to wait at most, 1-300 seconds (default 120)"),
     })
     .strict(),
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  rest: { method: "GET", path: "/connectors/{id}/wait" },
   handler: async (input, ctx) =>
     waitForConnector(ctx, ctx.workspace_id, input.connector_id, { timeoutMs: input.timeout_seconds * 1000, signal: ctx.signal, progress: ctx.progress }),
 });

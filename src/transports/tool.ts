@@ -17,6 +17,19 @@ export interface ToolContext extends GrantDeps, ConsentPorts {
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
 }
 
+/**
+ * A tool's REST route under /api/v1. Path parameters name tool arguments (`{id}` is the
+ * connector_id); the other arguments come from the query string (GET, DELETE) or the JSON body
+ * (POST, PATCH). The response is the tool's structured result.
+ */
+export interface RestBinding {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  /** OpenAPI-style template under /api/v1, e.g. `/connectors/{id}`. */
+  path: string;
+  /** Success status; 200 unless the call creates something. */
+  status?: 200 | 201;
+}
+
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;
   title: string;
@@ -24,6 +37,11 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   inputSchema: I;
   outputSchema: O;
   annotations: ToolAnnotations;
+  /**
+   * The tool's REST route, or null for a tool deliberately offered over MCP only (say why next to
+   * it). Required, so a tool without a route is a visible decision.
+   */
+  rest: RestBinding | null;
   handler: (input: z.output<I>, ctx: ToolContext) => Promise<z.input<O>>;
 }
 
