@@ -40,5 +40,5 @@ export function sendUnauthorized(res: http.ServerResponse, reason: "missing" | "
         ? "The Authorization header must be `Bearer tnx_…`."
         : "The API key is not valid: it is unknown or was revoked. Ask an operator for a new key.";
   const challenge = reason === "missing" ? `Bearer ${REALM}` : `Bearer ${REALM}, error="invalid_token"`;
-  sendError(res, 401, "unauthorized", message, { "www-authenticate": challenge });
+  sendError(res, "unauthorized", message, { "www-authenticate": challenge });
 }

@@ -88,7 +88,7 @@ export class McpSessions {
 
   private full(res: http.ServerResponse): boolean {
     if (this.sessions.size < this.limits.maxSessions) return false;
-    sendError(res, 503, "unavailable", "Too many open MCP sessions; try again later.", { "retry-after": "30" });
+    sendError(res, "unavailable", "Too many open MCP sessions; try again later.", { "retry-after": "30" });
     return true;
   }
 
@@ -145,7 +145,7 @@ export class McpSessions {
   async postSse(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
     const id = new URL(req.url ?? "/", "http://mcp.invalid").searchParams.get("sessionId");
     const s = this.lookup(id, "sse", caller);
-    if (!s) return sendError(res, 404, "not_found", "No such SSE session. Open one with GET /sse.");
+    if (!s) return sendError(res, "not_found", "No such SSE session. Open one with GET /sse.");
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 

@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { ERROR_CODES } from "../../common/errors.js";
+import { ERROR_CODES, HTTP_STATUS, httpStatusOf, TRANSPORT_ERROR_CODES } from "../../common/errors.js";
 import { SERVER_NAME, SERVER_VERSION } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
-import { HTTP_ERROR_CODES, STATUS_FOR_CODE } from "./respond.js";
-import { activeRoutes, API_BASE, REST_ROUTES, type RestRoute } from "./rest.js";
+import { activeRoutes, API_BASE, type RestRoute } from "./rest.js";
 
 type Json = Record<string, unknown>;
 
@@ -40,9 +39,8 @@ const ERROR_SCHEMA = {
       type: "object",
       required: ["code", "message"],
       properties: {
-        code: { type: "string", enum: [...ERROR_CODES, ...HTTP_ERROR_CODES] },
+        code: { type: "string", enum: [...ERROR_CODES, ...TRANSPORT_ERROR_CODES] },
         message: { type: "string" },
-        hint: { type: "string" },
         retryable: { type: "boolean" },
       },
     },
@@ -51,111 +49,114 @@ const ERROR_SCHEMA = {
 
 const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
 
-function statusTable(): string {
-  const rows = Object.entries(STATUS_FOR_CODE).map(([code, status]) => `| \`${code}\` | ${status} |`);
-  return [
-    "| error code | HTTP status |",
-    "|---|---|",
-    ...rows,
-    "| `unauthorized` (missing, malformed, unknown or revoked key) | 401 |",
-    "| `forbidden` (Host or Origin not allowed) | 403 |",
-    "| `method_not_allowed` | 405 |",
-    "| `payload_too_large` | 413 |",
-    "| `unsupported_media_type` | 415 |",
-    "| `unavailable` (shutting down, too many sessions) | 503 |",
-  ].join("\n");
+/** The error code → HTTP status table, printed from HTTP_STATUS (also used for the README). */
+export function statusTable(): string {
+  const byStatus = new Map<number, string[]>();
+  for (const [code, { status, note }] of Object.entries(HTTP_STATUS)) {
+    byStatus.set(status, [...(byStatus.get(status) ?? []), `\`${code}\`${note ? ` (${note})` : ""}`]);
+  }
+  const rows = [...byStatus].sort(([a], [b]) => a - b).map(([status, codes]) => `| ${codes.join(", ")} | ${status} |`);
+  return ["| code | HTTP status |", "|---|---|", ...rows].join("\n");
 }
 
-/**
- * The OpenAPI 3.1 document of the REST API, generated from the route table and the tools'
- * own zod schemas. Routes whose tool is not in the registry are left out.
- */
-export function buildOpenApi(tools: ToolDefinition[], opts: { serverUrl?: string | undefined; routes?: RestRoute[] } = {}): Json {
-  const components: Record<string, unknown> = { Error: ERROR_SCHEMA };
-  const paths: Record<string, Json> = {};
+type InputJson = Json & { properties?: Record<string, Json>; required?: string[] };
 
-  for (const { route, tool } of activeRoutes(tools, opts.routes ?? REST_ROUTES)) {
-    const pathArgs = Object.values(route.params ?? {});
-    const inputJson = schemaFor(tool.inputSchema, "input", `${tool.name}_input`, components) as Json & {
-      properties?: Record<string, Json>;
-      required?: string[];
-    };
-    const props = inputJson.properties ?? {};
-    const required = new Set(inputJson.required ?? []);
-    const parameters: Json[] = Object.entries(route.params ?? {}).map(([name, arg]) => ({
-      name,
-      in: "path",
-      required: true,
-      description: (props[arg]?.description as string | undefined) ?? arg,
-      schema: { type: "string" },
-    }));
-    let requestBody: Json | undefined;
-    if (route.from === "query") {
-      for (const [name, schema] of Object.entries(props)) {
-        if (pathArgs.includes(name)) continue;
-        const { description, ...rest } = schema;
-        parameters.push({ name, in: "query", required: required.has(name), ...(description ? { description } : {}), schema: rest });
-      }
-    } else {
-      const mask = Object.fromEntries(pathArgs.map((a) => [a, true] as const));
-      const bodySchema = pathArgs.length ? (tool.inputSchema as z.ZodObject).omit(mask as never) : tool.inputSchema;
-      const name = `${tool.name}_body`;
-      components[name] = schemaFor(bodySchema, "input", name, components);
-      const bodyRequired = ((components[name] as Json).required as string[] | undefined)?.length ?? 0;
-      requestBody = { required: bodyRequired > 0, content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } } };
+/** Path and query parameters, and the JSON body, of one route: together, exactly the tool's input. */
+function requestOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): { parameters: Json[]; requestBody?: Json } {
+  const pathArgs = Object.values(route.params ?? {});
+  const inputJson = schemaFor(tool.inputSchema, "input", `${tool.name}_input`, components) as InputJson;
+  const props = inputJson.properties ?? {};
+  const required = new Set(inputJson.required ?? []);
+  const parameters: Json[] = Object.entries(route.params ?? {}).map(([name, arg]) => ({
+    name,
+    in: "path",
+    required: true,
+    description: (props[arg]?.description as string | undefined) ?? arg,
+    schema: { type: "string" },
+  }));
+  if (route.from === "query") {
+    for (const [name, schema] of Object.entries(props)) {
+      if (pathArgs.includes(name)) continue;
+      const { description, ...rest } = schema;
+      parameters.push({ name, in: "query", required: required.has(name), ...(description ? { description } : {}), schema: rest });
     }
-    const outName = `${tool.name}_result`;
-    components[outName] = schemaFor(tool.outputSchema, "output", outName, components);
-    const success = String(route.status ?? 200);
-    const responses: Json = {
-      [success]: { description: `The result of the ${tool.name} tool.`, content: { "application/json": { schema: { $ref: `#/components/schemas/${outName}` } } } },
-      "400": errorResponse("invalid_input (or another input error code): the arguments do not fit the schema or the rules."),
-      "401": errorResponse("unauthorized: missing, malformed, unknown or revoked API key."),
-      ...(route.params ? { "404": errorResponse("not_found: no such connector in this workspace.") } : {}),
-      default: errorResponse("Any other error, with the status given by its code (see the table in the API description)."),
-    };
-    const fullPath = `${API_BASE}${route.path}`;
-    paths[fullPath] ??= {};
-    paths[fullPath][route.method.toLowerCase()] = {
-      operationId: tool.name,
-      summary: tool.title,
-      description: `${tool.description}\n\nSame as the MCP tool \`${tool.name}\`.`,
-      tags: [route.tag],
-      ...(parameters.length ? { parameters } : {}),
-      ...(requestBody ? { requestBody } : {}),
-      responses,
-    };
+    return { parameters };
   }
+  const mask = Object.fromEntries(pathArgs.map((a) => [a, true] as const));
+  const bodySchema = pathArgs.length ? (tool.inputSchema as z.ZodObject).omit(mask as never) : tool.inputSchema;
+  const name = `${tool.name}_body`;
+  components[name] = schemaFor(bodySchema, "input", name, components);
+  const bodyRequired = ((components[name] as Json).required as string[] | undefined)?.length ?? 0;
+  return { parameters, requestBody: { required: bodyRequired > 0, content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } } } };
+}
 
-  paths[`${API_BASE}/openapi.json`] = {
-    get: {
-      operationId: "openapi",
-      summary: "This document",
-      tags: ["meta"],
-      security: [],
-      responses: { "200": { description: "The OpenAPI 3.1 document of this API.", content: { "application/json": { schema: { type: "object" } } } } },
-    },
+/** The responses of one route: its success, the errors every route can give, and `default` for the rest. */
+function responsesOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): Json {
+  const outName = `${tool.name}_result`;
+  components[outName] = schemaFor(tool.outputSchema, "output", outName, components);
+  return {
+    [String(route.status ?? 200)]: { description: `The result of the ${tool.name} tool.`, content: { "application/json": { schema: { $ref: `#/components/schemas/${outName}` } } } },
+    [httpStatusOf("invalid_input")]: errorResponse("invalid_input (or another input error code): the arguments do not fit the schema or the rules."),
+    [httpStatusOf("unauthorized")]: errorResponse("unauthorized: missing, malformed, unknown or revoked API key."),
+    ...(route.params ? { [httpStatusOf("not_found")]: errorResponse("not_found: no such connector in this workspace.") } : {}),
+    default: errorResponse("Any other error, with the status given by its code (see the table in the API description)."),
   };
-  paths["/healthz"] = {
-    get: {
-      operationId: "healthz",
-      summary: "Liveness and database check",
-      tags: ["meta"],
-      security: [],
-      responses: {
-        "200": {
-          description: "The server is up and its database answers.",
-          content: {
-            "application/json": {
-              schema: { type: "object", required: ["status"], properties: { status: { type: "string", const: "ok" }, version: { type: "string" } } },
-            },
-          },
+}
+
+function operationOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): Json {
+  const { parameters, requestBody } = requestOf(route, tool, components);
+  return {
+    operationId: tool.name,
+    summary: tool.title,
+    description: `${tool.description}\n\nSame as the MCP tool \`${tool.name}\`.`,
+    tags: [route.tag],
+    ...(parameters.length ? { parameters } : {}),
+    ...(requestBody ? { requestBody } : {}),
+    responses: responsesOf(route, tool, components),
+  };
+}
+
+/** The two operations that are not tools: this document and the health check. */
+function metaPaths(): Record<string, Json> {
+  const healthBody = { type: "object", required: ["status"], properties: { status: { type: "string", const: "ok" }, version: { type: "string" } } };
+  return {
+    [`${API_BASE}/openapi.json`]: {
+      get: {
+        operationId: "openapi",
+        summary: "This document",
+        tags: ["meta"],
+        security: [],
+        responses: { "200": { description: "The OpenAPI 3.1 document of this API.", content: { "application/json": { schema: { type: "object" } } } } },
+      },
+    },
+    "/healthz": {
+      get: {
+        operationId: "healthz",
+        summary: "Liveness and database check",
+        tags: ["meta"],
+        security: [],
+        responses: {
+          "200": { description: "The server is up and its database answers.", content: { "application/json": { schema: healthBody } } },
+          [httpStatusOf("unavailable")]: errorResponse("unavailable: shutting down, or the database does not answer."),
         },
-        "503": errorResponse("unavailable: shutting down, or the database does not answer."),
       },
     },
   };
+}
 
+/**
+ * The OpenAPI 3.1 document of the REST API, generated from the tools' route metadata and their
+ * own zod schemas; the error statuses come from the one table (HTTP_STATUS).
+ */
+export function buildOpenApi(tools: ToolDefinition[], opts: { serverUrl?: string | undefined } = {}): Json {
+  const components: Record<string, unknown> = { Error: ERROR_SCHEMA };
+  const paths: Record<string, Json> = {};
+  for (const { route, tool } of activeRoutes(tools)) {
+    const fullPath = `${API_BASE}${route.path}`;
+    paths[fullPath] ??= {};
+    paths[fullPath][route.method.toLowerCase()] = operationOf(route, tool, components);
+  }
+  Object.assign(paths, metaPaths());
   return {
     openapi: "3.1.0",
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",

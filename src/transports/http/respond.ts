@@ -1,28 +1,5 @@
 import type http from "node:http";
-import type { ErrorCode } from "../../common/errors.js";
-
-/**
- * HTTP status for each contract error code (REST API). Documented in the OpenAPI document
- * and the README; the codes themselves are the tools' codes, unchanged.
- */
-export const STATUS_FOR_CODE: Record<ErrorCode, number> = {
-  invalid_input: 400,
-  auth_type_unsupported: 400,
-  role_not_allowed: 400,
-  unknown_provider: 400,
-  not_found: 404,
-  conflict: 409,
-  provider_not_configured: 409,
-  invalid_state: 409,
-  consent_denied: 409,
-  state_expired: 410,
-  provider_error: 502,
-  internal: 500,
-};
-
-/** Transport-level failures that happen before any tool runs. */
-export const HTTP_ERROR_CODES = ["unauthorized", "forbidden", "method_not_allowed", "payload_too_large", "unsupported_media_type", "unavailable"] as const;
-export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+import { httpStatusOf, type ErrorCode, type TransportErrorCode } from "../../common/errors.js";
 
 const BASE_HEADERS = {
   "cache-control": "no-store",
@@ -39,23 +16,23 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-export function sendError(
-  res: http.ServerResponse,
-  status: number,
-  code: ErrorCode | HttpErrorCode,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
-  sendJson(res, status, { error: { code, message } }, headers);
+/** `{ error: { code, message } }` with the code's status from the one table (HTTP_STATUS in common/errors.ts). */
+export function sendError(res: http.ServerResponse, code: ErrorCode | TransportErrorCode, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, httpStatusOf(code), { error: { code, message } }, headers);
 }
 
-export type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; message: string };
+export type BodyResult = { ok: true; text: string } | { ok: false; code: "payload_too_large" | "invalid_input"; message: string };
+
+/** Answer a body that could not be read; a too-large one also ends the connection (the rest is not read). */
+export function sendBodyError(res: http.ServerResponse, body: Extract<BodyResult, { ok: false }>): void {
+  sendError(res, body.code, body.message, body.code === "payload_too_large" ? { connection: "close" } : {});
+}
 
 /** Read a request body up to `limit` bytes; a larger body is refused without reading the rest. */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
-    return Promise.resolve({ ok: false, status: 413, message: `The request body is larger than ${limit} bytes.` });
+    return Promise.resolve({ ok: false, code: "payload_too_large", message: `The request body is larger than ${limit} bytes.` });
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -71,15 +48,15 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<Body
       size += chunk.length;
       if (size > limit) {
         req.pause();
-        finish({ ok: false, status: 413, message: `The request body is larger than ${limit} bytes.` });
+        finish({ ok: false, code: "payload_too_large", message: `The request body is larger than ${limit} bytes.` });
         return;
       }
       chunks.push(chunk);
     };
     req.on("data", onData);
     req.once("end", () => finish({ ok: true, text: Buffer.concat(chunks).toString("utf8") }));
-    req.once("error", () => finish({ ok: false, status: 400, message: "The request body could not be read." }));
-    req.once("aborted", () => finish({ ok: false, status: 400, message: "The request was aborted." }));
+    req.once("error", () => finish({ ok: false, code: "invalid_input", message: "The request body could not be read." }));
+    req.once("aborted", () => finish({ ok: false, code: "invalid_input", message: "The request was aborted." }));
   });
 }
 

@@ -1,0 +1,109 @@
+import type http from "node:http";
+import { sql } from "kysely";
+import type { GrantDeps } from "../../grants/deps.js";
+import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
+import { SERVER_VERSION } from "../mcp-server.js";
+import type { Caller } from "./auth.js";
+import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
+import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
+import { API_BASE, type RestApi } from "./rest.js";
+
+export const HEALTH_PATH = "/healthz";
+export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
+
+type Req = http.IncomingMessage;
+type Res = http.ServerResponse;
+
+/**
+ * One entry of HTTP mode's route table. The server checks, in this order: the Host/Origin allow
+ * list (unless `anyHost`), the method (`methods`, else 405 with Allow), the API key (`auth`), and
+ * then calls the handler.
+ */
+export type HttpRoute = {
+  name: string;
+  matches: (path: string) => boolean;
+  /** Allowed methods; absent when the handler answers other methods itself. */
+  methods?: readonly string[];
+  /** Served before the Host/Origin check: probes use the pod or container address. */
+  anyHost?: boolean;
+} & ({ auth: true; handle: (req: Req, res: Res, url: URL, caller: Caller) => Promise<void> } | { auth: false; handle: (req: Req, res: Res, url: URL) => Promise<void> });
+
+export interface RouteDeps {
+  ctx: GrantDeps;
+  sessions: McpSessions;
+  rest: RestApi;
+  /** The OpenAPI document, serialized once. */
+  openapi: string;
+  maxBodyBytes: number;
+}
+
+/** Read and parse a JSON body; answers the error itself (JSON-RPC shaped for `rpc`) and returns undefined on failure. */
+async function jsonBody(req: Req, res: Res, maxBodyBytes: number, rpc: boolean): Promise<{ value: unknown } | undefined> {
+  const body = await readBody(req, maxBodyBytes);
+  if (!body.ok) {
+    sendBodyError(res, body);
+    return undefined;
+  }
+  const parsed = parseJson(body.text);
+  if (!parsed.ok) {
+    if (rpc) sendJson(res, 400, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not valid JSON" }, id: null });
+    else sendError(res, "invalid_input", "The request body is not valid JSON.");
+    return undefined;
+  }
+  return { value: parsed.value };
+}
+
+async function health(ctx: GrantDeps, res: Res): Promise<void> {
+  try {
+    await sql`select 1`.execute(ctx.db);
+  } catch (err) {
+    ctx.log.error("health check: the database does not answer", { error: err });
+    return sendError(res, "unavailable", "The database does not answer.");
+  }
+  sendJson(res, 200, { status: "ok", version: SERVER_VERSION });
+}
+
+function openapi(req: Req, res: Res, doc: string): void {
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", "content-length": Buffer.byteLength(doc) });
+  res.end(req.method === "HEAD" ? undefined : doc);
+}
+
+const exact = (p: string) => (path: string) => path === p;
+
+/** HTTP mode's routes, first match wins: /healthz, /oauth/callback, the OpenAPI document, the two MCP transports and the REST API. */
+export function httpRoutes(d: RouteDeps): HttpRoute[] {
+  return [
+    { name: "health", matches: exact(HEALTH_PATH), anyHost: true, auth: false, handle: (_req, res) => health(d.ctx, res) },
+    { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res) },
+    { name: "openapi", matches: exact(OPENAPI_PATH), methods: ["GET", "HEAD"], auth: false, handle: async (req, res) => openapi(req, res, d.openapi) },
+    {
+      name: "mcp",
+      matches: exact(MCP_PATH),
+      methods: ["POST", "GET", "DELETE"],
+      auth: true,
+      handle: async (req, res, _url, caller) => {
+        const parsed = req.method === "POST" ? await jsonBody(req, res, d.maxBodyBytes, true) : { value: undefined };
+        if (parsed) await d.sessions.handleStreamable(req, res, caller, parsed.value);
+      },
+    },
+    { name: "sse", matches: exact(SSE_PATH), methods: ["GET"], auth: true, handle: (_req, res, _url, caller) => d.sessions.openSse(res, caller) },
+    {
+      name: "sse-messages",
+      matches: exact(SSE_MESSAGES_PATH),
+      methods: ["POST"],
+      auth: true,
+      handle: async (req, res, _url, caller) => {
+        const parsed = await jsonBody(req, res, d.maxBodyBytes, false);
+        if (parsed) await d.sessions.postSse(req, res, caller, parsed.value);
+      },
+    },
+    { name: "rest", matches: (path) => path.startsWith(`${API_BASE}/`) && d.rest.matches(path), auth: true, handle: (req, res, url, caller) => d.rest.handle(req, res, caller, url) },
+  ];
+}
+
+/** 405 for a route's other methods: "Use GET.", "Use POST, GET or DELETE." */
+export function methodNotAllowed(res: Res, methods: readonly string[]): void {
+  const shown = methods.filter((m) => m !== "HEAD");
+  const list = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} or ${shown.at(-1)}` : shown[0];
+  sendError(res, "method_not_allowed", `Use ${list}.`, { allow: shown.join(", ") });
+}
