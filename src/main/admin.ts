@@ -1,4 +1,7 @@
+import { definitions } from "../../providers/index.js";
 import { loadConfig } from "../app/config.js";
+import { buildCatalog } from "../catalog/catalog.js";
+import { listProviders } from "../catalog/listing.js";
 import { openDatabase, type OpenedDatabase } from "../store/db.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
@@ -55,4 +58,11 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new UsageError(sub ? `unknown keys command "${sub}"` : "keys needs a command: create, list or revoke");
+}
+
+/** `tenex-connectors providers`: the catalog, and which providers have OAuth app credentials. */
+export function providersCommand(): void {
+  const config = loadConfig(process.env);
+  const catalog = buildCatalog(definitions, config.providers);
+  process.stdout.write(JSON.stringify({ providers: listProviders(catalog) }, null, 2) + "\n");
 }

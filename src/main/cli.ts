@@ -1,18 +1,7 @@
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { tools } from "../../tools/index.js";
-import { createApp, redirectUriFor } from "../app/app.js";
-import { startCallbackListener } from "../transports/callback/listener.js";
-import { loadConfig } from "../app/config.js";
-import { createLogger, logUnhandledRejections } from "../common/log.js";
-import { createMcpServer } from "../transports/mcp-server.js";
-import { openInBrowser } from "./open-browser.js";
-import { listProviders } from "../catalog/listing.js";
-import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "../store/workspaces.js";
-import { buildCatalog } from "../catalog/catalog.js";
-import { definitions } from "../../providers/index.js";
-import { keysCommand, workspacesCommand } from "./admin.js";
+import { keysCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
 import { serveHttp } from "./http.js";
+import { serveStdio } from "./stdio.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
@@ -34,54 +23,6 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
-  const config = loadConfig(process.env);
-  if (opts.openBrowser) config.open_browser = true;
-  const log = createLogger({ level: config.log_level });
-  logUnhandledRejections(log);
-  const app = await createApp(config, { mode: "stdio", log });
-  let workspaceId = LOCAL_WORKSPACE_ID;
-  let authorize: (() => Promise<void>) | undefined;
-  if (config.api_key) {
-    const auth = await authenticateApiKey(app.ctx.db, config.api_key);
-    if (!auth) fail("TENEX_API_KEY is not a valid, unrevoked key");
-    workspaceId = auth.workspace_id;
-    // Checked again on every tool call: a key revoked while this server runs stops working at once.
-    authorize = () => assertKeyLive(app.ctx.db, auth.key_id);
-  }
-  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
-  // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
-  app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
-  const server = createMcpServer(app.ctx, tools, {
-    workspace_id: workspaceId,
-    ...(authorize ? { authorize } : {}),
-    ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
-  });
-  const transport = new StdioServerTransport();
-  let closing = false;
-  const shutdown = async (why: string) => {
-    if (closing) return;
-    closing = true;
-    log.info("shutting down", { why });
-    await listener.close().catch(() => undefined);
-    await server.close().catch(() => undefined);
-    await app.close().catch(() => undefined);
-    process.exit(0);
-  };
-  transport.onclose = () => void shutdown("stdin closed");
-  process.stdin.on("end", () => void shutdown("stdin ended"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  await server.connect(transport);
-  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
-}
-
-function printProviders(): void {
-  const config = loadConfig(process.env);
-  const catalog = buildCatalog(definitions, config.providers);
-  process.stdout.write(JSON.stringify({ providers: listProviders(catalog) }, null, 2) + "\n");
-}
-
 async function main(argv: string[]): Promise<void> {
   const [cmd = "serve", ...rest] = argv;
   if (cmd === "--help" || cmd === "-h" || cmd === "help") {
@@ -97,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
     if (unknown.length > 0) fail(`unknown option ${unknown[0]}\n${USAGE}`, 2);
     return serveStdio({ openBrowser });
   }
-  if (cmd === "providers") return printProviders();
+  if (cmd === "providers") return providersCommand();
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);
 }
 

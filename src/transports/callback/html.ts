@@ -34,34 +34,13 @@ export interface PageOptions {
   next?: string[];
 }
 
-export function renderPage(opts: PageOptions): string {
+/** The page's only style: light and dark colours from PALETTE, the accent by tone. */
+function styleBlock(tone: Tone): string {
   const { light, dark } = PALETTE;
-  const body = opts.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join("\n      ");
-  const facts = opts.facts?.length
-    ? `<dl>
-        ${opts.facts.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join("\n        ")}
-      </dl>`
-    : "";
-  const next = opts.next?.length
-    ? `<section aria-labelledby="next">
-        <h2 id="next">What to do next</h2>
-        <ul>
-          ${opts.next.map((n) => `<li>${escapeHtml(n)}</li>`).join("\n          ")}
-        </ul>
-      </section>`
-    : "";
-  return `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta name="referrer" content="no-referrer">
-    <meta name="color-scheme" content="light dark">
-    <title>${escapeHtml(opts.title)} · tenex-connectors</title>
-    <style>
-      :root { color-scheme: light dark; --page: ${light.page}; --card: ${light.card}; --text: ${light.text}; --muted: ${light.muted}; --accent: ${light.accent[opts.tone]}; }
+  return `<style>
+      :root { color-scheme: light dark; --page: ${light.page}; --card: ${light.card}; --text: ${light.text}; --muted: ${light.muted}; --accent: ${light.accent[tone]}; }
       @media (prefers-color-scheme: dark) {
-        :root { --page: ${dark.page}; --card: ${dark.card}; --text: ${dark.text}; --muted: ${dark.muted}; --accent: ${dark.accent[opts.tone]}; }
+        :root { --page: ${dark.page}; --card: ${dark.card}; --text: ${dark.text}; --muted: ${dark.muted}; --accent: ${dark.accent[tone]}; }
       }
       * { box-sizing: border-box; }
       body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; background: var(--page); color: var(--text); }
@@ -78,7 +57,39 @@ export function renderPage(opts: PageOptions): string {
       dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
       footer { margin-top: 1.75rem; font-size: .9rem; color: var(--muted); }
       @media (max-width: 40rem) { main { margin: 0; border-radius: 0; min-height: 100vh; padding: 1.5rem 1.25rem; } }
-    </style>
+    </style>`;
+}
+
+/** Inner parts of a page: the facts list and the "what to do next" steps, when given. */
+function extras(opts: PageOptions): { facts: string; next: string } {
+  const facts = opts.facts?.length
+    ? `<dl>
+        ${opts.facts.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join("\n        ")}
+      </dl>`
+    : "";
+  const next = opts.next?.length
+    ? `<section aria-labelledby="next">
+        <h2 id="next">What to do next</h2>
+        <ul>
+          ${opts.next.map((n) => `<li>${escapeHtml(n)}</li>`).join("\n          ")}
+        </ul>
+      </section>`
+    : "";
+  return { facts, next };
+}
+
+export function renderPage(opts: PageOptions): string {
+  const body = opts.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join("\n      ");
+  const { facts, next } = extras(opts);
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta name="referrer" content="no-referrer">
+    <meta name="color-scheme" content="light dark">
+    <title>${escapeHtml(opts.title)} · tenex-connectors</title>
+    ${styleBlock(opts.tone)}
   </head>
   <body>
     <main>

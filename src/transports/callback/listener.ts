@@ -55,89 +55,114 @@ export interface CallbackListener {
   close(): Promise<void>;
 }
 
+/** Who holds a callback port we could not bind: another tenex-connectors answers with its marker header. */
+async function describeHolder(host: string, port: number): Promise<"another tenex-connectors process" | "another program"> {
+  try {
+    const r = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${CALLBACK_PATH}`, { signal: AbortSignal.timeout(1000) });
+    await r.body?.cancel();
+    return r.headers.get(MARKER_HEADER) ? "another tenex-connectors process" : "another program";
+  } catch {
+    return "another program";
+  }
+}
+
+/** Say once, in the log, why grants cannot finish in this process while the port is taken. */
+async function reportBusyPort(ctx: GrantDeps, opts: { host: string; port: number }, retryMs: number): Promise<void> {
+  if ((await describeHolder(opts.host, opts.port)) === "another tenex-connectors process") {
+    ctx.log.info(`callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`);
+  } else {
+    ctx.log.error(
+      `callback port ${opts.host}:${opts.port} is used by another program, so OAuth grants cannot finish here. Set TENEX_CALLBACK_PORT to a free port (and register that redirect URI with your OAuth apps), or stop the other program. Retrying every ${retryMs / 1000}s.`,
+    );
+  }
+}
+
+/**
+ * The stdio-mode listener: binds host:port, and while the port is taken keeps retrying (so it
+ * takes the port over when its owner exits). `ready` settles after the first attempt, bound or not.
+ */
+class RetryingListener implements CallbackListener {
+  private bound: number | null = null;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private reportedBusy = false;
+  private first = true;
+  private readonly server: http.Server;
+  readonly ready: Promise<CallbackListener>;
+  private settle!: { resolve: (l: CallbackListener) => void; reject: (err: Error) => void };
+
+  constructor(
+    private readonly ctx: GrantDeps,
+    private readonly opts: { host: string; port: number; retryMs: number },
+  ) {
+    this.server = http.createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
+      if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
+      else notFound(res);
+    });
+    this.server.requestTimeout = 30_000;
+    this.server.headersTimeout = 10_000;
+    this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.attempt();
+  }
+
+  port(): number | null {
+    return this.bound;
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((done) => {
+      this.closed = true;
+      if (this.timer) clearTimeout(this.timer);
+      if (this.bound === null) return done();
+      this.server.close(() => done());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== "EADDRINUSE") {
+      if (this.first) this.settle.reject(new Error(`cannot listen for OAuth callbacks on ${this.opts.host}:${this.opts.port}: ${err.code ?? err.message}`));
+      else this.ctx.log.error("oauth callback listener failed", { error: err });
+      return;
+    }
+    void this.retryLater();
+  };
+
+  private attempt(): void {
+    if (this.closed) return;
+    this.server.once("error", this.onError);
+    this.server.listen(this.opts.port, this.opts.host, () => {
+      this.server.off("error", this.onError);
+      this.bound = (this.server.address() as AddressInfo).port;
+      this.ctx.log.info("oauth callback listener ready", { url: `http://${this.opts.host}:${this.bound}${CALLBACK_PATH}`, took_over: !this.first });
+      this.settleFirst();
+    });
+  }
+
+  private async retryLater(): Promise<void> {
+    if (!this.reportedBusy) {
+      this.reportedBusy = true;
+      await reportBusyPort(this.ctx, this.opts, this.opts.retryMs);
+    }
+    this.settleFirst();
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.attempt(), this.opts.retryMs);
+    this.timer.unref();
+  }
+
+  private settleFirst(): void {
+    if (!this.first) return;
+    this.first = false;
+    this.settle.resolve(this);
+  }
+}
+
 /**
  * Listen for OAuth callbacks on host:port (stdio mode). When the port is taken, the server
  * keeps serving tools and retries, so it takes the port over when its owner exits; grants
  * it starts meanwhile are finished by the owner, which shares the database.
  */
 export function startCallbackListener(ctx: GrantDeps, opts: { host: string; port: number; retryMs?: number }): Promise<CallbackListener> {
-  const retryMs = opts.retryMs ?? 2000;
-  let bound: number | null = null;
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let reportedBusy = false;
-  const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
-    if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
-    else notFound(res);
-  });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-
-  const describeHolder = async (): Promise<string> => {
-    try {
-      const r = await fetch(`http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}${CALLBACK_PATH}`, { signal: AbortSignal.timeout(1000) });
-      await r.body?.cancel();
-      return r.headers.get(MARKER_HEADER) ? "another tenex-connectors process" : "another program";
-    } catch {
-      return "another program";
-    }
-  };
-
-  return new Promise((resolve, reject) => {
-    let first = true;
-    const attempt = () => {
-      if (closed) return;
-      server.once("error", onError);
-      server.listen(opts.port, opts.host, () => {
-        server.off("error", onError);
-        bound = (server.address() as AddressInfo).port;
-        ctx.log.info("oauth callback listener ready", { url: `http://${opts.host}:${bound}${CALLBACK_PATH}`, took_over: !first });
-        if (first) {
-          first = false;
-          resolve(listener);
-        }
-      });
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code !== "EADDRINUSE") {
-        if (first) reject(new Error(`cannot listen for OAuth callbacks on ${opts.host}:${opts.port}: ${err.code ?? err.message}`));
-        else ctx.log.error("oauth callback listener failed", { error: err });
-        return;
-      }
-      void (async () => {
-        if (!reportedBusy) {
-          reportedBusy = true;
-          const holder = await describeHolder();
-          if (holder === "another tenex-connectors process") {
-            ctx.log.info(`callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`);
-          } else {
-            ctx.log.error(
-              `callback port ${opts.host}:${opts.port} is used by another program, so OAuth grants cannot finish here. Set TENEX_CALLBACK_PORT to a free port (and register that redirect URI with your OAuth apps), or stop the other program. Retrying every ${retryMs / 1000}s.`,
-            );
-          }
-        }
-        if (first) {
-          first = false;
-          resolve(listener);
-        }
-        if (!closed) {
-          timer = setTimeout(attempt, retryMs);
-          timer.unref();
-        }
-      })();
-    };
-    const listener: CallbackListener = {
-      port: () => bound,
-      close: () =>
-        new Promise<void>((done) => {
-          closed = true;
-          if (timer) clearTimeout(timer);
-          if (bound === null) return done();
-          server.close(() => done());
-          server.closeAllConnections();
-        }),
-    };
-    attempt();
-  });
+  return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000 }).ready;
 }

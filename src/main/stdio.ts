@@ -1,0 +1,50 @@
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { tools } from "../../tools/index.js";
+import { createApp, redirectUriFor } from "../app/app.js";
+import { loadConfig } from "../app/config.js";
+import { createLogger, logUnhandledRejections } from "../common/log.js";
+import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "../store/workspaces.js";
+import { startCallbackListener } from "../transports/callback/listener.js";
+import { createMcpServer } from "../transports/mcp-server.js";
+import { openInBrowser } from "./open-browser.js";
+import { onShutdown } from "./shutdown.js";
+
+/** The workspace this process acts for: TENEX_API_KEY's, checked again before every tool call; else the local one. */
+async function workspaceFor(db: Parameters<typeof authenticateApiKey>[0], apiKey: string | undefined): Promise<{ workspaceId: string; authorize?: () => Promise<void> }> {
+  if (!apiKey) return { workspaceId: LOCAL_WORKSPACE_ID };
+  const auth = await authenticateApiKey(db, apiKey);
+  if (!auth) throw new Error("TENEX_API_KEY is not a valid, unrevoked key");
+  // A key revoked while this server runs stops working at once.
+  return { workspaceId: auth.workspace_id, authorize: () => assertKeyLive(db, auth.key_id) };
+}
+
+/** `tenex-connectors [serve] [--open-browser]`: the MCP server on stdio, with the OAuth callback listener. */
+export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
+  const config = loadConfig(process.env);
+  if (opts.openBrowser) config.open_browser = true;
+  const log = createLogger({ level: config.log_level });
+  logUnhandledRejections(log);
+  const app = await createApp(config, { mode: "stdio", log });
+  const { workspaceId, authorize } = await workspaceFor(app.ctx.db, config.api_key).catch(async (err: unknown) => {
+    await app.close();
+    throw err;
+  });
+  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
+  // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
+  app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
+  const server = createMcpServer(app.ctx, tools, {
+    workspace_id: workspaceId,
+    ...(authorize ? { authorize } : {}),
+    ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
+  });
+  const transport = new StdioServerTransport();
+  const shutdown = onShutdown(log, [
+    { what: "callback listener close", close: () => listener.close() },
+    { what: "mcp server close", close: () => server.close() },
+    { what: "database close", close: () => app.close() },
+  ]);
+  transport.onclose = () => void shutdown("stdin closed");
+  process.stdin.on("end", () => void shutdown("stdin ended"));
+  await server.connect(transport);
+  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
+}
