@@ -5,6 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { definitions } from "../providers/index.js";
 import { buildCatalog } from "../src/catalog/catalog.js";
+import { statusTable } from "../src/transports/http/openapi.js";
+import { API_BASE, restRoutes } from "../src/transports/http/rest.js";
 import { tools } from "../tools/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,10 +32,30 @@ export function providersTable(): string {
   return ["| id | provider | auth | roles | settings | env prefix |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
+/** What a REST row adds to its tool's name, besides a 201. */
+const REST_NOTES: Record<string, string> = {
+  list_connectors: "pass `next_cursor` back as `cursor`",
+  start_connector_oauth: "the body has `authorization_url`",
+  get_connector_status: "poll a grant's status",
+};
+
+/** The REST routes, from the tools' own route metadata: method, path and query arguments, and the tool. */
+export function restTable(): string {
+  const rows = restRoutes(tools).map((route) => {
+    const tool = tools.find((t) => t.name === route.tool)!;
+    const fromPath = new Set(Object.values(route.params ?? {}));
+    const query = route.from === "query" ? Object.keys(tool.inputSchema.shape).filter((k) => !fromPath.has(k)) : [];
+    const target = `${route.method} ${API_BASE}${route.path}${query.length ? `?${query.map((k) => `${k}=`).join("&")}` : ""}`;
+    const notes = [...(route.status === 201 ? ["201"] : []), ...(REST_NOTES[route.tool] ? [REST_NOTES[route.tool]] : [])];
+    return `| \`${target}\` | \`${route.tool}\`${notes.length ? ` (${notes.join("; ")})` : ""} |`;
+  });
+  return ["| method and path | tool |", "|---|---|", ...rows].join("\n");
+}
+
 export function renderReadme(readme: string): string {
   const put = (text: string, name: string, table: string) =>
     text.replace(new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`), (_m, a: string, b: string) => `${a}\n${table}\n${b}`);
-  return put(put(readme, "tools", toolsTable()), "providers", providersTable());
+  return put(put(put(put(readme, "tools", toolsTable()), "providers", providersTable()), "rest", restTable()), "errors", statusTable());
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,15 +1,10 @@
 // Small parts of HTTP mode on their own: the Host/Origin allow list, the bounded per-session
-// event store behind resumable SSE streams, and the REST API's per-workspace MCP clients.
+// event store behind resumable SSE streams, and REST calls through the tool boundary.
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createApp } from "../src/app/app.js";
-import { loadConfig } from "../src/app/config.js";
-import { ToolInvoker } from "../src/transports/http/rest.js";
-import { createLogger } from "../src/common/log.js";
-import { defineTool, type ToolDefinition } from "../src/transports/tool.js";
-import { tempDir } from "./support/http.js";
+import { defineTool } from "../src/transports/tool.js";
+import { bearer, rawRequest, startHttpHarness } from "./support/http.js";
 import { BoundedEventStore } from "../src/transports/http/event-store.js";
 import { HostAllowList } from "../src/transports/http/hosts.js";
 
@@ -65,10 +60,8 @@ describe("BoundedEventStore", () => {
   });
 });
 
-describe("ToolInvoker (REST's path into the tools)", () => {
-  it("never lets go of a workspace's client while one of its calls is running", async () => {
-    const dir = tempDir("tenex-invoker-");
-    const app = await createApp(loadConfig({ TENEX_DB: path.join(dir, "tenex.db") }, dir), { mode: "http", log: createLogger({ level: "error", write: () => undefined }) });
+describe("REST through the tool boundary", () => {
+  it("runs each request in its caller's workspace, and a slow call is answered while other workspaces call", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const gated = defineTool({
@@ -78,25 +71,25 @@ describe("ToolInvoker (REST's path into the tools)", () => {
       inputSchema: z.object({ wait: z.boolean().describe("wait for the gate") }).strict(),
       outputSchema: z.object({ workspace_id: z.string() }).strict(),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      rest: { method: "POST", path: "/gated" },
       handler: async (input, ctx) => {
         if (input.wait) await gate;
         return { workspace_id: ctx.workspace_id };
       },
-    }) as unknown as ToolDefinition;
-    const invoker = new ToolInvoker(app.ctx, [gated], 1);
+    });
+    const h = await startHttpHarness({ tools: [gated] });
+    const post = (key: string, wait: boolean) =>
+      rawRequest(`${h.url}/api/v1/gated`, { method: "POST", headers: { ...bearer(key), "content-type": "application/json" }, body: JSON.stringify({ wait }) });
     try {
-      const signal = new AbortController().signal;
-      const slow = invoker.call("ws_one", "gated", { wait: true }, signal);
-      // Two more workspaces push the bound of one client; ws_one is busy and must survive.
-      expect((await invoker.call("ws_two", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_two" });
-      expect((await invoker.call("ws_three", "gated", { wait: false }, signal)).structuredContent).toEqual({ workspace_id: "ws_three" });
+      const slow = post(h.a.key, true);
+      // Other calls, of the other workspace, go through while A's call waits.
+      for (let i = 0; i < 3; i++) expect((await post(h.b.key, false)).json()).toEqual({ workspace_id: h.b.workspace_id });
       release();
       const res = await slow;
-      expect(res.isError).toBeFalsy();
-      expect(res.structuredContent).toEqual({ workspace_id: "ws_one" });
+      expect(res.status).toBe(200);
+      expect(res.json()).toEqual({ workspace_id: h.a.workspace_id });
     } finally {
-      await invoker.close();
-      await app.close();
+      await h.close();
     }
   });
 });

@@ -7,8 +7,8 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools } from "../tools/index.js";
-import { STATUS_FOR_CODE } from "../src/transports/http/respond.js";
-import { API_BASE, REST_ROUTES } from "../src/transports/http/rest.js";
+import { HTTP_STATUS } from "../src/common/errors.js";
+import { API_BASE, restRoutes } from "../src/transports/http/rest.js";
 import { ROOT } from "./support/stdio.js";
 import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
 import { synthObject, synthValue, type JsonSchema } from "./support/synth.js";
@@ -24,6 +24,7 @@ type Operation = {
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 const registered = new Set(tools.map((t) => t.name));
+const REST_ROUTES = restRoutes(tools);
 
 describe("HTTP mode: REST API and its OpenAPI document", () => {
   let h: HttpHarness;
@@ -132,7 +133,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       const res = await call(method, url, { ...(body !== undefined ? { body } : {}), ...(op.security?.length === 0 ? { key: null } : {}) });
       const json = res.json();
       checkDocumented(path, method, op, res.status, json);
-      if (res.status >= 400) expect(STATUS_FOR_CODE[json.error.code as keyof typeof STATUS_FOR_CODE] ?? res.status, `${method} ${path}`).toBe(res.status);
+      if (res.status >= 400) expect(HTTP_STATUS[json.error.code as keyof typeof HTTP_STATUS]?.status ?? res.status, `${method} ${path}`).toBe(res.status);
       answered[`${method} ${path}`] = res.status;
     }
     // The routes that can succeed with a pending connector did.
@@ -199,6 +200,28 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
     const second = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)).json();
     const ids = [...first.connectors, ...second.connectors].map((c: Sc) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("keeps every REST method and path of the contract, each on its tool", () => {
+    expect(REST_ROUTES.map((r) => `${r.method} ${r.path} ${r.tool}${r.status === 201 ? " 201" : ""}`).sort()).toEqual(
+      [
+        "GET /providers list_providers",
+        "GET /connectors list_connectors",
+        "POST /connectors/oauth start_connector_oauth 201",
+        "POST /connectors/keys submit_connector_key 201",
+        "GET /connectors/{id} get_connector_status",
+        "PATCH /connectors/{id} update_connector",
+        "DELETE /connectors/{id} delete_connector",
+        "GET /connectors/{id}/wait wait_for_connector",
+        "POST /connectors/{id}/primary set_primary_connector",
+        "POST /connectors/{id}/test test_connector",
+        "POST /connectors/{id}/refresh refresh_connector",
+        "POST /connectors/{id}/revoke revoke_connector",
+        "POST /connectors/{id}/disable disable_connector",
+        "POST /connectors/{id}/enable enable_connector",
+        "GET /resolve resolve_connector",
+      ].sort(),
+    );
   });
 
   it("lists every route of the route table, with its tool, in the README", () => {

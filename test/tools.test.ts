@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { tools } from "../tools/index.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
-import { defineTool, type ToolDefinition } from "../src/transports/tool.js";
+import { ConnectorError } from "../src/common/errors.js";
+import { createLogger } from "../src/common/log.js";
+import { invokeTool } from "../src/transports/boundary.js";
+import { buildOpenApi } from "../src/transports/http/openapi.js";
+import { restRoutes } from "../src/transports/http/rest.js";
+import { defineTool, type AnyToolDefinition, type ToolContext } from "../src/transports/tool.js";
 import { startHarness, type Harness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
 
@@ -21,7 +26,8 @@ const HUBSPOT_ENV = {
 
 describe("tool registry", () => {
   it("has one file per tool, named after it, with complete annotations and flat object schemas", async () => {
-    const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts");
+    // `_` files (such as _params.ts) are shared helpers, not tools.
+    const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts" && !f.startsWith("_"));
     expect(files.map((f) => f.replace(/\.ts$/, "")).sort()).toEqual(tools.map((t) => t.name).sort());
     const t = await startHarness({ env: {} });
     try {
@@ -74,7 +80,10 @@ describe("tool calls", () => {
     await expectError("start_connector_oauth", { provider: "hubspot", label: "x".repeat(201) }, "invalid_input", /label/);
     await expectError("start_connector_oauth", { provider: "hubspot", settings: { blob: "y".repeat(70_000) } }, "invalid_input", /too large/);
     await expectError("list_connectors", { cursor: "bm9wZQ" }, "invalid_input", /cursor/);
-    await expectError("no_such_tool", {}, "not_found", /Unknown tool/);
+    const unknown = await expectError("no_such_tool", {}, "not_found", /Unknown tool "no_such_tool"/);
+    // not_found of a tool, not of a connector.
+    expect(unknown.message).toMatch(/no tool of that name/);
+    expect(unknown.message).toMatch(/tools\/list/);
     const ok = await t.call("list_providers", {});
     expect(ok.isError).toBeFalsy();
     expect(ok.structuredContent.providers).toHaveLength(9);
@@ -139,17 +148,18 @@ describe("tool calls", () => {
 describe("error boundary", () => {
   it("turns an unexpected error into internal with a log id, and logs the raw message only to the log", async () => {
     const t = await startHarness({ env: {} });
-    const boom: ToolDefinition = defineTool({
+    const boom: AnyToolDefinition = defineTool({
       name: "boom",
       title: "Boom",
       description: "Fails on purpose.",
       inputSchema: z.object({}).strict(),
       outputSchema: z.object({ ok: z.boolean() }).strict(),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      rest: null, // a test tool, over MCP only
       handler: async () => {
         throw new Error("raw failure with Bearer abc.def.ghi inside");
       },
-    }) as unknown as ToolDefinition;
+    });
     const server = createMcpServer(t.app.ctx, [...tools, boom], { workspace_id: "ws_local" });
     const [a, b] = InMemoryTransport.createLinkedPair();
     const client = new Client({ name: "c", version: "1" });
@@ -166,5 +176,79 @@ describe("error boundary", () => {
     expect(line).not.toContain("abc.def.ghi");
     await client.close();
     await t.close();
+  });
+});
+
+describe("REST routes on the tool definitions", () => {
+  it("every tool declares its REST route or an explicit null, with no two on one method and path", () => {
+    for (const tool of tools) {
+      expect(Object.hasOwn(tool, "rest"), `${tool.name} declares no rest route (give one, or rest: null with the reason)`).toBe(true);
+      if (tool.rest) expect(tool.rest.path, tool.name).toMatch(/^\/[a-z{}/_]+$/);
+    }
+    const routes = restRoutes(tools);
+    expect(routes.map((r) => r.tool)).toEqual(tools.filter((t) => t.rest).map((t) => t.name));
+    const keys = routes.map((r) => `${r.method} ${r.path}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("documents in OpenAPI exactly the tools given, so a tool left out (or with rest: null) has no operation", () => {
+    const ids = (tools: AnyToolDefinition[]) =>
+      Object.values(buildOpenApi(tools).paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
+    expect(ids(tools).sort()).toEqual([...tools.map((t) => t.name), "openapi", "healthz"].sort());
+    const withoutStatus = tools.filter((t) => t.name !== "get_connector_status");
+    expect(ids(withoutStatus)).not.toContain("get_connector_status");
+    const mcpOnly = tools.map((t) => (t.name === "resolve_connector" ? { ...t, rest: null } : t));
+    expect(ids(mcpOnly)).not.toContain("resolve_connector");
+    expect(restRoutes(mcpOnly).map((r) => r.tool)).not.toContain("resolve_connector");
+  });
+
+  it("refuses a route whose path parameter names no argument of its tool", () => {
+    const listProviders = tools.find((t) => t.name === "list_providers")!;
+    expect(() => restRoutes([{ ...listProviders, rest: { method: "GET", path: "/providers/{id}" } }])).toThrow(/\{id\}/);
+  });
+});
+
+describe("invokeTool (the boundary, without any transport)", () => {
+  const logs: string[] = [];
+  const ctx = { log: createLogger({ level: "debug", write: (l) => logs.push(l) }), workspace_id: "ws_x", signal: new AbortController().signal, progress: async () => undefined } as unknown as ToolContext;
+  const echo = defineTool({
+    name: "echo",
+    title: "Echo",
+    description: "Echoes, or fails as asked.",
+    inputSchema: z.object({ n: z.number().int().describe("a number"), fail: z.enum(["connector", "raw", "shape"]).optional().describe("how to fail") }).strict(),
+    outputSchema: z.object({ n: z.number(), workspace_id: z.string() }).strict(),
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    rest: null, // a test tool
+    handler: async (input, c) => {
+      if (input.fail === "connector") throw new ConnectorError("conflict", "Two of them; pick one.", { retryable: true });
+      if (input.fail === "raw") throw new Error("raw text with tnx_secretsecretsecretsecret0000");
+      if (input.fail === "shape") return { n: "not a number", workspace_id: c.workspace_id } as never;
+      return { n: input.n, workspace_id: c.workspace_id };
+    },
+  });
+
+  it("returns structuredContent and the same JSON as text", async () => {
+    const res = await invokeTool(echo, { n: 3 }, ctx);
+    expect(res).toEqual({ content: [{ type: "text", text: JSON.stringify({ n: 3, workspace_id: "ws_x" }) }], structuredContent: { n: 3, workspace_id: "ws_x" } });
+  });
+
+  it("answers bad arguments with invalid_input, a ConnectorError with its code, and anything else with internal and a log id only", async () => {
+    const error = async (args: unknown) => {
+      const res = await invokeTool(echo, args, ctx);
+      expect(res.isError).toBe(true);
+      expect(JSON.parse(res.content[0]!.text)).toEqual(res.structuredContent);
+      return (res.structuredContent as { error: { code: string; message: string; retryable?: boolean } }).error;
+    };
+    expect(await error({ n: "x" })).toEqual({ code: "invalid_input", message: expect.stringMatching(/^Invalid arguments for echo: n:/) });
+    expect(await error([1])).toEqual({ code: "invalid_input", message: expect.stringMatching(/not an array/) });
+    expect(await error({ n: 1, fail: "connector" })).toEqual({ code: "conflict", message: "Two of them; pick one.", retryable: true });
+    for (const fail of ["raw", "shape"]) {
+      const err = await error({ n: 1, fail });
+      expect(err.code).toBe("internal");
+      expect(err.message).not.toMatch(/raw text|tnx_|not a number/);
+      const logId = /err_[0-9a-f]+/.exec(err.message)![0];
+      expect(logs.find((l) => l.includes(logId))).toBeTruthy();
+    }
+    expect(logs.join("\n")).not.toContain("tnx_secretsecret");
   });
 });
