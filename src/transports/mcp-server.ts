@@ -9,8 +9,6 @@ import type { SessionHandle, ToolContext, ToolDefinition } from "./tool.js";
 export const SERVER_NAME = "tenex-connectors";
 export const SERVER_VERSION = "0.1.0";
 
-export { MAX_ARGUMENTS_BYTES } from "./boundary.js";
-
 type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
 
 /** A tool's JSON input schema, as clients see it. */
