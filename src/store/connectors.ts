@@ -24,7 +24,7 @@ export const connectorSchema = z
     status_reason: z
       .enum(STATUS_REASONS)
       .optional()
-      .describe("Why the connector is in its status, machine-readable (e.g. consent_denied, state_expired, expired, revoked, disabled, refresh_failing); status_detail says it in words"),
+      .describe("Why the connector is in its status, machine-readable; status_detail says it in words"),
     roles: z.array(z.enum(ROLES)),
     primary_for: z.array(z.enum(ROLES)),
     settings: z.record(z.string(), jsonValue),
