@@ -105,9 +105,13 @@ export function rowToConnector(raw: unknown): ConnectorRow {
 /** The JSON fields of a connector, decoded. */
 export type ConnectorJson = Pick<ConnectorRow, "roles" | "settings" | "account" | "scopes">;
 
-/** A patch of connector fields as column values: JSON fields encoded, the rest as they are. */
-export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" | "id"> & Partial<ConnectorJson>;
+/**
+ * A patch of connector fields (JSON fields decoded). The status, its reason and its detail are not
+ * among them: only the state machine writes those (store/status.ts transition).
+ */
+export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" | "id" | "status" | "status_reason" | "status_detail"> & Partial<ConnectorJson>;
 
+/** A patch as column values: JSON fields encoded, the rest as they are. */
 export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
   const { roles, settings, account, scopes, ...plain } = patch;
   return {

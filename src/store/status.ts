@@ -100,7 +100,7 @@ export interface Move {
   /** The human sentence (status_detail); null clears it. */
   detail: string | null;
   /** Other columns written with the move (health, account, expires_at, …). */
-  patch?: Omit<ConnectorPatch, "status" | "status_reason" | "status_detail" | "updated_at">;
+  patch?: Omit<ConnectorPatch, "updated_at">;
   /** Events recorded when the move happened (none when the guard refused it). */
   events?: EventSpec[];
   /** A further condition the row must still meet, checked in the same UPDATE (grant expiry: no live grant). */

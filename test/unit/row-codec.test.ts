@@ -66,7 +66,7 @@ describe("row codec", () => {
 
   it("encodes only the JSON fields a patch carries", () => {
     expect(connectorPatch({ roles: ["sink"], label: "X", health: "unknown" })).toEqual({ roles: '["sink"]', label: "X", health: "unknown" });
-    expect(connectorPatch({ status_detail: null })).toEqual({ status_detail: null });
+    expect(connectorPatch({ expires_at: null })).toEqual({ expires_at: null });
   });
 
   it("shows status_reason and status_detail in the public object only when set", () => {
