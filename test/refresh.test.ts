@@ -171,6 +171,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const id = await connect();
     const waiting = await startHarness({ env: { ...sandbox.env, TENEX_REFRESH_LEASE_SECONDS: "1" }, share: h, listen: false });
     extra.push(waiting);
+    waiting.ctx.refresh.waitSlackMs = 0; // give up after one 1 s lease, not 6 s
     // Another process holds the lease (and keeps holding it: its lease runs far into the future).
     await h.ctx.db.updateTable("connector_secrets").set({ lease_owner: "lease_elsewhere", lease_until: h.ctx.clock() + 3_600_000 }).where("connector_id", "=", id).execute();
     const before = refreshGrants().length;

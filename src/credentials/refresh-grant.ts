@@ -65,7 +65,7 @@ interface Lease {
 async function acquireLease(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Lease | { credential: Credential }> {
   const leaseMs = ctx.refresh.leaseMs;
   const owner = newId("lease", 8);
-  const giveUpAt = Date.now() + leaseMs + 5_000;
+  const giveUpAt = Date.now() + leaseMs + ctx.refresh.waitSlackMs;
   for (;;) {
     const now = ctx.clock();
     const took = await ctx.db
