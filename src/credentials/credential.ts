@@ -9,6 +9,7 @@ import type { CredentialDeps } from "./deps.js";
 import { readSecret, type StoredSecret } from "./secrets.js";
 import type { Credential } from "./tokens.js";
 
+/** The credential a stored secret gives, with the connection view hooks and API calls see. */
 export function credentialFrom(provider: Provider, row: ConnectorRow, secret: StoredSecret, version: number, refreshed: boolean): Credential {
   if (secret.kind === "api_key") {
     return { connector_id: row.id, auth_type: "api_key", token: secret.api_key, version, view: connectionView(provider, row), refreshed };
@@ -17,6 +18,7 @@ export function credentialFrom(provider: Provider, row: ConnectorRow, secret: St
   return { connector_id: row.id, auth_type: "oauth2", token: tokens.access_token, version, tokens, view: connectionView(provider, row, tokens), refreshed };
 }
 
+/** The connector's credential as stored now; `invalid_state` when nothing is stored. */
 export async function loadCredential(ctx: CredentialDeps, row: ConnectorRow, provider: Provider): Promise<Credential> {
   const stored = await readSecret(ctx, ctx.db, row.id);
   if (!stored) {
@@ -33,6 +35,7 @@ export async function expiredNow(ctx: CredentialDeps, row: ConnectorRow, provide
 
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** Read the connector again (it may have changed during a wait) and load its credential, if it is still usable. */
 export async function freshCredential(ctx: CredentialDeps, connectorId: string, provider: Provider): Promise<Credential> {
   const row = await findConnectorRow(ctx.db, connectorId);
   if (!row) throw new ConnectorError("not_found", `Connector ${connectorId} no longer exists.`);
