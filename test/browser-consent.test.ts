@@ -168,7 +168,8 @@ describe("consent in a real browser", () => {
 
     const status = await call("get_connector_status", { connector_id });
     expect(status.structuredContent.status).toBe("error");
-    expect(status.structuredContent.status_detail).toMatch(/^consent_denied:/);
+    expect(status.structuredContent.status_reason).toBe("consent_denied");
+    expect(status.structuredContent.status_detail).toMatch(/declined access at HubSpot/);
     // Any outcome completes the elicitation.
     await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });
@@ -205,7 +206,8 @@ describe("consent in a real browser", () => {
     // The link can no longer finish, so the next read settles the connector instead of leaving it pending forever.
     const status = (await call("get_connector_status", { connector_id })).structuredContent;
     expect(status.status).toBe("error");
-    expect(status.status_detail).toMatch(/^state_expired: /);
+    expect(status.status_reason).toBe("state_expired");
+    expect(status.status_detail).toMatch(/^The authorization link expired/);
     // Settling it completes the elicitation like any other outcome.
     await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });

@@ -1,6 +1,8 @@
 // Every way a callback can arrive: unknown, tampered, reused and expired state; denial; a
 // missing code; a token endpoint error. Refusals change nothing; the rest is recorded.
+import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
 import { startHarness, type Harness } from "./support/harness.js";
@@ -90,8 +92,14 @@ describe("OAuth callback", () => {
     expect(await res.text()).toContain("You declined access at HubSpot");
     const s = await status(connector_id);
     expect(s.status).toBe("error");
-    expect(s.status_detail).toMatch(/^consent_denied: /);
-    expect(s.status_detail).toContain("start_connector_oauth");
+    expect(s.status_reason).toBe("consent_denied");
+    expect(s.status_detail).toMatch(/^The person declined access at HubSpot\./);
+    expect(s.status_detail).toContain(`start_connector_oauth (connector_id "${connector_id}"`);
+    // wait_for_connector answers the contract's code for a denial, with what to do next.
+    const waited = await t.call("wait_for_connector", { connector_id, timeout_seconds: 5 });
+    expect(waited.isError).toBe(true);
+    expect(waited.structuredContent.error.code).toBe("consent_denied");
+    expect(waited.structuredContent.error.message).toContain(`start_connector_oauth (pass connector_id "${connector_id}"`);
   });
 
   it("records a callback without a code as error", async () => {
@@ -103,6 +111,7 @@ describe("OAuth callback", () => {
     expect(res.status).toBe(502);
     const s = await status(connector_id);
     expect(s.status).toBe("error");
+    expect(s.status_reason).toBe("provider_error");
     expect(s.status_detail).toContain("no authorization code");
   });
 
@@ -116,8 +125,35 @@ describe("OAuth callback", () => {
     expect(page).not.toContain("SECRET-ISH");
     const s = await status(connector_id);
     expect(s.status).toBe("error");
+    expect(s.status_reason).toBe("provider_error");
     expect(s.status_detail).toContain("invalid_grant");
     expect(JSON.stringify(s)).not.toContain("SECRET-ISH");
+  });
+
+  it("fails a re-consent whose stored tokens do not open (another master key): logged, before any exchange, nothing half-written", async () => {
+    const { connector_id, authorization_url } = await start();
+    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "ivan", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl)).status).toBe(200);
+    // The stored tokens were sealed by a server with another master key; the connector needs consent again.
+    const foreign = new Vault(crypto.randomBytes(32)).seal(JSON.stringify({ kind: "oauth2", tokens: { access_token: "x" } }), `connector_secrets:${connector_id}`);
+    await t.app.ctx.db.updateTable("connector_secrets").set({ ciphertext: foreign }).where("connector_id", "=", connector_id).execute();
+    await t.app.ctx.db.updateTable("connectors").set({ status: "expired" }).where("id", "=", connector_id).execute();
+    const again = await t.call("start_connector_oauth", { provider: "hubspot", connector_id });
+    expect(again.isError).toBeFalsy();
+    const retry = await consentOverHttp(again.structuredContent.authorization_url, { login: "ivan", redirectPrefix: redirectUri });
+    const calls = sandbox.oauth.tokenCalls.length;
+    const res = await fetch(retry.callbackUrl);
+    expect(res.status).toBe(502);
+    const page = await res.text();
+    const logId = /server log under (err_[0-9a-f]+)/.exec(page)?.[1];
+    expect(logId).toBeDefined();
+    expect(t.logs.some((l) => l.includes("a stored secret could not be opened during the OAuth callback") && l.includes(logId!))).toBe(true);
+    expect(sandbox.oauth.tokenCalls.length).toBe(calls); // no code exchange, so no tokens issued
+    const s = await status(connector_id);
+    expect(s.status).toBe("error");
+    expect(s.status_detail).toContain(logId);
+    const secret = await t.app.ctx.db.selectFrom("connector_secrets").select("ciphertext").where("connector_id", "=", connector_id).executeTakeFirstOrThrow();
+    expect(secret.ciphertext).toBe(foreign);
   });
 
   it("answers only /oauth/callback on the listener", async () => {

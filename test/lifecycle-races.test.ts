@@ -143,6 +143,7 @@ describe("reconnecting after the authorization link lapsed", () => {
     advance(GRANT_TTL_MS + 60_000);
     const s = await h.ok("get_connector_status", { connector_id });
     expect(s.status).toBe("error");
-    expect(s.status_detail).toMatch(/^state_expired: /);
+    expect(s.status_reason).toBe("state_expired");
+    expect(s.status_detail).toMatch(/^The authorization link expired/);
   });
 });

@@ -32,7 +32,7 @@ describe("result pages", () => {
     const pages = [
       callbackPage({ kind: "connected", provider: "Gmail", account_label: "alice@example.com", connector: connector("Gmail") }),
       callbackPage({ kind: "denied", provider: "Gmail" }),
-      callbackPage({ kind: "failed", provider: "Gmail", reason: "provider_error: Gmail refused the authorization (server_error)." }),
+      callbackPage({ kind: "failed", provider: "Gmail", reason: "Gmail refused the authorization (server_error)." }),
       callbackPage({ kind: "refused", code: "state_expired", reason: "This Gmail sign-in link expired (links last 10 minutes).", provider: "Gmail" }),
       callbackPage({ kind: "refused", code: "invalid_state", reason: "This sign-in link was already used." }),
       callbackPage({ kind: "cancelled", provider: "Gmail", provider_revocation: "revoked" }),

@@ -1,6 +1,6 @@
 // Regression: a pending connector whose authorization link expired does not stay pending
-// forever. Reads settle it as error (state_expired), wait_for_connector ends at the link's
-// expiry instead of its own timeout, a callback that is finishing is not raced (its grace period
+// forever. Reads settle it as error (status_reason state_expired), wait_for_connector ends at the
+// link's expiry instead of its own timeout, answering the state_expired error code, a callback that is finishing is not raced (its grace period
 // runs from its claim), and the
 // settled connector can be reconnected in place. The harness clock stands in for time.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ describe("a pending connector whose authorization link expired", () => {
 
   const start = async () => (await h.ok("start_connector_oauth", { provider: "hubspot" })) as { connector_id: string; authorization_url: string };
 
-  it("stays pending while the link is valid, then reads as error with a state_expired detail (get and list)", async () => {
+  it("stays pending while the link is valid, then reads as error with status_reason state_expired (get and list)", async () => {
     const a = await start();
     const b = await start();
     advance(GRANT_TTL_MS - 5_000);
@@ -43,7 +43,8 @@ describe("a pending connector whose authorization link expired", () => {
 
     const s = await h.ok("get_connector_status", { connector_id: a.connector_id });
     expect(s.status).toBe("error");
-    expect(s.status_detail).toMatch(/^state_expired: the authorization link expired/);
+    expect(s.status_reason).toBe("state_expired");
+    expect(s.status_detail).toMatch(/^The authorization link expired before the person finished signing in \(links last 10 minutes\)/);
     expect(s.status_detail).toContain(`start_connector_oauth (pass connector_id "${a.connector_id}"`);
     expect(s.recent_events[0]).toMatchObject({ type: "grant_expired" });
 
@@ -53,24 +54,30 @@ describe("a pending connector whose authorization link expired", () => {
     expect(errors.connectors.map((c: { id: string }) => c.id)).toEqual(expect.arrayContaining([a.connector_id, b.connector_id]));
   });
 
-  it("ends wait_for_connector at the link's expiry, not at its own timeout", async () => {
+  const expectStateExpired = async (err: { code: string; message: string }, connector_id: string) => {
+    expect(err.code).toBe("state_expired");
+    expect(err.message).toContain("expired before the person finished signing in");
+    expect(err.message).toContain(`start_connector_oauth (pass connector_id "${connector_id}"`);
+    // get_connector_status still shows the connector, with the reason.
+    const s = await h.ok("get_connector_status", { connector_id });
+    expect(s).toMatchObject({ status: "error", status_reason: "state_expired" });
+  };
+
+  it("ends wait_for_connector at the link's expiry, not at its own timeout, with the state_expired code", async () => {
     const { connector_id } = await start();
     advance(GRANT_TTL_MS - 1_000); // one second of the link left
     const began = Date.now();
-    const res = await h.ok("wait_for_connector", { connector_id, timeout_seconds: 60 });
+    const err = await h.fail("wait_for_connector", { connector_id, timeout_seconds: 60 });
     const waited = Date.now() - began;
-    expect(res.status).toBe("error");
-    expect(res.status_detail).toMatch(/^state_expired: /);
+    await expectStateExpired(err, connector_id);
     expect(waited).toBeLessThan(30_000); // far from the 60 s timeout
     expect(h.logs.some((l) => l.includes(`"connector_id":"${connector_id}","end":"settled"`))).toBe(true);
   });
 
-  it("returns at once from wait_for_connector when the link already expired", async () => {
+  it("answers wait_for_connector at once with state_expired when the link already expired", async () => {
     const { connector_id } = await start();
     advance(GRANT_TTL_MS + 1_000);
-    const res = await h.ok("wait_for_connector", { connector_id, timeout_seconds: 60 });
-    expect(res.status).toBe("error");
-    expect(res.status_detail).toMatch(/^state_expired: /);
+    await expectStateExpired(await h.fail("wait_for_connector", { connector_id, timeout_seconds: 60 }), connector_id);
   });
 
   it("does not race a callback that claimed the link before it expired and is still exchanging the code", async () => {

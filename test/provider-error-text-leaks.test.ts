@@ -83,7 +83,8 @@ describe("provider error text that echoes the request", () => {
 
     const s = await h.ok("get_connector_status", { connector_id: start.connector_id });
     expect(s.status).toBe("error");
-    expect(s.status_detail).toMatch(/^provider_error: /);
+    expect(s.status_reason).toBe("provider_error");
+    expect(s.status_detail).toMatch(/^The code exchange with HubSpot failed: /);
     expect(s.status_detail).toContain("400 other");
     expect(s.recent_events[0]).toMatchObject({ type: "grant_failed" });
     expect(page).toContain("400 other");

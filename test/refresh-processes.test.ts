@@ -206,7 +206,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     expect(mid.tokens).toEqual(before.tokens); // the previous pair, whole and readable
 
     const err = await h.fail("refresh_connector", { connector_id: id });
-    expect(err.code).toBe("provider_error");
+    expect(err.code).toBe("invalid_state"); // the connector just turned expired: using it is invalid_state
     expect(err.message).toContain("invalid_grant");
     const status = await h.ok("get_connector_status", { connector_id: id });
     expect(status.status).toBe("expired");

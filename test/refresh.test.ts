@@ -75,16 +75,22 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const id = await connect();
     sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant", error_description: "grant revoked" });
     const err = await h.fail("refresh_connector", { connector_id: id });
-    expect(err.code).toBe("provider_error");
+    // Using a connector that is not connected (any more) is invalid_state, with its status_reason.
+    expect(err.code).toBe("invalid_state");
+    expect(err.retryable).toBeUndefined();
     expect(err.message).toContain("invalid_grant");
-    expect(err.message).toContain("start_connector_oauth");
+    expect(err.message).toContain("status_reason: expired");
+    expect(err.message).toContain(`start_connector_oauth with connector_id "${id}"`);
     const c = await h.ok("get_connector_status", { connector_id: id });
     expect(c.status).toBe("expired");
+    expect(c.status_reason).toBe("expired");
     expect(c.status_detail).toContain("consent again");
     expect(c.status_detail).toContain(`connector_id "${id}"`);
     expect(c.recent_events.slice(0, 2).map((e: Sc) => e.type)).toEqual(["expired", "refresh_failed"]);
     // An expired connector refuses use until the person consents again.
-    expect((await h.fail("test_connector", { connector_id: id })).code).toBe("invalid_state");
+    const refused = await h.fail("test_connector", { connector_id: id });
+    expect(refused.code).toBe("invalid_state");
+    expect(refused.message).toContain("status_reason: expired");
   });
 
   it("5xx from the token endpoint is retried with backoff; exhausted retries leave it connected but unhealthy, and a later success heals it", async () => {
@@ -101,7 +107,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(err).toMatchObject({ code: "provider_error", retryable: true });
     expect(refreshGrants().length - before).toBe(3);
     let c = await h.ok("get_connector_status", { connector_id: id });
-    expect(c).toMatchObject({ status: "connected", health: "unhealthy" });
+    expect(c).toMatchObject({ status: "connected", health: "unhealthy", status_reason: "refresh_failing" });
     expect(c.status_detail).toContain("502");
     expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed" });
 
@@ -109,6 +115,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     c = await h.ok("get_connector_status", { connector_id: id });
     expect(c).toMatchObject({ status: "connected", health: "healthy" });
     expect(c.status_detail).toBeUndefined();
+    expect(c.status_reason).toBeUndefined();
   });
 
   it("an unreachable token endpoint is retried, then leaves the connector connected but unhealthy", async () => {
@@ -158,6 +165,22 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(a.refreshed && b.refreshed).toBe(true);
     expect(refreshGrants().length - before).toBe(1);
     expect(a.access_expires_at).toBe(b.access_expires_at);
+  });
+
+  it("a refresh that gives up waiting for another process's lease answers conflict, retryable, and changes nothing", async () => {
+    const id = await connect();
+    const waiting = await startHarness({ env: { ...sandbox.env, TENEX_REFRESH_LEASE_SECONDS: "1" }, share: h, listen: false });
+    extra.push(waiting);
+    waiting.ctx.refresh.waitSlackMs = 0; // give up after one 1 s lease, not 6 s
+    // Another process holds the lease (and keeps holding it: its lease runs far into the future).
+    await h.ctx.db.updateTable("connector_secrets").set({ lease_owner: "lease_elsewhere", lease_until: h.ctx.clock() + 3_600_000 }).where("connector_id", "=", id).execute();
+    const before = refreshGrants().length;
+    const err = await waiting.fail("refresh_connector", { connector_id: id });
+    expect(err).toMatchObject({ code: "conflict", retryable: true });
+    expect(err.message).toContain("Another process has been refreshing");
+    expect(refreshGrants().length).toBe(before);
+    expect((await h.ok("get_connector_status", { connector_id: id })).status).toBe("connected");
+    await h.ctx.db.updateTable("connector_secrets").set({ lease_owner: null, lease_until: null }).where("connector_id", "=", id).execute();
   });
 
   it("a slow refresher whose lease expired cannot overwrite the newer token stored by the one that took over", async () => {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { offerConsent } from "../src/grants/consent.js";
 import { startOAuth } from "../src/grants/start.js";
+import { grantTtlText } from "../src/store/grants.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId, roles, settings } from "./_params.js";
 
@@ -11,7 +12,7 @@ export default defineTool({
     "Start connecting a SaaS account through OAuth: creates a pending connector and returns the provider's authorization URL. " +
     "Use this when the person wants to connect Gmail, Outlook, HubSpot, Salesforce, Google Ads, LinkedIn Ads, Meta Ads or Webflow. " +
     "Prerequisite: the provider is configured (list_providers shows configured: true). " +
-    "Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after 10 minutes. " +
+    `Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after ${grantTtlText()}. ` +
     "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes). " +
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
     "To renew a connector that stopped working (status expired, revoked or error), pass its connector_id: the person consents again and the same connector comes back. " +

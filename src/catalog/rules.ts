@@ -1,4 +1,4 @@
-import { ROLES, type Provider, type Role } from "./catalog.js";
+import { ROLES, type Json, type Provider, type Role } from "./catalog.js";
 import { ConnectorError } from "../common/errors.js";
 
 /** Roles must be known and allowed for the provider. */
@@ -16,8 +16,8 @@ export function checkRoles(provider: Provider, roles: readonly string[]): Role[]
   return out;
 }
 
-/** Settings checked against the provider's schema; unknown fields are refused. */
-export function parseSettings(provider: Provider, settings: Record<string, unknown>): Record<string, unknown> {
+/** Settings checked against the provider's schema; unknown fields are refused. Settings schemas hold JSON values only. */
+export function parseSettings(provider: Provider, settings: Record<string, unknown>): Record<string, Json> {
   const result = provider.def.settings.safeParse(settings);
   if (!result.success) {
     const issues = result.error.issues
@@ -29,5 +29,5 @@ export function parseSettings(provider: Provider, settings: Record<string, unkno
     const known = Object.keys(provider.def.settings.shape).join(", ");
     throw new ConnectorError("invalid_input", `Invalid settings for ${provider.def.name}: ${issues}. Known settings: ${known || "(none)"}.`);
   }
-  return result.data as Record<string, unknown>;
+  return result.data as Record<string, Json>;
 }

@@ -1,24 +1,14 @@
 /** Test reads and refreshes asked for by a tool: test_connector and refresh_connector. */
-import { sql } from "kysely";
-import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
-import { nowIso } from "../common/clock.js";
-import type { DB } from "../store/db.js";
-import type { ConnectorRow } from "../store/schema.js";
-import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
+import type { AccountFacts } from "../catalog/catalog.js";
 import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
+import { nowIso } from "../common/clock.js";
+import { ConnectorError, isConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
+import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
+import { readSecret } from "../credentials/secrets.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import { assertUsable, reconnectAdvice } from "../store/status.js";
 
 export interface TestResult {
   ok: boolean;
@@ -26,14 +16,6 @@ export interface TestResult {
   checked_at: string;
   account: AccountFacts;
   error?: string;
-}
-
-function parseAccount(row: ConnectorRow): AccountFacts {
-  try {
-    return JSON.parse(row.account) as AccountFacts;
-  } catch {
-    return {};
-  }
 }
 
 /**
@@ -58,7 +40,7 @@ export async function testConnector(ctx: CredentialDeps, workspaceId: string, co
     ok: check.ok,
     latency_ms: check.latency_ms,
     checked_at: checkedAt,
-    account: check.ok ? check.account : parseAccount(row),
+    account: check.ok ? check.account : row.account,
     ...(check.ok ? {} : { error: check.error ?? "the test read failed" }),
   };
 }
@@ -85,7 +67,7 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
   if (row.auth_type === "api_key") return done(false, undefined, `${name} API keys are not refreshed; they work until the person deletes them in ${name}.`);
   const stored = await readSecret(ctx, ctx.db, row.id);
   if (!stored || stored.secret.kind !== "oauth2") {
-    throw new ConnectorError("invalid_state", `Connector ${row.id} has no stored tokens; connect the account again.`);
+    throw new ConnectorError("invalid_state", `Connector ${row.id} has no stored tokens; ${reconnectAdvice(row)}.`);
   }
   const tokens = stored.secret.tokens;
   switch (renewalOf(provider, tokens)) {
@@ -110,4 +92,3 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
   }
 }
 
-// Update, primaries, resolve

@@ -1,25 +1,13 @@
 /** disable_connector and enable_connector: a disabled connector keeps its secrets but cannot be used. */
-import { sql } from "kysely";
-import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
-import { nowIso } from "../common/clock.js";
-import type { DB } from "../store/db.js";
-import type { ConnectorRow } from "../store/schema.js";
-import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
+import type { Provider } from "../catalog/catalog.js";
+import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
-import { emitStatus } from "../store/status.js";
+import { readSecret, type StoredSecret } from "../credentials/secrets.js";
+import { renewalOf } from "../credentials/tokens.js";
+import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import type { ConnectorRow, Status, StatusReason } from "../store/schema.js";
+import { emitChange, mayMove, reconnectAdvice, transition } from "../store/status.js";
+import { writeTransaction } from "../store/write-transaction.js";
 
 /**
  * A disabled connector keeps its secrets and roles but hands out no credentials. Read, decision
@@ -27,20 +15,57 @@ import { emitStatus } from "../store/status.js";
  * overwritten from a stale read.
  */
 export async function disableConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<ConnectorObject> {
-  const row = await writeTransaction(ctx.db, async (trx) => {
+  const change = await writeTransaction(ctx.db, async (trx) => {
     const current = await getConnectorRow(trx, workspaceId, connectorId);
-    if (current.status === "disabled") return undefined;
-    if (current.status === "revoked") throw new ConnectorError("invalid_state", `Connector ${current.id} was revoked; there is nothing to disable. Use delete_connector to remove it.`);
-    await trx
-      .updateTable("connectors")
-      .set({ status: "disabled", status_before_disable: current.status, status_detail: `disabled (was ${current.status}); enable_connector makes it usable again`, updated_at: nowIso(ctx) })
-      .where("id", "=", current.id)
-      .execute();
-    await recordEvent(trx, ctx, current, "disabled", `was ${current.status}`);
-    return current;
+    if (current.status === "disabled") return null;
+    if (!mayMove("disable", current.status)) {
+      throw new ConnectorError("invalid_state", `Connector ${current.id} was ${current.status}; there is nothing to disable. Use delete_connector to remove it.`);
+    }
+    return transition(trx, ctx, current, {
+      move: "disable",
+      to: "disabled",
+      reason: "disabled",
+      detail: `Disabled with disable_connector while it was ${current.status}; enable_connector makes it usable again.`,
+      patch: { status_before_disable: current.status },
+      events: [{ type: "disabled", detail: `was ${current.status}` }],
+    });
   });
-  if (row) emitStatus(ctx, row, "disabled");
+  emitChange(ctx, change);
   return getConnector(ctx.db, workspaceId, connectorId);
+}
+
+/** Where enable_connector takes a disabled connector. */
+export interface EnableTarget {
+  to: Status;
+  reason: StatusReason | null;
+  detail: string | null;
+}
+
+/**
+ * Pure: connected again when its credentials are still good; otherwise what it was before it was
+ * disabled (disabling fixed nothing), or what it has become meanwhile (an access that ended).
+ */
+export function enableTarget(
+  provider: Provider,
+  row: Pick<ConnectorRow, "id" | "auth_type" | "status_before_disable">,
+  stored: StoredSecret | undefined,
+  nowMs: number,
+): EnableTarget {
+  const advice = reconnectAdvice(row);
+  const before = row.status_before_disable;
+  if (before === "expired") return { to: "expired", reason: "expired", detail: `It was already expired when it was disabled. To use it again, ${advice}.` };
+  if (before === "error") return { to: "error", reason: null, detail: `It was already in error when it was disabled. To use it again, ${advice}.` };
+  if (before === "pending") {
+    return { to: "pending", reason: null, detail: "Waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)." };
+  }
+  if (!stored) return { to: "error", reason: null, detail: `Enabled, but it has no credentials; ${advice}.` };
+  if (stored.kind === "oauth2") {
+    const t = stored.tokens;
+    if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= nowMs) {
+      return { to: "expired", reason: "expired", detail: `The ${provider.def.name} access ended while the connector was disabled. To use it again, ${advice}.` };
+    }
+  }
+  return { to: "connected", reason: null, detail: null };
 }
 
 /**
@@ -48,38 +73,21 @@ export async function disableConnector(ctx: CredentialDeps, workspaceId: string,
  * or error. Decided and written under one write lock (see disableConnector).
  */
 export async function enableConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<ConnectorObject> {
-  const changed = await writeTransaction(ctx.db, async (trx) => {
+  const change = await writeTransaction(ctx.db, async (trx) => {
     const row = await getConnectorRow(trx, workspaceId, connectorId);
-    if (row.status === "connected") return undefined;
-    if (row.status !== "disabled") {
+    if (row.status === "connected") return null;
+    if (!mayMove("enable", row.status)) {
       throw new ConnectorError("invalid_state", `Only a disabled connector can be enabled; ${row.id} is ${row.status}.${row.status_detail ? ` ${row.status_detail}` : ""}`);
     }
-    const provider = ctx.catalog.get(row.provider);
     const stored = await readSecret(ctx, trx, row.id);
-    const before = row.status_before_disable;
-    let status: "connected" | "expired" | "error" | "pending" = "connected";
-    let detail: string | null = null;
-    if (before === "expired" || before === "error") {
-      // Disabling did not fix what was wrong before.
-      status = before;
-      detail = `${before}: it was already ${before} when it was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
-    } else if (before === "pending") {
-      status = "pending";
-      detail = "waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)";
-    } else if (!stored) {
-      status = "error";
-      detail = "enabled, but it has no credentials; connect the account again";
-    } else if (stored.secret.kind === "oauth2") {
-      const t = stored.secret.tokens;
-      if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= ctx.clock()) {
-        status = "expired";
-        detail = `expired: the ${provider.def.name} access ended while the connector was disabled. Ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`;
-      }
-    }
-    await trx.updateTable("connectors").set({ status, status_detail: detail, status_before_disable: null, updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
-    await recordEvent(trx, ctx, row, "enabled", status === "connected" ? undefined : `now ${status}`);
-    return { row, status };
+    const target = enableTarget(ctx.catalog.get(row.provider), row, stored?.secret, ctx.clock());
+    return transition(trx, ctx, row, {
+      move: "enable",
+      ...target,
+      patch: { status_before_disable: null },
+      events: [{ type: "enabled", ...(target.to === "connected" ? {} : { detail: `now ${target.to}` }) }],
+    });
   });
-  if (changed) emitStatus(ctx, changed.row, changed.status);
+  emitChange(ctx, change);
   return getConnector(ctx.db, workspaceId, connectorId);
 }

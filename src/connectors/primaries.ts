@@ -1,24 +1,14 @@
 /** Primaries per role and resolution: which connector to use for a role. */
 import { sql } from "kysely";
-import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { ROLES, type Role } from "../catalog/catalog.js";
+import { checkRoles } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";
-import type { DB } from "../store/db.js";
-import type { ConnectorRow } from "../store/schema.js";
-import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
+import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
+import { connectorPatch, getConnector, getConnectorRow, recordEvent, rowToConnector, type ConnectorObject } from "../store/connectors.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { assertUsable, notUsableMessage, USABLE } from "../store/status.js";
+import { writeTransaction } from "../store/write-transaction.js";
 
 /**
  * Make a connector the workspace's primary for a role; the previous primary is demoted in the
@@ -28,27 +18,19 @@ import type { CredentialDeps } from "../credentials/deps.js";
 export async function setPrimaryConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string, role: string): Promise<ConnectorObject> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   const provider = ctx.catalog.get(row.provider);
-  const [checked] = checkRoles(provider, [role]);
-  const r = checked as Role;
+  const [r] = checkRoles(provider, [role]);
+  if (!r) throw new ConnectorError("invalid_input", "role is required.");
   assertUsable(row, `make primary`);
-  await ctx.db.transaction().execute(async (trx) => {
-    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
-    await trx.updateTable("connectors").set({ updated_at: nowIso(ctx) }).where("id", "=", row.id).execute();
+  await writeTransaction(ctx.db, async (trx) => {
     const previous = await trx.selectFrom("primaries").select("connector_id").where("workspace_id", "=", workspaceId).where("role", "=", r).executeTakeFirst();
     await trx
       .insertInto("primaries")
       .values({ workspace_id: workspaceId, role: r, connector_id: row.id })
       .onConflict((oc) => oc.columns(["workspace_id", "role"]).doUpdateSet({ connector_id: row.id }))
       .execute();
-    const current = await trx.selectFrom("connectors").select("roles").where("id", "=", row.id).executeTakeFirstOrThrow();
-    const roles = JSON.parse(current.roles) as Role[];
-    if (!roles.includes(r)) {
-      await trx
-        .updateTable("connectors")
-        .set({ roles: JSON.stringify([...roles, r]), updated_at: nowIso(ctx) })
-        .where("id", "=", row.id)
-        .execute();
-    }
+    const current = await getConnectorRow(trx, workspaceId, row.id);
+    const roles = current.roles.includes(r) ? current.roles : [...current.roles, r];
+    await trx.updateTable("connectors").set(connectorPatch({ roles, updated_at: nowIso(ctx) })).where("id", "=", row.id).execute();
     if (previous && previous.connector_id !== row.id) {
       await recordEvent(trx, ctx, { id: previous.connector_id, workspace_id: workspaceId }, "primary_removed", `${row.id} became the primary ${r}`);
     }
@@ -59,28 +41,30 @@ export async function setPrimaryConnector(ctx: CredentialDeps, workspaceId: stri
   return getConnector(ctx.db, workspaceId, connectorId);
 }
 
+const isRole = (v: string): v is Role => (ROLES as readonly string[]).includes(v);
+
 function describeCandidate(r: Pick<ConnectorRow, "id" | "label" | "provider" | "status">): string {
   return `${r.id} ("${r.label}", ${r.provider}, ${r.status})`;
 }
 
 /** Which connector to use for a role: the primary, else the only connected one, else an error naming the candidates. */
 export async function resolveConnector(ctx: CredentialDeps, workspaceId: string, role: string, providerId?: string): Promise<ConnectorObject> {
-  if (!(ROLES as readonly string[]).includes(role)) throw new ConnectorError("invalid_input", `Unknown role "${role}". Roles are: ${ROLES.join(", ")}.`);
+  if (!isRole(role)) throw new ConnectorError("invalid_input", `Unknown role "${role}". Roles are: ${ROLES.join(", ")}.`);
   if (providerId !== undefined) ctx.catalog.get(providerId);
-  const primary = await ctx.db
+  const primaryRow = await ctx.db
     .selectFrom("primaries")
     .innerJoin("connectors", "connectors.id", "primaries.connector_id")
     .selectAll("connectors")
     .where("primaries.workspace_id", "=", workspaceId)
     .where("primaries.role", "=", role)
     .executeTakeFirst();
+  const primary = primaryRow ? rowToConnector(primaryRow) : undefined;
   if (primary && (providerId === undefined || primary.provider === providerId)) {
-    if (primary.status === "connected") return getConnector(ctx.db, workspaceId, primary.id);
+    if (primary.status === USABLE) return getConnector(ctx.db, workspaceId, primary.id);
     throw new ConnectorError(
       "invalid_state",
-      `The primary ${role} connector ${describeCandidate(primary)} is not usable. ` +
-        (primary.status === "disabled" ? "Enable it with enable_connector, " : "Ask the person to reconnect it, ") +
-        "or make another connector primary with set_primary_connector.",
+      `The primary ${role} connector ${describeCandidate(primary)} is not usable: ${notUsableMessage(primary, "use")} ` +
+        "Or make another connector primary with set_primary_connector.",
     );
   }
   let q = ctx.db
@@ -89,8 +73,8 @@ export async function resolveConnector(ctx: CredentialDeps, workspaceId: string,
     .where("workspace_id", "=", workspaceId)
     .where(sql<boolean>`exists (select 1 from json_each(connectors.roles) where value = ${role})`);
   if (providerId !== undefined) q = q.where("provider", "=", providerId);
-  const rows = await q.orderBy("seq", "desc").limit(51).execute();
-  const connected = rows.filter((r) => r.status === "connected");
+  const rows = (await q.orderBy("seq", "desc").limit(51).execute()).map(rowToConnector);
+  const connected = rows.filter((r) => r.status === USABLE);
   const only = connected[0];
   if (connected.length === 1 && only) return getConnector(ctx.db, workspaceId, only.id);
   const scope = `${role}${providerId ? ` (${providerId})` : ""}`;
@@ -109,4 +93,3 @@ export async function resolveConnector(ctx: CredentialDeps, workspaceId: string,
   );
 }
 
-// Disable, enable, revoke, delete

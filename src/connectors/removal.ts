@@ -1,25 +1,15 @@
 /** revoke_connector and delete_connector: revoke at the provider where it can, wipe the secrets. */
 import { sql } from "kysely";
-import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
-import { nowIso } from "../common/clock.js";
+import type { Provider, TokenSet } from "../catalog/catalog.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { readSecret, unreadableSecret } from "../credentials/secrets.js";
+import { VaultError } from "../credentials/vault.js";
+import { getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
+import { emitChange, transition, type StatusChange } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
-import type { CredentialDeps } from "../credentials/deps.js";
-import { emitStatus } from "../store/status.js";
 
 /** Best-effort revocation of the stored grant at the provider: RFC 7009, or the provider's own hook. */
 async function revokeAtProvider(
@@ -48,7 +38,14 @@ async function revokeAtProvider(
  */
 async function tokensStoredSince(ctx: CredentialDeps, trx: DB, connectorId: string, seenVersion: number | null | undefined): Promise<TokenSet | undefined> {
   if (seenVersion === undefined) return undefined;
-  const now = await readSecret(ctx, trx, connectorId).catch(() => undefined);
+  let now;
+  try {
+    now = await readSecret(ctx, trx, connectorId);
+  } catch (err) {
+    // A secret that no longer opens is not "nothing stored": stop, logged, before anything is wiped.
+    if (err instanceof VaultError) throw unreadableSecret(ctx.log, connectorId, err, "while wiping it");
+    throw err;
+  }
   return now && now.version !== seenVersion && now.secret.kind === "oauth2" ? now.secret.tokens : undefined;
 }
 
@@ -68,30 +65,47 @@ async function flushWal(ctx: CredentialDeps): Promise<void> {
   }
 }
 
+/** After the wipe committed: flush the WAL, revoke tokens stored meanwhile, log, tell waiters. */
+async function finishRemoval(
+  ctx: CredentialDeps,
+  provider: Provider,
+  row: ConnectorRow,
+  wiped: { late: TokenSet | undefined; change: (StatusChange | { workspace_id: string; connector_id: string; status: string }) | null },
+  first: ProviderRevocation,
+  what: "revoked" | "deleted",
+): Promise<ProviderRevocation> {
+  await flushWal(ctx);
+  const outcome = await revokeLate(ctx, provider, row, wiped.late, first);
+  ctx.log.info(`connector ${what}`, { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
+  emitChange(ctx, wiped.change);
+  return outcome;
+}
+
 /** Revoke at the provider where it can, wipe the tokens, status `revoked`. */
 export async function revokeConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<{ connector: ConnectorObject; provider_revocation: ProviderRevocation }> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   if (row.status === "revoked") return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: "not_needed" };
   const provider = ctx.catalog.get(row.provider);
   const { outcome: first, detail, seenVersion } = await revokeAtProvider(ctx, row, provider);
-  const late = await ctx.db.transaction().execute(async (trx) => {
-    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+  const wiped = await writeTransaction(ctx.db, async (trx) => {
     await trx.deleteFrom("oauth_grants").where("connector_id", "=", row.id).execute();
-    const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
+    const late = await tokensStoredSince(ctx, trx, row.id, seenVersion);
     // Primaries stay: resolve_connector then says the primary was revoked instead of silently picking another.
     await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
-    await trx
-      .updateTable("connectors")
-      .set({ status: "revoked", status_detail: `revoked: ${detail}`, health: "unknown", expires_at: null, updated_at: nowIso(ctx) })
-      .where("id", "=", row.id)
-      .execute();
-    await recordEvent(trx, ctx, row, "revoked", detail);
-    return since;
+    const current = await getConnectorRow(trx, workspaceId, connectorId);
+    // Revoked by someone else meanwhile: the wipe above was all that was left to do.
+    if (current.status === "revoked") return { late, change: null };
+    const change = await transition(trx, ctx, current, {
+      move: "revoke",
+      to: "revoked",
+      reason: "revoked",
+      detail: `Revoked with revoke_connector (${detail}).`,
+      patch: { health: "unknown", expires_at: null },
+      events: [{ type: "revoked", detail }],
+    });
+    return { late, change };
   });
-  await flushWal(ctx);
-  const outcome = await revokeLate(ctx, provider, row, late, first);
-  ctx.log.info("connector revoked", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
-  emitStatus(ctx, row, "revoked");
+  const outcome = await finishRemoval(ctx, provider, row, wiped, first, "revoked");
   return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: outcome };
 }
 
@@ -101,8 +115,7 @@ export async function deleteConnector(ctx: CredentialDeps, workspaceId: string, 
   const provider = ctx.catalog.get(row.provider);
   const { outcome: first, detail, seenVersion } =
     row.status === "revoked" ? { outcome: "not_needed" as const, detail: "already revoked", seenVersion: null } : await revokeAtProvider(ctx, row, provider);
-  const late = await ctx.db.transaction().execute(async (trx) => {
-    // Write first, so the transaction holds the write lock before it reads (no lock upgrade across processes).
+  const late = await writeTransaction(ctx.db, async (trx) => {
     await trx.deleteFrom("primaries").where("connector_id", "=", row.id).execute();
     const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);
     await trx.deleteFrom("connector_secrets").where("connector_id", "=", row.id).execute();
@@ -111,9 +124,8 @@ export async function deleteConnector(ctx: CredentialDeps, workspaceId: string, 
     await recordEvent(trx, ctx, row, "deleted", detail);
     return since;
   });
-  await flushWal(ctx);
-  const outcome = await revokeLate(ctx, provider, row, late, first);
-  ctx.log.info("connector deleted", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
-  emitStatus(ctx, row, "deleted");
+  // Not a status: the row is gone. Waiters learn it from this change.
+  const gone = { workspace_id: row.workspace_id, connector_id: row.id, status: "deleted" };
+  const outcome = await finishRemoval(ctx, provider, row, { late, change: gone }, first, "deleted");
   return { deleted: true, connector_id: row.id, provider_revocation: outcome };
 }

@@ -1,24 +1,8 @@
 /** What get_connector_status and list_connectors show: the connector object, its recent events, and the filtered list. */
-import { sql } from "kysely";
 import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
-import { nowIso } from "../common/clock.js";
-import type { DB } from "../store/db.js";
-import type { ConnectorRow } from "../store/schema.js";
-import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
 import type { CredentialDeps } from "../credentials/deps.js";
+import { getConnector, listConnectors, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { expireAbandonedGrants } from "../store/grants.js";
 
 export const eventSchema = z
   .object({

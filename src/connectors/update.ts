@@ -1,24 +1,17 @@
 /** update_connector: label, settings and roles, with a re-check of the key when settings change where it is checked. */
-import { sql } from "kysely";
-import { z } from "zod";
-import { ROLES, type AccountFacts, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, listConnectors, recordEvent, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { apiBaseUrl, testReadPath } from "../catalog/api.js";
+import type { AccountFacts, Json, Provider, Role } from "../catalog/catalog.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
+import { ConnectorError } from "../common/errors.js";
+import type { CredentialDeps } from "../credentials/deps.js";
+import { readSecret } from "../credentials/secrets.js";
+import { connectorPatch, getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
+import { transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
-import { ConnectorError, isConnectorError } from "../common/errors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
-import { apiBaseUrl, testReadPath } from "../catalog/api.js";
-import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
-import { assertUsable } from "../store/status.js";
-import { connectionView } from "../catalog/connection.js";
-import { renewalOf } from "../credentials/tokens.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { readSecret } from "../credentials/secrets.js";
-import type { CredentialDeps } from "../credentials/deps.js";
 
 export interface UpdateInput {
   label?: string | undefined;
@@ -27,17 +20,17 @@ export interface UpdateInput {
   roles?: string[] | undefined;
 }
 
-interface UpdatePlan {
-  patch: { label?: string; settings?: string; roles?: string };
+export interface UpdatePlan {
+  patch: { label?: string; settings?: Record<string, Json>; roles?: Role[] };
   /** What changed, in words, for the event trail; empty when nothing changes. */
   changed: string[];
   /** The merged settings, when settings were given. */
-  settings?: Record<string, unknown>;
+  settings?: Record<string, Json>;
   removedRoles: Role[];
 }
 
-/** The update applied to one version of the row; throws on input the provider refuses. */
-function planUpdate(provider: Provider, row: ConnectorRow, input: UpdateInput): UpdatePlan {
+/** Pure: the update applied to one version of the row; throws on input the provider refuses. */
+export function planUpdate(provider: Provider, row: Pick<ConnectorRow, "label" | "settings" | "roles">, input: UpdateInput): UpdatePlan {
   const plan: UpdatePlan = { patch: {}, changed: [], removedRoles: [] };
   if (input.label !== undefined) {
     const label = input.label.trim();
@@ -48,23 +41,22 @@ function planUpdate(provider: Provider, row: ConnectorRow, input: UpdateInput): 
     }
   }
   if (input.settings !== undefined) {
-    const merged: Record<string, unknown> = { ...(JSON.parse(row.settings) as Record<string, unknown>) };
+    const merged: Record<string, unknown> = { ...row.settings };
     for (const [k, v] of Object.entries(input.settings)) {
       if (v === null) delete merged[k];
       else merged[k] = v;
     }
     plan.settings = parseSettings(provider, merged);
-    if (JSON.stringify(plan.settings) !== row.settings) {
-      plan.patch.settings = JSON.stringify(plan.settings);
+    if (JSON.stringify(plan.settings) !== JSON.stringify(row.settings)) {
+      plan.patch.settings = plan.settings;
       plan.changed.push(`settings (${Object.keys(input.settings).join(", ")})`);
     }
   }
   if (input.roles !== undefined) {
     const roles = checkRoles(provider, input.roles);
-    const before = JSON.parse(row.roles) as Role[];
-    plan.removedRoles = before.filter((r) => !roles.includes(r));
-    if (JSON.stringify(roles) !== row.roles) {
-      plan.patch.roles = JSON.stringify(roles);
+    plan.removedRoles = row.roles.filter((r) => !roles.includes(r));
+    if (JSON.stringify(roles) !== JSON.stringify(row.roles)) {
+      plan.patch.roles = roles;
       plan.changed.push(`roles (${roles.join(", ") || "none"})`);
     }
   }
@@ -76,7 +68,7 @@ function planUpdate(provider: Provider, row: ConnectorRow, input: UpdateInput): 
  * and dataset) and where the test read goes (which also follows the API version). When this
  * changes, the key is checked again before the settings are saved.
  */
-function keyCheckTarget(provider: Provider, settings: Record<string, unknown>): string {
+export function keyCheckTarget(provider: Provider, settings: Record<string, unknown>): string {
   const view = { settings, token_extras: {}, env: provider.env };
   const required = provider.def.api_key?.required_settings ?? [];
   return JSON.stringify([required.map((k) => settings[k] ?? null), apiBaseUrl(provider, view), testReadPath(provider, view, "api_key")]);
@@ -84,6 +76,70 @@ function keyCheckTarget(provider: Provider, settings: Record<string, unknown>): 
 
 /** Attempts before giving up when concurrent updates keep moving the settings a key was checked against. */
 const UPDATE_ATTEMPTS = 3;
+
+/** An API-key connector whose settings move what its key was checked against: the key is checked again. */
+function needsKeyCheck(provider: Provider, current: ConnectorRow, next: UpdatePlan): next is UpdatePlan & { settings: Record<string, Json> } {
+  return current.auth_type === "api_key" && next.settings !== undefined && keyCheckTarget(provider, next.settings) !== keyCheckTarget(provider, current.settings);
+}
+
+/** The stored key checked against the new settings (a network call, outside any transaction). */
+interface KeyCheck {
+  target: string;
+  check: AccountCheck;
+}
+
+async function checkStoredKey(ctx: CredentialDeps, provider: Provider, row: ConnectorRow, plan: UpdatePlan): Promise<KeyCheck | undefined> {
+  if (!needsKeyCheck(provider, row, plan)) return undefined;
+  const stored = await readSecret(ctx, ctx.db, row.id);
+  if (stored?.secret.kind !== "api_key") return undefined;
+  const check = await readAccount(ctx, provider, { settings: plan.settings, token_extras: {}, env: provider.env }, stored.secret.api_key, "api_key");
+  if (!check.ok) {
+    throw new ConnectorError("provider_error", `The stored key does not work with the new settings: ${check.error ?? "the test read failed"}. Nothing was changed.`, {
+      retryable: check.status === null,
+    });
+  }
+  return { target: keyCheckTarget(provider, plan.settings), check };
+}
+
+/**
+ * Plan again on the current row (inside the write lock) and write it; "recheck" when the key
+ * check done outside no longer applies to what is stored now.
+ */
+async function applyUpdate(
+  trx: DB,
+  ctx: CredentialDeps,
+  provider: Provider,
+  workspaceId: string,
+  connectorId: string,
+  input: UpdateInput,
+  checked: KeyCheck | undefined,
+): Promise<"done" | "recheck"> {
+  const current = await getConnectorRow(trx, workspaceId, connectorId);
+  const p = planUpdate(provider, current, input);
+  if (p.changed.length === 0) return "done";
+  let account: { account: AccountFacts; health: "healthy"; last_checked_at: string } | undefined;
+  if (needsKeyCheck(provider, current, p)) {
+    const still = checked && checked.target === keyCheckTarget(provider, p.settings);
+    const hasKey = await trx.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", current.id).executeTakeFirst();
+    if (!still && (checked || hasKey)) return "recheck";
+    if (checked) account = { account: checked.check.account, health: "healthy", last_checked_at: nowIso(ctx) };
+  }
+  await trx
+    .updateTable("connectors")
+    .set(connectorPatch({ ...p.patch, ...account, updated_at: nowIso(ctx) }))
+    .where("id", "=", current.id)
+    .where("workspace_id", "=", workspaceId)
+    .execute();
+  if (account && current.status === "connected") {
+    // The key works with the new settings: the "test read failed" detail of a connected connector no longer applies.
+    await transition(trx, ctx, current, { move: "check", to: "connected", reason: null, detail: null });
+  }
+  if (p.removedRoles.length > 0) {
+    await trx.deleteFrom("primaries").where("connector_id", "=", current.id).where("role", "in", p.removedRoles).execute();
+  }
+  await recordEvent(trx, ctx, current, "updated", `changed ${p.changed.join("; ")}${account ? "; key checked against the new settings" : ""}`);
+  return "done";
+}
 
 /**
  * Change a connector's label, settings (checked against the provider's schema) or roles.
@@ -101,53 +157,8 @@ export async function updateConnector(ctx: CredentialDeps, workspaceId: string, 
     const provider = ctx.catalog.get(row.provider);
     const plan = planUpdate(provider, row, input);
     if (plan.changed.length === 0) return getConnector(ctx.db, workspaceId, connectorId);
-
-    // The network check happens outside the transaction; the transaction verifies it still applies.
-    let checked: { target: string; check: AccountCheck } | undefined;
-    const needsCheck = (current: ConnectorRow, next: UpdatePlan) =>
-      current.auth_type === "api_key" &&
-      next.settings !== undefined &&
-      keyCheckTarget(provider, next.settings) !== keyCheckTarget(provider, JSON.parse(current.settings) as Record<string, unknown>);
-    if (needsCheck(row, plan) && plan.settings) {
-      const stored = await readSecret(ctx, ctx.db, row.id);
-      if (stored?.secret.kind === "api_key") {
-        const check = await readAccount(ctx, provider, { settings: plan.settings, token_extras: {}, env: provider.env }, stored.secret.api_key, "api_key");
-        if (!check.ok) {
-          throw new ConnectorError("provider_error", `The stored key does not work with the new settings: ${check.error ?? "the test read failed"}. Nothing was changed.`, {
-            retryable: check.status === null,
-          });
-        }
-        checked = { target: keyCheckTarget(provider, plan.settings), check };
-      }
-    }
-
-    const outcome = await writeTransaction(ctx.db, async (trx) => {
-      const current = await getConnectorRow(trx, workspaceId, connectorId);
-      const p = planUpdate(provider, current, input);
-      if (p.changed.length === 0) return "done" as const;
-      let account: { account: string; health: "healthy"; last_checked_at: string } | undefined;
-      if (needsCheck(current, p) && p.settings) {
-        const still = checked && checked.target === keyCheckTarget(provider, p.settings);
-        const hasKey = await trx.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", current.id).executeTakeFirst();
-        if (!still && (checked || hasKey)) return "recheck" as const;
-        if (checked) account = { account: JSON.stringify(checked.check.account), health: "healthy", last_checked_at: nowIso(ctx) };
-      }
-      await trx
-        .updateTable("connectors")
-        .set({ ...p.patch, ...account, updated_at: nowIso(ctx) })
-        .where("id", "=", current.id)
-        .where("workspace_id", "=", workspaceId)
-        .execute();
-      if (account) {
-        // The key works with the new settings: the "test read failed" detail of a connected connector no longer applies.
-        await trx.updateTable("connectors").set({ status_detail: null }).where("id", "=", current.id).where("status", "=", "connected").execute();
-      }
-      if (p.removedRoles.length > 0) {
-        await trx.deleteFrom("primaries").where("connector_id", "=", current.id).where("role", "in", p.removedRoles).execute();
-      }
-      await recordEvent(trx, ctx, current, "updated", `changed ${p.changed.join("; ")}${account ? "; key checked against the new settings" : ""}`);
-      return "done" as const;
-    });
+    const checked = await checkStoredKey(ctx, provider, row, plan);
+    const outcome = await writeTransaction(ctx.db, (trx) => applyUpdate(trx, ctx, provider, workspaceId, connectorId, input, checked));
     if (outcome === "done") return getConnector(ctx.db, workspaceId, connectorId);
     if (attempt >= UPDATE_ATTEMPTS) {
       throw new ConnectorError("conflict", `Connector ${connectorId} was changed by someone else while its key was being checked; nothing was changed. Read it again and retry.`, {

@@ -9,6 +9,8 @@ export interface RefreshEngine {
   flights: Map<string, Promise<Credential>>;
   /** How long a refresh may hold a connector's lease before another process may take over. */
   leaseMs: number;
+  /** How much longer than one lease a refresh waits for another process's lease before it gives up (`conflict`). */
+  waitSlackMs: number;
 }
 
 /** What credential work needs: storage, providers, the vault, and the refresh engine. */
@@ -17,6 +19,6 @@ export interface CredentialDeps extends StoreDeps, CatalogDeps {
   refresh: RefreshEngine;
 }
 
-export function createRefreshEngine(leaseMs: number): RefreshEngine {
-  return { flights: new Map(), leaseMs };
+export function createRefreshEngine(leaseMs: number, waitSlackMs = 5_000): RefreshEngine {
+  return { flights: new Map(), leaseMs, waitSlackMs };
 }

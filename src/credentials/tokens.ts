@@ -1,6 +1,7 @@
 /** Pure decisions about token sets: what we keep from a token response, when access ends, when to renew. */
-import type * as client from "openid-client";
+import * as client from "openid-client";
 import type { ConnectionView, Json, Provider, TokenSet } from "../catalog/catalog.js";
+import { describeProviderFailure } from "../catalog/provider-errors.js";
 
 /** Refresh when an access token has less than this left (shortened for short-lived tokens). */
 export const REFRESH_MARGIN_S = 300;
@@ -66,4 +67,21 @@ export interface Credential {
   view: ConnectionView;
   /** True when a new token was obtained for this request (or by a refresh it joined). */
   refreshed: boolean;
+}
+
+/** Why a refresh grant failed, for deciding what happens to the connector. */
+export type GrantFailure = { kind: "invalid_grant" | "transient" | "permanent"; text: string };
+
+/**
+ * `invalid_grant`: the grant is gone (the connector expires). `transient`: network, 5xx, 429 or
+ * temporarily_unavailable (retried; the connector stays connected). `permanent`: anything else the
+ * provider refused (an OAuth app misconfiguration, most often).
+ */
+export function classifyGrantError(err: unknown): GrantFailure {
+  // Only a registered error code and the status survive: providers may echo the request (secrets included) in their error text.
+  const f = describeProviderFailure(err);
+  if (f.code === "invalid_grant") return { kind: "invalid_grant", text: f.text };
+  if (f.status === undefined) return { kind: err instanceof client.ClientError ? "permanent" : "transient", text: f.text };
+  if (f.status >= 500 || f.status === 429 || f.code === "temporarily_unavailable") return { kind: "transient", text: f.text };
+  return { kind: "permanent", text: f.text };
 }

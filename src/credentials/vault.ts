@@ -48,11 +48,6 @@ export class Vault {
       throw new VaultError("ciphertext failed authentication (tampered, wrong key, or moved from another row)");
     }
   }
-
-  /** True when the envelope was sealed with an older key and should be re-sealed. */
-  needsRotation(envelope: string): boolean {
-    return envelope.split(".")[1] !== this.current.id;
-  }
 }
 
 export class VaultError extends Error {

@@ -1,29 +1,29 @@
-/** The OAuth callback: claim the state, exchange the code, read the account, settle the connector. */
+/**
+ * The OAuth callback, in named steps: claim the state, exchange the code, settle the connector
+ * (connected or error), and when the connector stopped waiting meanwhile, cancel after consent
+ * (revoke what was just obtained, change nothing).
+ */
 import * as client from "openid-client";
+import type { Json, Provider, TokenSet } from "../catalog/catalog.js";
+import { connectionView } from "../catalog/connection.js";
+import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
 import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
-import { ConnectorError } from "../common/errors.js";
-import type { ConnectorObject } from "../store/connectors.js";
-import type { ConnectorRow } from "../store/schema.js";
-import type { ConnectorUpdate } from "../store/schema.js";
-import type { DB } from "../store/db.js";
-import type { Json } from "../catalog/catalog.js";
-import type { ProviderRevocation } from "../credentials/revocation.js";
-import type { TokenSet } from "../catalog/catalog.js";
-import { accessEndsAt } from "../credentials/tokens.js";
-import { describeProviderFailure } from "../catalog/provider-errors.js";
-import { getConnector } from "../store/connectors.js";
-import { grantAad } from "../credentials/secrets.js";
-import { oauthConfiguration } from "../credentials/oauth-client.js";
-import { oauthErrorCode } from "../catalog/provider-errors.js";
 import { readAccount } from "../catalog/test-read.js";
-import { readSecret } from "../credentials/secrets.js";
-import { recordEvent } from "../store/connectors.js";
-import { revokeTokens } from "../credentials/revocation.js";
-import { sha256Hex } from "../common/ids.js";
-import { tokenSetFrom } from "../credentials/tokens.js";
-import { writeSecret } from "../credentials/secrets.js";
-import type { GrantDeps } from "./deps.js";
 import { nowIso } from "../common/clock.js";
+import { ConnectorError } from "../common/errors.js";
+import { sha256Hex } from "../common/ids.js";
+import { oauthConfiguration } from "../credentials/oauth-client.js";
+import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { grantAad, readSecret, unreadableSecret, writeSecret } from "../credentials/secrets.js";
+import { accessEndsAt, tokenSetFrom } from "../credentials/tokens.js";
+import { VaultError } from "../credentials/vault.js";
+import { findConnectorRow, getConnector, recordEvent, type ConnectorObject } from "../store/connectors.js";
+import { grantScopes, grantTtlText } from "../store/grants.js";
+import type { ConnectorRow, OAuthGrantRow, StatusReason } from "../store/schema.js";
+import { emitChange, transition, type Move, type StatusChange } from "../store/status.js";
+import { writeTransaction } from "../store/write-transaction.js";
+import type { GrantDeps } from "./deps.js";
+
 /** What the callback page shows. */
 export type CallbackOutcome =
   | { kind: "connected"; provider: string; account_label: string | null; connector: ConnectorObject; warning?: string }
@@ -32,6 +32,96 @@ export type CallbackOutcome =
   /** The connector was revoked, disabled or deleted while the person signed in: nothing was connected. */
   | { kind: "cancelled"; provider: string; provider_revocation: ProviderRevocation }
   | { kind: "refused"; code: "invalid_state" | "state_expired"; reason: string; provider?: string };
+
+/** A grant this callback claimed, with the connector waiting for it. */
+interface Claim {
+  state: string;
+  stateHash: string;
+  grant: OAuthGrantRow;
+  row: ConnectorRow;
+  provider: Provider;
+  name: string;
+}
+
+/** How a grant failed: the connector's reason and sentence, its event, and the page to show. */
+interface Failure {
+  reason: StatusReason | null;
+  detail: string;
+  event: string;
+  outcome: CallbackOutcome;
+}
+
+/** What the code exchange obtained. */
+interface Exchanged {
+  tokens: TokenSet;
+  /** What the provider issued in this exchange alone (not a refresh token kept from before): revoked if the grant is cancelled. */
+  obtained: TokenSet;
+  verifier: string;
+}
+
+/**
+ * Finish a grant from the provider's redirect. An unknown, used or expired state changes
+ * nothing; every other outcome consumes the state and is recorded on the connector.
+ */
+export async function completeCallback(ctx: GrantDeps, query: URLSearchParams): Promise<CallbackOutcome> {
+  const claim = await claimGrant(ctx, query);
+  if ("kind" in claim) return claim;
+  const refusal = refusalFromProvider(claim, query);
+  if (refusal) return settleFailed(ctx, claim, refusal);
+  const exchanged = await exchangeCode(ctx, claim, query);
+  if ("failure" in exchanged) return settleFailed(ctx, claim, exchanged.failure);
+  return settleConnected(ctx, claim, query, exchanged);
+}
+
+const refused = (reason: string): CallbackOutcome => ({ kind: "refused", code: "invalid_state", reason });
+
+/** Check the state and claim it atomically: of two racing callbacks, only one proceeds. */
+async function claimGrant(ctx: GrantDeps, query: URLSearchParams): Promise<Claim | CallbackOutcome> {
+  const state = query.get("state");
+  if (!state || state.length > 512) return refused("This sign-in link has no valid state. Start the connection again from your assistant.");
+  const stateHash = sha256Hex(state);
+  const grant = await ctx.db.selectFrom("oauth_grants").selectAll().where("state_hash", "=", stateHash).executeTakeFirst();
+  if (!grant) return refused("This sign-in link is not one this server started. Start the connection again from your assistant.");
+  if (grant.used_at) return refused("This sign-in link was already used. Start the connection again from your assistant if you need to.");
+  if (Date.parse(grant.expires_at) <= ctx.clock()) {
+    const owner = await ctx.db.selectFrom("connectors").select("provider").where("id", "=", grant.connector_id).executeTakeFirst();
+    const provider = owner ? ctx.catalog.list().find((p) => p.id === owner.provider)?.def.name : undefined;
+    return {
+      kind: "refused",
+      code: "state_expired",
+      reason: `This ${provider ? `${provider} ` : ""}sign-in link expired (links last ${grantTtlText()}).`,
+      ...(provider ? { provider } : {}),
+    };
+  }
+  const claimed = await ctx.db.updateTable("oauth_grants").set({ used_at: nowIso(ctx) }).where("state_hash", "=", stateHash).where("used_at", "is", null).executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) !== 1) return refused("This sign-in link was already used.");
+  const row = await findConnectorRow(ctx.db, grant.connector_id);
+  if (!row || row.status !== "pending") return refused("The connection this link belongs to no longer waits for consent.");
+  const provider = ctx.catalog.get(row.provider);
+  return { state, stateHash, grant, row, provider, name: provider.def.name };
+}
+
+const again = (c: Claim) => `Start again with start_connector_oauth (connector_id "${c.row.id}" keeps this connector).`;
+
+function providerFailure(c: Claim, detail: string): Failure {
+  return { reason: "provider_error", detail, event: "grant_failed", outcome: { kind: "failed", provider: c.name, reason: detail } };
+}
+
+/** A denial, an error or a missing code in the redirect itself. */
+function refusalFromProvider(c: Claim, query: URLSearchParams): Failure | undefined {
+  const error = query.get("error");
+  if (error !== null) {
+    // Only a registered code is kept: the rest of the redirect is the provider's (or anyone's) text.
+    const code = oauthErrorCode(error);
+    if (code === "access_denied") {
+      const detail = `The person declined access at ${c.name}. Ask them whether they want to connect, then start again with start_connector_oauth (connector_id "${c.row.id}" keeps this connector).`;
+      return { reason: "consent_denied", detail, event: "consent_denied", outcome: { kind: "denied", provider: c.name } };
+    }
+    return providerFailure(c, `${c.name} refused the authorization (${code}). ${again(c)}`);
+  }
+  if (!query.get("code")) return providerFailure(c, `${c.name} sent no authorization code back. ${again(c)}`);
+  return undefined;
+}
 
 /** Why a code exchange failed, without any text the provider wrote. */
 function exchangeFailureText(err: unknown): string {
@@ -43,164 +133,106 @@ function exchangeFailureText(err: unknown): string {
 }
 
 /**
- * Settle a pending connector. Every callback outcome is written through this guard: a
- * connector revoked, disabled or deleted meanwhile is no longer pending, and stays as it is.
+ * Open the sealed verifier and the tokens stored before (a re-consent that returns no refresh
+ * token keeps the stored one), before the exchange: a secret that does not open fails the grant,
+ * logged, before the provider issues anything.
  */
-async function settlePending(
-  ctx: GrantDeps,
-  db: DB,
-  row: Pick<ConnectorRow, "id" | "workspace_id">,
-  patch: Pick<ConnectorUpdate, "status" | "status_detail" | "account" | "health" | "last_checked_at" | "expires_at" | "scopes">,
-): Promise<boolean> {
-  const res = await db
-    .updateTable("connectors")
-    .set({ ...patch, updated_at: nowIso(ctx) })
-    .where("id", "=", row.id)
-    .where("workspace_id", "=", row.workspace_id)
-    .where("status", "=", "pending")
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+async function openSealed(ctx: GrantDeps, c: Claim): Promise<{ verifier: string; previous: TokenSet | undefined } | { failure: Failure }> {
+  try {
+    const verifier = ctx.vault.open(c.grant.verifier_ciphertext, grantAad(c.stateHash));
+    const stored = await readSecret(ctx, ctx.db, c.row.id);
+    return { verifier, previous: stored?.secret.kind === "oauth2" ? stored.secret.tokens : undefined };
+  } catch (err) {
+    if (!(err instanceof VaultError)) throw err;
+    const internal = unreadableSecret(ctx.log, c.row.id, err, "during the OAuth callback");
+    const detail = `The grant could not be finished. ${internal.message} ${again(c)}`;
+    return { failure: { reason: null, detail, event: "grant_failed", outcome: { kind: "failed", provider: c.name, reason: detail } } };
+  }
+}
+
+/** Exchange the code (PKCE), keep what we need from the answer, and run the provider's quirk hook. */
+async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): Promise<Exchanged | { failure: Failure }> {
+  const sealed = await openSealed(ctx, c);
+  if ("failure" in sealed) return sealed;
+  const { provider } = c;
+  try {
+    const config = oauthConfiguration(ctx, provider);
+    const current = new URL(c.grant.redirect_uri);
+    for (const [k, v] of query) current.searchParams.append(k, v);
+    const res = await client.authorizationCodeGrant(config, current, {
+      expectedState: c.state,
+      ...(provider.oauth?.pkce ? { pkceCodeVerifier: sealed.verifier } : {}),
+    });
+    let tokens = tokenSetFrom(provider, res, ctx.clock(), sealed.previous);
+    const o = provider.oauth;
+    if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
+      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, token_url: o.token_url, now: ctx.clock });
+    }
+    return { tokens, obtained: res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }, verifier: sealed.verifier };
+  } catch (err) {
+    ctx.log.warn("oauth code exchange failed", { connector_id: c.row.id, provider: provider.id, reason: describeProviderFailure(err).text });
+    return { failure: providerFailure(c, `The code exchange with ${c.name} failed: ${exchangeFailureText(err)}. ${again(c)}`) };
+  }
 }
 
 /**
- * Finish a grant from the provider's redirect. An unknown, used or expired state changes
- * nothing; every other outcome consumes the state and is recorded on the connector.
+ * Settle the pending connector (guarded on `pending`: a connector revoked, disabled or deleted
+ * meanwhile stays as it is, and this returns null), storing the tokens with it when connected.
  */
-export async function completeCallback(ctx: GrantDeps, query: URLSearchParams): Promise<CallbackOutcome> {
-  const state = query.get("state");
-  if (!state || state.length > 512) {
-    return { kind: "refused", code: "invalid_state", reason: "This sign-in link has no valid state. Start the connection again from your assistant." };
-  }
-  const stateHash = sha256Hex(state);
-  const grant = await ctx.db.selectFrom("oauth_grants").selectAll().where("state_hash", "=", stateHash).executeTakeFirst();
-  if (!grant) {
-    return { kind: "refused", code: "invalid_state", reason: "This sign-in link is not one this server started. Start the connection again from your assistant." };
-  }
-  if (grant.used_at) {
-    return { kind: "refused", code: "invalid_state", reason: "This sign-in link was already used. Start the connection again from your assistant if you need to." };
-  }
-  if (Date.parse(grant.expires_at) <= ctx.clock()) {
-    const owner = await ctx.db.selectFrom("connectors").select("provider").where("id", "=", grant.connector_id).executeTakeFirst();
-    const provider = owner ? ctx.catalog.list().find((p) => p.id === owner.provider)?.def.name : undefined;
-    return {
-      kind: "refused",
-      code: "state_expired",
-      reason: `This ${provider ? `${provider} ` : ""}sign-in link expired (links last 10 minutes).`,
-      ...(provider ? { provider } : {}),
-    };
-  }
-  // Claim the state atomically: of two racing callbacks, only one proceeds.
-  const claimed = await ctx.db
-    .updateTable("oauth_grants")
-    .set({ used_at: nowIso(ctx) })
-    .where("state_hash", "=", stateHash)
-    .where("used_at", "is", null)
-    .executeTakeFirst();
-  if (Number(claimed.numUpdatedRows) !== 1) {
-    return { kind: "refused", code: "invalid_state", reason: "This sign-in link was already used." };
-  }
-  const row = await ctx.db.selectFrom("connectors").selectAll().where("id", "=", grant.connector_id).executeTakeFirst();
-  if (!row || row.status !== "pending") {
-    return { kind: "refused", code: "invalid_state", reason: "The connection this link belongs to no longer waits for consent." };
-  }
-  const provider = ctx.catalog.get(row.provider);
-  const name = provider.def.name;
-  const emit = (status: string) => ctx.events.emit("change", { workspace_id: row.workspace_id, connector_id: row.id, status });
-  /** The connector stopped waiting while the person signed in: tokens just obtained are revoked, nothing else changes. */
-  const cancelled = async (obtained?: TokenSet): Promise<CallbackOutcome> => {
-    const revocation = obtained ? await revokeTokens(ctx, provider, row, obtained) : { outcome: "not_needed" as const, detail: "no tokens were obtained" };
-    await recordEvent(ctx.db, ctx, row, "grant_cancelled", `the person finished signing in after the connector stopped waiting for consent; ${revocation.detail.replace(/; the tokens were wiped here anyway$/, "")}`);
-    ctx.log.info("oauth grant finished after its connector was cancelled", { connector_id: row.id, provider: provider.id, provider_revocation: revocation.outcome });
-    return { kind: "cancelled", provider: name, provider_revocation: revocation.outcome };
-  };
-  const fail = async (detail: string, event: string, outcome: CallbackOutcome = { kind: "failed", provider: name, reason: detail }): Promise<CallbackOutcome> => {
-    const settled = await ctx.db.transaction().execute(async (trx) => {
-      if (!(await settlePending(ctx, trx, row, { status: "error", status_detail: detail }))) return false;
-      await recordEvent(trx, ctx, row, event, event === "consent_denied" ? undefined : detail);
-      return true;
-    });
-    if (!settled) return cancelled();
-    emit("error");
-    return outcome;
-  };
-
-  const error = query.get("error");
-  if (error !== null) {
-    // Only a registered code is kept: the rest of the redirect is the provider's (or anyone's) text.
-    const code = oauthErrorCode(error);
-    if (code === "access_denied") {
-      const detail = `consent_denied: the person declined access at ${name}. Ask them whether they want to connect, then start again with start_connector_oauth.`;
-      return fail(detail, "consent_denied", { kind: "denied", provider: name });
-    }
-    return fail(`provider_error: ${name} refused the authorization (${code}). Start again with start_connector_oauth.`, "grant_failed");
-  }
-  if (!query.get("code")) {
-    return fail(`provider_error: ${name} sent no authorization code back. Start again with start_connector_oauth.`, "grant_failed");
-  }
-
-  let tokens: TokenSet;
-  /** What the provider issued in this exchange alone (not a refresh token kept from before): revoked if the grant is cancelled. */
-  let obtained: TokenSet;
-  let verifier: string | undefined;
-  try {
-    const config = oauthConfiguration(ctx, provider);
-    verifier = ctx.vault.open(grant.verifier_ciphertext, grantAad(stateHash));
-    const current = new URL(grant.redirect_uri);
-    for (const [k, v] of query) current.searchParams.append(k, v);
-    const res = await client.authorizationCodeGrant(config, current, {
-      expectedState: state,
-      ...(provider.oauth?.pkce ? { pkceCodeVerifier: verifier } : {}),
-    });
-    // A re-consent that returns no refresh token (Google without a consent screen) keeps the stored one.
-    const previous = await readSecret(ctx, ctx.db, row.id).catch(() => undefined);
-    tokens = tokenSetFrom(provider, res, ctx.clock(), previous?.secret.kind === "oauth2" ? previous.secret.tokens : undefined);
-    if (provider.def.hooks.afterTokenExchange && provider.oauth?.client_id && provider.oauth.client_secret) {
-      tokens = await provider.def.hooks.afterTokenExchange(tokens, {
-        fetch: ctx.fetch,
-        client_id: provider.oauth.client_id,
-        client_secret: provider.oauth.client_secret,
-        token_url: provider.oauth.token_url,
-        now: ctx.clock,
-      });
-    }
-    obtained = res.refresh_token ? tokens : { ...tokens, refresh_token: undefined };
-  } catch (err) {
-    ctx.log.warn("oauth code exchange failed", { connector_id: row.id, provider: provider.id, reason: describeProviderFailure(err).text });
-    return fail(`provider_error: the code exchange with ${name} failed: ${exchangeFailureText(err)}. Start again with start_connector_oauth.`, "grant_failed");
-  }
-
-  // The test read uses the new token before it is stored, so tokens and status are written together below.
-  const view = { settings: JSON.parse(row.settings) as Record<string, unknown>, token_extras: tokens.extras ?? {}, env: provider.env };
-  const check = await readAccount(ctx, provider, view, tokens.access_token, "oauth2");
-  // The granted scopes are stored and shown: only scope-shaped values, none carrying a secret of this exchange.
-  const exchangeSecrets = [provider.oauth?.client_secret, verifier, query.get("code") ?? undefined, state, tokens.access_token, tokens.refresh_token];
-  const grantedScopes: string[] = tokens.scope ? scopesGranted(tokens.scope, exchangeSecrets) : JSON.parse(grant.scopes);
-  const connected = await ctx.db.transaction().execute(async (trx) => {
-    const settled = await settlePending(ctx, trx, row, {
-      status: "connected",
-      status_detail: check.ok ? null : `connected, but the test read failed: ${check.error}`,
-      account: JSON.stringify(check.account),
-      health: check.ok ? "healthy" : "unhealthy",
-      last_checked_at: nowIso(ctx),
-      expires_at: accessEndsAt(provider, tokens),
-      scopes: JSON.stringify(grantedScopes),
-    });
-    if (!settled) return false;
-    await writeSecret(ctx, trx, row.id, { kind: "oauth2", tokens });
-    await recordEvent(trx, ctx, row, "connected");
-    return true;
+async function settle(ctx: GrantDeps, c: Claim, m: Omit<Move, "move">, tokens?: TokenSet): Promise<StatusChange | null> {
+  return writeTransaction(ctx.db, async (trx) => {
+    const change = await transition(trx, ctx, c.row, { move: "settle", ...m });
+    if (change && tokens) await writeSecret(ctx, trx, c.row.id, { kind: "oauth2", tokens });
+    return change;
   });
-  if (!connected) return cancelled(obtained);
+}
+
+async function settleFailed(ctx: GrantDeps, c: Claim, f: Failure): Promise<CallbackOutcome> {
+  const event = { type: f.event, ...(f.event === "consent_denied" ? {} : { detail: f.detail }) };
+  const change = await settle(ctx, c, { to: "error", reason: f.reason, detail: f.detail, events: [event] });
+  if (!change) return cancelAfterConsent(ctx, c);
+  emitChange(ctx, change);
+  return f.outcome;
+}
+
+async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams, x: Exchanged): Promise<CallbackOutcome> {
+  const { provider, row } = c;
+  // The test read uses the new token before it is stored, so tokens and status are written together below.
+  const check = await readAccount(ctx, provider, connectionView(provider, row, x.tokens), x.tokens.access_token, "oauth2");
+  // The granted scopes are stored and shown: only scope-shaped values, none carrying a secret of this exchange.
+  const exchangeSecrets = [provider.oauth?.client_secret, x.verifier, query.get("code") ?? undefined, c.state, x.tokens.access_token, x.tokens.refresh_token];
+  const scopes = x.tokens.scope ? scopesGranted(x.tokens.scope, exchangeSecrets) : grantScopes(c.grant);
+  const change = await settle(
+    ctx,
+    c,
+    {
+      to: "connected",
+      reason: null,
+      detail: check.ok ? null : `connected, but the test read failed: ${check.error}`,
+      patch: { account: check.account, health: check.ok ? "healthy" : "unhealthy", last_checked_at: nowIso(ctx), expires_at: accessEndsAt(provider, x.tokens), scopes },
+      events: [{ type: "connected" }],
+    },
+    x.tokens,
+  );
+  if (!change) return cancelAfterConsent(ctx, c, x.obtained);
   ctx.log.info("connector connected", { connector_id: row.id, provider: provider.id, workspace_id: row.workspace_id });
-  emit("connected");
-  const connector = await getConnector(ctx.db, row.workspace_id, row.id);
+  emitChange(ctx, change);
   return {
     kind: "connected",
-    provider: name,
+    provider: c.name,
     account_label: accountLabel(check.account),
-    connector,
+    connector: await getConnector(ctx.db, row.workspace_id, row.id),
     ...(check.ok ? {} : { warning: "The account's first test read failed; your assistant can run test_connector to check again." }),
   };
+}
+
+/** The connector stopped waiting while the person signed in: tokens just obtained are revoked, nothing else changes. */
+async function cancelAfterConsent(ctx: GrantDeps, c: Claim, obtained?: TokenSet): Promise<CallbackOutcome> {
+  const revocation = obtained ? await revokeTokens(ctx, c.provider, c.row, obtained) : { outcome: "not_needed" as const, detail: "no tokens were obtained" };
+  const said = revocation.detail.replace(/; the tokens were wiped here anyway$/, "");
+  await recordEvent(ctx.db, ctx, c.row, "grant_cancelled", `the person finished signing in after the connector stopped waiting for consent; ${said}`);
+  ctx.log.info("oauth grant finished after its connector was cancelled", { connector_id: c.row.id, provider: c.provider.id, provider_revocation: revocation.outcome });
+  return { kind: "cancelled", provider: c.name, provider_revocation: revocation.outcome };
 }
 
 /** The most human way to name an account in a sentence. */

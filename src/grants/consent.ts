@@ -1,5 +1,5 @@
 import { getConnectorRow } from "../store/connectors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
+import { expireAbandonedGrants, grantTtlText } from "../store/grants.js";
 import { newId } from "../common/ids.js";
 import type { StartResult } from "./start.js";
 import type { GrantDeps } from "./deps.js";
@@ -24,7 +24,7 @@ export function consentMessage(providerName: string, label: string, workspaceNam
   const as = label && label !== providerName ? ` as "${label}"` : "";
   return (
     `Sign in to ${providerName} and approve access to connect it to the tenex-connectors workspace "${workspaceName}"${as}. ` +
-    `The link works once and expires in 10 minutes; your credentials go to ${providerName} only.`
+    `The link works once and expires in ${grantTtlText()}; your credentials go to ${providerName} only.`
   );
 }
 

@@ -2,12 +2,7 @@
  * Timers that settle an abandoned grant on time while someone waits for it (wait_for_connector,
  * a URL elicitation). The rule itself (which grants can still finish) is store/grants.ts.
  */
-import { sql, type ExpressionBuilder } from "kysely";
-import { recordEvent } from "../store/connectors.js";
-import { nowIso } from "../common/clock.js";
-import type { Database } from "../store/schema.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { grantDeadline } from "../store/grants.js";
+import { expireAbandonedGrants, grantDeadline } from "../store/grants.js";
 import type { GrantDeps } from "./deps.js";
 
 const TIMER_SLACK_MS = 20;

@@ -1,23 +1,17 @@
+/** Starting an OAuth grant: plan it (who, what, where to send the person), then persist it in one transaction. */
 import * as client from "openid-client";
-import { z } from "zod";
-import { isLoopbackHost, type Json, type Provider, type Role, type TokenSet } from "../catalog/catalog.js";
-import { getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
-import type { DB } from "../store/db.js";
-import type { ConnectorRow, ConnectorUpdate } from "../store/schema.js";
+import type { Json, Provider, Role } from "../catalog/catalog.js";
+import { checkRoles, parseSettings } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId, sha256Hex } from "../common/ids.js";
-import { expireAbandonedGrants } from "../store/grants.js";
-import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
-import { grantAad, readSecret, writeSecret } from "../credentials/secrets.js";
-import { readAccount } from "../catalog/test-read.js";
-import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
-import { GRANT_TTL_MS } from "../store/grants.js";
-import { RECONNECTABLE } from "../store/status.js";
-import { notConfigured } from "../credentials/oauth-client.js";
-import { oauthConfiguration } from "../credentials/oauth-client.js";
+import { notConfigured, oauthConfiguration } from "../credentials/oauth-client.js";
+import { grantAad } from "../credentials/secrets.js";
+import { getConnectorRow, type NewConnector } from "../store/connectors.js";
+import { expireAbandonedGrants, GRANT_TTL_MS } from "../store/grants.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { createConnector, emitChange, RECONNECTABLE, transition, type StatusChange } from "../store/status.js";
+import { writeTransaction } from "../store/write-transaction.js";
 import type { GrantDeps } from "./deps.js";
 
 export interface StartResult {
@@ -27,20 +21,43 @@ export interface StartResult {
   status: "pending";
 }
 
+export interface StartInput {
+  provider: string;
+  label?: string | undefined;
+  roles?: string[] | undefined;
+  scopes?: string[] | undefined;
+  settings?: Record<string, unknown> | undefined;
+  /** Reconnect this existing connector in place (consent again): keeps its id, roles, settings and primaries. */
+  connector_id?: string | undefined;
+}
+
+/** Everything a grant is made of, decided before anything is written. */
+interface GrantPlan {
+  provider: Provider;
+  /** The connector reconnected in place, when there is one. */
+  existing: ConnectorRow | undefined;
+  connectorId: string;
+  label: string;
+  roles: Role[];
+  settings: Record<string, Json>;
+  scopes: string[];
+  state: string;
+  verifier: string;
+  url: URL;
+  expiresAt: string;
+}
+
 /** Start an OAuth grant: a pending connector, a single-use state, a PKCE verifier sealed in the vault. */
-export async function startOAuth(
-  ctx: GrantDeps,
-  workspaceId: string,
-  input: {
-    provider: string;
-    label?: string | undefined;
-    roles?: string[] | undefined;
-    scopes?: string[] | undefined;
-    settings?: Record<string, unknown> | undefined;
-    /** Reconnect this existing connector in place (consent again): keeps its id, roles, settings and primaries. */
-    connector_id?: string | undefined;
-  },
-): Promise<StartResult> {
+export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: StartInput): Promise<StartResult> {
+  const plan = await planGrant(ctx, workspaceId, input);
+  const change = await persistGrant(ctx, workspaceId, plan);
+  emitChange(ctx, change);
+  ctx.log.info("oauth grant started", { connector_id: plan.connectorId, provider: plan.provider.id, workspace_id: workspaceId });
+  return { connector_id: plan.connectorId, authorization_url: plan.url.href, expires_at: plan.expiresAt, status: "pending" };
+}
+
+/** Check the request, pick the connector (new, or reconnected in place), and build the authorization URL. */
+async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput): Promise<GrantPlan> {
   const provider = ctx.catalog.get(input.provider);
   if (!provider.def.auth_types.includes("oauth2") || !provider.oauth) {
     throw new ConnectorError("auth_type_unsupported", `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`);
@@ -49,17 +66,11 @@ export async function startOAuth(
   // A lapsed link settles first, so a connector still reading pending from it can be reconnected.
   if (input.connector_id) await expireAbandonedGrants(ctx, workspaceId, [input.connector_id]);
   const existing = input.connector_id ? await reconnectable(ctx, workspaceId, input.connector_id, provider) : undefined;
-  const roles: Role[] = checkRoles(provider, input.roles ?? (existing ? (JSON.parse(existing.roles) as string[]) : provider.def.roles));
-  const settings = parseSettings(provider, input.settings ?? (existing ? (JSON.parse(existing.settings) as Record<string, unknown>) : {}));
+  const roles = checkRoles(provider, input.roles ?? existing?.roles ?? provider.def.roles);
+  const settings = parseSettings(provider, input.settings ?? existing?.settings ?? {});
   const scopes = input.scopes && input.scopes.length > 0 ? [...new Set(input.scopes)] : provider.oauth.scopes;
-  const config = oauthConfiguration(ctx, provider);
-
-  const connectorId = existing?.id ?? newId("con");
   const state = client.randomState();
-  const stateHash = sha256Hex(state);
   const verifier = client.randomPKCECodeVerifier();
-  const now = ctx.clock();
-  const expiresAt = new Date(now + GRANT_TTL_MS).toISOString();
   const params: Record<string, string> = {
     ...provider.oauth.authorization_params,
     redirect_uri: ctx.redirectUri,
@@ -71,66 +82,82 @@ export async function startOAuth(
     params.code_challenge = await client.calculatePKCECodeChallenge(verifier);
     params.code_challenge_method = "S256";
   }
-  const url = client.buildAuthorizationUrl(config, params);
+  return {
+    provider,
+    existing,
+    connectorId: existing?.id ?? newId("con"),
+    label: input.label?.trim() || existing?.label || provider.def.name,
+    roles,
+    settings,
+    scopes,
+    state,
+    verifier,
+    url: client.buildAuthorizationUrl(oauthConfiguration(ctx, provider), params),
+    expiresAt: new Date(ctx.clock() + GRANT_TTL_MS).toISOString(),
+  };
+}
+
+/** The connector (created pending, or moved back to pending) and its grant row, in one transaction. */
+async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan): Promise<StatusChange> {
+  const { existing, provider, connectorId } = plan;
+  const stateHash = sha256Hex(plan.state);
   const createdAt = nowIso(ctx);
-  await ctx.db.transaction().execute(async (trx) => {
+  const event = { type: existing ? "reconnect_started" : "created", detail: `OAuth grant started for ${provider.def.name}` };
+  return writeTransaction(ctx.db, async (trx) => {
+    let change: StatusChange | null;
     if (existing) {
-      const moved = await trx
-        .updateTable("connectors")
-        .set({
-          label: input.label?.trim() || existing.label,
-          status: "pending",
-          status_detail: `waiting for the person to consent again (was ${existing.status}); the stored tokens are kept until new ones arrive`,
-          roles: JSON.stringify(roles),
-          settings: JSON.stringify(settings),
-          updated_at: createdAt,
-        })
-        .where("id", "=", existing.id)
-        .where("status", "=", existing.status)
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) {
+      change = await transition(trx, ctx, existing, {
+        move: "reconnect",
+        to: "pending",
+        reason: null,
+        detail: `Waiting for the person to consent again (was ${existing.status}); the stored tokens are kept until new ones arrive.`,
+        patch: { label: plan.label, roles: plan.roles, settings: plan.settings },
+        events: [event],
+      });
+      if (!change) {
         throw new ConnectorError("conflict", `Connector ${existing.id} changed while the reconnection was being prepared; check it with get_connector_status and try again.`);
       }
+    } else {
+      change = await createConnector(trx, ctx, newPendingConnector(plan, workspaceId, createdAt), { move: "start", events: [event] });
     }
-    if (!existing) await trx
-      .insertInto("connectors")
-      .values({
-        id: connectorId,
-        workspace_id: workspaceId,
-        provider: provider.id,
-        label: input.label?.trim() || provider.def.name,
-        auth_type: "oauth2",
-        status: "pending",
-        status_detail: null,
-        roles: JSON.stringify(roles),
-        settings: JSON.stringify(settings),
-        account: "{}",
-        scopes: JSON.stringify(scopes),
-        health: "unknown",
-        last_checked_at: null,
-        expires_at: null,
-        created_at: createdAt,
-        updated_at: createdAt,
-      })
-      .execute();
     await trx
       .insertInto("oauth_grants")
       .values({
         state_hash: stateHash,
         connector_id: connectorId,
         workspace_id: workspaceId,
-        verifier_ciphertext: ctx.vault.seal(verifier, grantAad(stateHash)),
+        verifier_ciphertext: ctx.vault.seal(plan.verifier, grantAad(stateHash)),
         redirect_uri: ctx.redirectUri,
-        scopes: JSON.stringify(scopes),
-        expires_at: expiresAt,
+        scopes: JSON.stringify(plan.scopes),
+        expires_at: plan.expiresAt,
         used_at: null,
         created_at: createdAt,
       })
       .execute();
-    await recordEvent(trx, ctx, { id: connectorId, workspace_id: workspaceId }, existing ? "reconnect_started" : "created", `OAuth grant started for ${provider.def.name}`);
+    return change;
   });
-  ctx.log.info("oauth grant started", { connector_id: connectorId, provider: provider.id, workspace_id: workspaceId });
-  return { connector_id: connectorId, authorization_url: url.href, expires_at: expiresAt, status: "pending" };
+}
+
+function newPendingConnector(plan: GrantPlan, workspaceId: string, at: string): NewConnector {
+  return {
+    id: plan.connectorId,
+    workspace_id: workspaceId,
+    provider: plan.provider.id,
+    label: plan.label,
+    auth_type: "oauth2",
+    status: "pending",
+    status_reason: null,
+    status_detail: null,
+    roles: plan.roles,
+    settings: plan.settings,
+    account: {},
+    scopes: plan.scopes,
+    health: "unknown",
+    last_checked_at: null,
+    expires_at: null,
+    created_at: at,
+    updated_at: at,
+  };
 }
 
 /** An OAuth connector of this workspace that may be reconnected in place. */
@@ -149,6 +176,13 @@ async function reconnectable(ctx: GrantDeps, workspaceId: string, connectorId: s
     pending: `is already waiting for consent; show the person the authorization_url you got for it and call wait_for_connector. If that link is lost, revoke_connector it and then reconnect it`,
     disabled: `is disabled; enable it with enable_connector first (a connector that still works after that needs no reconnecting)`,
   };
-  throw new ConnectorError("invalid_state", `Connector ${row.id} cannot be reconnected: it ${why[row.status] ?? `is ${row.status}`}. Only expired, revoked or error connectors are reconnected in place.`);
+  throw new ConnectorError(
+    "invalid_state",
+    `Connector ${row.id} cannot be reconnected: it ${why[row.status] ?? `is ${row.status}`}. Only ${inWords([...RECONNECTABLE])} connectors are reconnected in place.`,
+  );
 }
 
+/** ["a", "b", "c"] → "a, b or c". */
+function inWords(items: string[]): string {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}

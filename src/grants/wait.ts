@@ -1,7 +1,8 @@
+import { ConnectorError } from "../common/errors.js";
 import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
-import { expireWhenDue } from "./expiry.js";
-import { expireAbandonedGrants } from "../store/grants.js";
+import { expireAbandonedGrants, grantTtlText } from "../store/grants.js";
 import type { GrantDeps } from "./deps.js";
+import { expireWhenDue } from "./expiry.js";
 
 /** Seconds between progress notifications while waiting (elapsed seconds are the progress). */
 export const PROGRESS_EVERY_MS = 1000;
@@ -27,7 +28,7 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
   // An abandoned grant settles now; a live one is settled by a timer at its expiry below.
   await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status !== "pending" || opts.signal.aborted) return getConnector(ctx.db, workspaceId, connectorId);
+  if (row.status !== "pending" || opts.signal.aborted) return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
 
   const started = Date.now();
   const totalS = Math.round(opts.timeoutMs / 1000);
@@ -73,5 +74,28 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
   opts.signal.removeEventListener("abort", onAbort);
   await inflight;
   ctx.log.info("wait_for_connector ended", { connector_id: connectorId, end, waited_ms: Date.now() - started });
-  return getConnector(ctx.db, workspaceId, connectorId);
+  return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
+}
+
+/**
+ * The wait's answer: the connector, or the contract's error code when the grant ended without
+ * connecting because its link expired (`state_expired`) or the person declined (`consent_denied`).
+ * get_connector_status still shows the connector with its status_reason.
+ */
+export function outcomeOf(connector: ConnectorObject): ConnectorObject {
+  if (connector.status !== "error") return connector;
+  const keep = `Start again with start_connector_oauth (pass connector_id "${connector.id}" to keep this connector) and give the person the new authorization_url.`;
+  if (connector.status_reason === "state_expired") {
+    throw new ConnectorError(
+      "state_expired",
+      `The authorization link for connector ${connector.id} (${connector.label}) expired before the person finished signing in (links last ${grantTtlText()}); nothing was connected. ${keep}`,
+    );
+  }
+  if (connector.status_reason === "consent_denied") {
+    throw new ConnectorError(
+      "consent_denied",
+      `The person declined access for connector ${connector.id} (${connector.label}); nothing was connected. Ask them whether they want to connect; if so, ${keep.charAt(0).toLowerCase()}${keep.slice(1)}`,
+    );
+  }
+  return connector;
 }

@@ -1,15 +1,12 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import { ROLES, type Json, type Role } from "../catalog/catalog.js";
+import { AUTH_TYPES, ROLES, type Json, type Role } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
-import type { DB } from "./db.js";
-import type { ConnectorRow } from "./schema.js";
 import { ConnectorError } from "../common/errors.js";
-import type { StoreDeps } from "./db.js";
+import type { DB, StoreDeps } from "./db.js";
+import { HEALTH, STATUS_REASONS, STATUSES, type ConnectorRow, type ConnectorUpdate, type NewConnectorRow, type Status } from "./schema.js";
 
-export const STATUSES = ["pending", "connected", "error", "expired", "disabled", "revoked"] as const;
-export type Status = (typeof STATUSES)[number];
-export const HEALTH = ["healthy", "unhealthy", "unknown"] as const;
+export { HEALTH, STATUS_REASONS, STATUSES, type Status, type StatusReason } from "./schema.js";
 
 export const jsonValue: z.ZodType<Json> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
@@ -21,9 +18,13 @@ export const connectorSchema = z
     id: z.string().describe("Connector id, con_…"),
     provider: z.string(),
     label: z.string(),
-    auth_type: z.enum(["oauth2", "api_key"]),
+    auth_type: z.enum(AUTH_TYPES),
     status: z.enum(STATUSES),
     status_detail: z.string().optional().describe("Why the connector is in error or expired, and what to do"),
+    status_reason: z
+      .enum(STATUS_REASONS)
+      .optional()
+      .describe("Why the connector is in its status, machine-readable; status_detail says it in words"),
     roles: z.array(z.enum(ROLES)),
     primary_for: z.array(z.enum(ROLES)),
     settings: z.record(z.string(), jsonValue),
@@ -38,12 +39,109 @@ export const connectorSchema = z
   .strict();
 export type ConnectorObject = z.infer<typeof connectorSchema>;
 
-function parseJson<T>(text: string, fallback: T): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
+// ---------------------------------------------------------------------------------------------
+// The row codec: the one place connector rows are read from and written to their columns.
+
+/** A stored row that does not match the schema: a bug or a hand edit, never shown as `{}`. */
+export class CorruptRowError extends Error {
+  constructor(table: string, id: string, issues: string) {
+    super(`${table} row ${id} is corrupt: ${issues}`);
+    this.name = "CorruptRowError";
   }
+}
+
+/**
+ * A JSON column: SQLite hands back text, PostgreSQL (jsonb) an already parsed value; either is
+ * checked against `schema`.
+ */
+export function jsonColumn<T extends z.ZodType>(schema: T) {
+  return z.preprocess((raw, ctx) => {
+    if (typeof raw !== "string") return raw;
+    try {
+      const value: unknown = JSON.parse(raw);
+      return value;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "not JSON" });
+      return z.NEVER;
+    }
+  }, schema);
+}
+
+const jsonObject = z.record(z.string(), jsonValue);
+
+const connectorRowSchema = z.object({
+  seq: z.number(),
+  id: z.string(),
+  workspace_id: z.string(),
+  provider: z.string(),
+  label: z.string(),
+  auth_type: z.enum(AUTH_TYPES),
+  status: z.enum(STATUSES),
+  status_reason: z.enum(STATUS_REASONS).nullable(),
+  status_detail: z.string().nullable(),
+  roles: jsonColumn(z.array(z.enum(ROLES))),
+  settings: jsonColumn(jsonObject),
+  account: jsonColumn(jsonObject),
+  scopes: jsonColumn(z.array(z.string())),
+  health: z.enum(HEALTH),
+  last_checked_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  status_before_disable: z.enum(STATUSES).nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+/** Parse a row as the database returned it; a row that does not parse fails loudly. */
+export function rowToConnector(raw: unknown): ConnectorRow {
+  const parsed = connectorRowSchema.safeParse(raw);
+  if (!parsed.success) {
+    const id = typeof raw === "object" && raw !== null && "id" in raw ? String(raw.id) : "(unknown)";
+    throw new CorruptRowError("connectors", id, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  }
+  const row: ConnectorRow = parsed.data;
+  return row;
+}
+
+/** The JSON fields of a connector, decoded. */
+export type ConnectorJson = Pick<ConnectorRow, "roles" | "settings" | "account" | "scopes">;
+
+/**
+ * A patch of connector fields (JSON fields decoded). The status, its reason and its detail are not
+ * among them: only the state machine writes those (store/status.ts transition).
+ */
+export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" | "id" | "status" | "status_reason" | "status_detail"> & Partial<ConnectorJson>;
+
+/** A patch as column values: JSON fields encoded, the rest as they are. */
+export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
+  const { roles, settings, account, scopes, ...plain } = patch;
+  return {
+    ...plain,
+    ...(roles !== undefined ? { roles: JSON.stringify(roles) } : {}),
+    ...(settings !== undefined ? { settings: JSON.stringify(settings) } : {}),
+    ...(account !== undefined ? { account: JSON.stringify(account) } : {}),
+    ...(scopes !== undefined ? { scopes: JSON.stringify(scopes) } : {}),
+  };
+}
+
+/** A new connector: every column but the insertion sequence. */
+export type NewConnector = Omit<ConnectorRow, "seq" | "status_before_disable">;
+
+export function connectorToRow(c: NewConnector): NewConnectorRow {
+  return {
+    ...c,
+    roles: JSON.stringify(c.roles),
+    settings: JSON.stringify(c.settings),
+    account: JSON.stringify(c.account),
+    scopes: JSON.stringify(c.scopes),
+  };
+}
+
+/**
+ * Insert a connector row. Only the state machine calls this (store/status.ts createConnector):
+ * a new connector enters it at its first status, with its event and change.
+ */
+export async function insertConnector(db: DB, c: NewConnector): Promise<void> {
+  await db.insertInto("connectors").values(connectorToRow(c)).execute();
 }
 
 /** Project a row (plus its primaries) onto the public object: never a secret, never a raw provider body. */
@@ -55,11 +153,12 @@ export function toPublic(row: ConnectorRow, primaryFor: Role[]): ConnectorObject
     auth_type: row.auth_type,
     status: row.status,
     ...(row.status_detail ? { status_detail: row.status_detail } : {}),
-    roles: parseJson<Role[]>(row.roles, []),
+    ...(row.status_reason ? { status_reason: row.status_reason } : {}),
+    roles: row.roles,
     primary_for: primaryFor,
-    settings: parseJson<Record<string, Json>>(row.settings, {}),
-    account: parseJson<Record<string, Json>>(row.account, {}),
-    scopes: parseJson<string[]>(row.scopes, []),
+    settings: row.settings,
+    account: row.account,
+    scopes: row.scopes,
     health: row.health,
     last_checked_at: row.last_checked_at,
     ...(row.expires_at ? { expires_at: row.expires_at } : {}),
@@ -77,8 +176,14 @@ async function primariesOf(db: DB, workspaceId: string, connectorIds: string[]):
     .where("workspace_id", "=", workspaceId)
     .where("connector_id", "in", connectorIds)
     .execute();
-  for (const r of rows) out.set(r.connector_id, [...(out.get(r.connector_id) ?? []), r.role as Role]);
+  for (const r of rows) out.set(r.connector_id, [...(out.get(r.connector_id) ?? []), r.role]);
   return out;
+}
+
+/** One connector row of this workspace, or undefined (any workspace: for the callback and the refresh engine). */
+export async function findConnectorRow(db: DB, connectorId: string): Promise<ConnectorRow | undefined> {
+  const row = await db.selectFrom("connectors").selectAll().where("id", "=", connectorId).executeTakeFirst();
+  return row ? rowToConnector(row) : undefined;
 }
 
 /** One connector row of this workspace, or `not_found` (also for another workspace's connector). */
@@ -90,7 +195,7 @@ export async function getConnectorRow(db: DB, workspaceId: string, connectorId: 
     .where("id", "=", connectorId)
     .executeTakeFirst();
   if (!row) throw new ConnectorError("not_found", `No connector "${connectorId}" in this workspace. Use list_connectors to see the ones that exist.`);
-  return row;
+  return rowToConnector(row);
 }
 
 export async function getConnector(db: DB, workspaceId: string, connectorId: string): Promise<ConnectorObject> {
@@ -114,13 +219,11 @@ export function encodeCursor(seq: number): string {
   return Buffer.from(JSON.stringify({ s: seq }), "utf8").toString("base64url");
 }
 
+const cursorSchema = jsonColumn(z.object({ s: z.number().int().positive() }));
+
 export function decodeCursor(cursor: string): number {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { s?: unknown };
-    if (typeof v.s === "number" && Number.isInteger(v.s) && v.s > 0) return v.s;
-  } catch {
-    // fall through
-  }
+  const v = cursorSchema.safeParse(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (v.success) return v.data.s;
   throw new ConnectorError("invalid_input", "cursor is not one this server returned; start again without a cursor.");
 }
 
@@ -142,7 +245,7 @@ export async function listConnectors(
   }
   if (f.expires_before) q = q.where("expires_at", "is not", null).where("expires_at", "<=", f.expires_before);
   if (f.cursor) q = q.where("seq", "<", decodeCursor(f.cursor));
-  const rows = await q.orderBy("seq", "desc").limit(f.limit + 1).execute();
+  const rows = (await q.orderBy("seq", "desc").limit(f.limit + 1).execute()).map(rowToConnector);
   const page = rows.slice(0, f.limit);
   const prim = await primariesOf(db, workspaceId, page.map((r) => r.id));
   const last = page[page.length - 1];

@@ -7,6 +7,7 @@ import type { Logger } from "../common/log.js";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
+import * as m0003 from "./migrations/0003_status_reason.js";
 
 export type DB = Kysely<Database>;
 
@@ -23,6 +24,7 @@ export interface StoreDeps {
 const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_lifecycle": m0002,
+  "0003_status_reason": m0003,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -11,20 +11,37 @@
  * not keep it pending.
  */
 import { sql, type ExpressionBuilder } from "kysely";
-import { nowIso } from "../common/clock.js";
-import { recordEvent } from "./connectors.js";
+import { z } from "zod";
+import { CorruptRowError, jsonColumn } from "./connectors.js";
 import type { StoreDeps } from "./db.js";
-import type { Database } from "./schema.js";
+import type { Database, OAuthGrantRow } from "./schema.js";
+import { emitChange, transition, type StatusChange } from "./status.js";
+import { writeTransaction } from "./write-transaction.js";
 
 /** A grant must be finished within this window. */
 export const GRANT_TTL_MS = 10 * 60 * 1000;
+
+/** The grant's lifetime in words ("10 minutes"), for every text that mentions it. */
+export function grantTtlText(ms = GRANT_TTL_MS): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+}
+
+const grantScopesColumn = jsonColumn(z.array(z.string()));
+
+/** The scopes a grant asked for (the grant row's JSON column, checked). */
+export function grantScopes(grant: Pick<OAuthGrantRow, "state_hash" | "scopes">): string[] {
+  const parsed = grantScopesColumn.safeParse(grant.scopes);
+  if (!parsed.success) throw new CorruptRowError("oauth_grants", grant.state_hash.slice(0, 12), "scopes: not a JSON array of strings");
+  return parsed.data;
+}
 
 /** How long a claimed grant may take to finish its callback (code exchange, quirk hook, test read). */
 export const CALLBACK_GRACE_MS = 2 * 60_000;
 
 export function grantExpiredDetail(connectorId: string): string {
   return (
-    `state_expired: the authorization link expired before the person finished signing in (links last 10 minutes), so nothing was connected. ` +
+    `The authorization link expired before the person finished signing in (links last ${grantTtlText()}), so nothing was connected. ` +
     `Start again with start_connector_oauth (pass connector_id "${connectorId}" to keep this connector) and give the person the new authorization_url.`
   );
 }
@@ -50,7 +67,7 @@ function hasLiveGrant(now: number) {
 
 /**
  * Settle this workspace's pending connectors (all, or the given ones) whose grant can no
- * longer finish: status `error` with a `state_expired:` detail, a `grant_expired` event, and
+ * longer finish: status `error` with status_reason `state_expired`, a `grant_expired` event, and
  * the change event (which wakes waiters and completes URL elicitations). Reads first and
  * writes only when something is due, so calling it on every read costs no write lock.
  * Returns the ids it settled.
@@ -68,29 +85,28 @@ export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string,
   const candidates = await due.execute();
   if (candidates.length === 0) return [];
 
-  const settled = await ctx.db.transaction().execute(async (trx) => {
-    const done: string[] = [];
+  const settled = await writeTransaction(ctx.db, async (trx) => {
+    const done: StatusChange[] = [];
     for (const { id } of candidates) {
       // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
-      const res = await trx
-        .updateTable("connectors")
-        .set({ status: "error", status_detail: grantExpiredDetail(id), health: "unknown", updated_at: nowIso(ctx) })
-        .where("id", "=", id)
-        .where("workspace_id", "=", workspaceId)
-        .where("status", "=", "pending")
-        .where((eb) => eb.not(hasLiveGrant(now)(eb)))
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) continue;
-      await recordEvent(trx, ctx, { id, workspace_id: workspaceId }, "grant_expired", "the authorization link expired before the person finished; nothing was connected");
-      done.push(id);
+      const change = await transition(trx, ctx, { id, workspace_id: workspaceId, status: "pending" }, {
+        move: "settle",
+        to: "error",
+        reason: "state_expired",
+        detail: grantExpiredDetail(id),
+        patch: { health: "unknown" },
+        where: (eb) => eb.not(hasLiveGrant(now)(eb)),
+        events: [{ type: "grant_expired", detail: "the authorization link expired before the person finished; nothing was connected" }],
+      });
+      if (change) done.push(change);
     }
     return done;
   });
-  for (const id of settled) {
-    ctx.log.info("pending connector settled: its authorization link expired", { connector_id: id, workspace_id: workspaceId });
-    ctx.events.emit("change", { workspace_id: workspaceId, connector_id: id, status: "error" });
+  for (const change of settled) {
+    ctx.log.info("pending connector settled: its authorization link expired", { connector_id: change.connector_id, workspace_id: workspaceId });
+    emitChange(ctx, change);
   }
-  return settled;
+  return settled.map((c) => c.connector_id);
 }
 
 /** When the connector's grants can no longer finish (ms since the epoch), or null when it has none. */

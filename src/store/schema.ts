@@ -1,4 +1,31 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from "kysely";
+import type { AccountFacts, AuthType, Json, Role } from "../catalog/catalog.js";
+
+/** Connector statuses (DESIGN.md). */
+export const STATUSES = ["pending", "connected", "error", "expired", "disabled", "revoked"] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const HEALTH = ["healthy", "unhealthy", "unknown"] as const;
+export type Health = (typeof HEALTH)[number];
+
+/**
+ * Why a connector is in its status, machine-readable (DESIGN.md, closed list). `status_detail`
+ * says the same in a sentence for the person.
+ */
+export const STATUS_REASONS = [
+  "consent_denied",
+  "cancelled",
+  "state_expired",
+  "provider_error",
+  "refresh_failing",
+  "expired",
+  "revoked",
+  "disabled",
+  "tenant_mismatch",
+  "account_mismatch",
+  "binding_mismatch",
+] as const;
+export type StatusReason = (typeof STATUS_REASONS)[number];
 
 /** Kysely table types: the one place the schema is described for the compiler. */
 export interface WorkspaceTable {
@@ -23,20 +50,26 @@ export interface ConnectorTable {
   workspace_id: string;
   provider: string;
   label: string;
-  auth_type: "oauth2" | "api_key";
-  status: "pending" | "connected" | "error" | "expired" | "disabled" | "revoked";
+  auth_type: AuthType;
+  status: Status;
+  /** Why, machine-readable (migration 0003); null when the status needs no explanation. */
+  status_reason: ColumnType<StatusReason | null, StatusReason | null | undefined, StatusReason | null>;
+  /** Why, in a sentence for the person. */
   status_detail: string | null;
-  /** JSON arrays/objects stored as text. */
-  roles: string;
-  settings: string;
-  account: string;
-  scopes: string;
-  health: "healthy" | "unhealthy" | "unknown";
+  /**
+   * JSON documents. Read them only through the row codec (store/connectors.ts rowToConnector):
+   * SQLite hands back text, PostgreSQL a parsed value, and the codec checks either with zod.
+   */
+  roles: JSONColumnType<Role[]>;
+  settings: JSONColumnType<Record<string, Json>>;
+  account: JSONColumnType<AccountFacts>;
+  scopes: JSONColumnType<string[]>;
+  health: Health;
   last_checked_at: string | null;
   /** When access ends without a new consent (ISO), when known. */
   expires_at: string | null;
   /** The status a disabled connector had before disable_connector (migration 0002). */
-  status_before_disable: ColumnType<string | null, string | null | undefined, string | null>;
+  status_before_disable: ColumnType<Status | null, Status | null | undefined, Status | null>;
   created_at: string;
   updated_at: string;
 }
@@ -61,7 +94,8 @@ export interface OAuthGrantTable {
   workspace_id: string;
   verifier_ciphertext: string;
   redirect_uri: string;
-  scopes: string;
+  /** The scopes asked for (JSON array; read through grantScopes in store/grants.ts). */
+  scopes: JSONColumnType<string[]>;
   expires_at: string;
   used_at: string | null;
   created_at: string;
@@ -69,7 +103,7 @@ export interface OAuthGrantTable {
 
 export interface PrimaryTable {
   workspace_id: string;
-  role: string;
+  role: Role;
   connector_id: string;
 }
 

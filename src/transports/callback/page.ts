@@ -1,4 +1,5 @@
 import type { CallbackOutcome } from "../../grants/callback.js";
+import { grantTtlText } from "../../store/grants.js";
 import { renderPage } from "./html.js";
 
 const BACK = "Go back to your assistant (Claude, your IDE, or the app you were using): it sees the result on its own.";
@@ -46,7 +47,7 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           tone: "error",
           title: `${outcome.provider} connection failed`,
           heading: `Could not connect ${outcome.provider}`,
-          paragraphs: [outcome.reason.replace(/^[a-z_]+: /, "")],
+          paragraphs: [outcome.reason],
           facts: [["Provider", outcome.provider]],
           next: ["Close this tab.", "Ask your assistant to try again; if it keeps failing, the server's operator can find the details in its log."],
         }),
@@ -80,7 +81,7 @@ export function callbackPage(outcome: CallbackOutcome): { status: number; html: 
           heading: expired ? `This ${outcome.provider ? `${outcome.provider} ` : ""}sign-in link has expired` : "This sign-in link is not valid",
           paragraphs: [outcome.reason, "Nothing was changed."],
           ...(outcome.provider ? { facts: [["Provider", outcome.provider]] as Array<[string, string]> } : {}),
-          next: ["Close this tab.", expired ? "Ask your assistant to start the connection again; you will get a new link that works for 10 minutes." : BACK],
+          next: ["Close this tab.", expired ? `Ask your assistant to start the connection again; you will get a new link that works for ${grantTtlText()}.` : BACK],
         }),
       };
     }

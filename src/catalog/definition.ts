@@ -1,0 +1,189 @@
+/**
+ * What a provider definition is: the zod schema every `providers/<id>.ts` is parsed with at
+ * start (types come from it), and the shapes its hooks see.
+ */
+import { z } from "zod";
+
+export const PROVIDER_IDS = [
+  "gmail",
+  "outlook",
+  "webflow",
+  "sanity",
+  "google_ads",
+  "linkedin_ads",
+  "meta_ads",
+  "hubspot",
+  "salesforce",
+] as const;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+export const ROLES = ["source", "sink", "crm_sink"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const AUTH_TYPES = ["oauth2", "api_key"] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type AccountFacts = Record<string, Json>;
+
+/** Tokens as we keep them (encrypted) after an exchange or refresh. */
+export interface TokenSet {
+  access_token: string;
+  refresh_token?: string | undefined;
+  token_type?: string | undefined;
+  /** Epoch seconds; absent when the provider gave no lifetime. */
+  expires_at?: number | undefined;
+  /** Epoch seconds when the refresh token itself stops working, when known. */
+  refresh_expires_at?: number | undefined;
+  /** Epoch seconds when these tokens were obtained (sizes the refresh margin for short-lived tokens). */
+  obtained_at?: number | undefined;
+  scope?: string | undefined;
+  /** Non-secret extras from the token response that the connector needs (e.g. Salesforce `instance_url`). */
+  extras?: Record<string, Json> | undefined;
+}
+
+/** What a hook may read about one connector. */
+export interface ConnectionView {
+  settings: Record<string, unknown>;
+  /** Non-secret extras kept from the token response (Salesforce `instance_url`, …). */
+  token_extras: Record<string, Json>;
+  /** Extra operator settings from `TENEX_<P>_<NAME>` variables, by NAME (e.g. `DEVELOPER_TOKEN`). */
+  env: Record<string, string>;
+}
+
+export interface TokenHookContext {
+  fetch: typeof fetch;
+  client_id: string;
+  client_secret: string;
+  token_url: string;
+  now: () => number;
+}
+
+/** What a non-RFC 7009 revocation hook gets (Webflow, Meta). */
+export interface RevokeHookContext {
+  fetch: typeof fetch;
+  client_id: string;
+  client_secret: string;
+  /** The revocation endpoint after operator overrides, when the provider declares one. */
+  revocation_url?: string | undefined;
+  /** The API origin of this connection (Meta revokes through the Graph API). */
+  api_base_url: string;
+  connection: ConnectionView;
+}
+
+const url = z.string().url();
+const fn = <T>(name: string) => z.custom<T>((v) => typeof v === "function", { message: `${name} must be a function` });
+
+const zodObject = z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, {
+  message: "settings must be a zod object schema",
+});
+
+export const oauthSchema = z
+  .object({
+    authorization_url: url,
+    token_url: url,
+    revocation_url: url.optional(),
+    /** Issuer expected in an RFC 9207 `iss` authorization-response parameter; default: the origin of authorization_url. */
+    issuer: z.string().optional(),
+    scopes: z.array(z.string().min(1)),
+    scope_separator: z.string().default(" "),
+    authorization_params: z.record(z.string(), z.string()).default({}),
+    pkce: z.boolean(),
+    token_auth: z.enum(["client_secret_post", "client_secret_basic"]).default("client_secret_post"),
+    /** How the provider renews access: a refresh-token grant, a non-refreshable token, or a token that never expires. */
+    refresh: z.enum(["refresh_token", "none", "non_expiring"]),
+    /** When a provider grants refresh tokens only to some apps (LinkedIn partners), refresh runs only when one was granted. */
+    refresh_token_optional: z.boolean().default(false),
+  })
+  .strict();
+
+export const apiKeySchema = z
+  .object({
+    /** What the person pastes, for the tool description. */
+    label: z.string().min(1),
+    /** Settings the key needs to be usable (Sanity: project_id and dataset). */
+    required_settings: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const testReadSchema = z
+  .object({
+    method: z.enum(["GET", "POST"]).default("GET"),
+    /** Path below the API base, or a function of the connection (API versions, ids from settings). */
+    path: z.union([z.string().startsWith("/"), fn<(c: ConnectionView) => string>("test.path")]),
+    /** For an API-key connection when its lightest read differs (Webflow site tokens cannot introspect). */
+    api_key_path: z.union([z.string().startsWith("/"), fn<(c: ConnectionView) => string>("test.api_key_path")]).optional(),
+    body: z.unknown().optional(),
+    /** Non-secret account fields this read yields. */
+    account_fields: z.array(z.string()).min(1),
+  })
+  .strict();
+
+export const providerSchema = z
+  .object({
+    id: z.enum(PROVIDER_IDS),
+    name: z.string().min(1),
+    /** Where an operator registers the OAuth app or creates the key. */
+    docs_url: url,
+    auth_types: z.array(z.enum(AUTH_TYPES)).min(1),
+    roles: z.array(z.enum(ROLES)).min(1),
+    oauth: oauthSchema.optional(),
+    api_key: apiKeySchema.optional(),
+    api: z
+      .object({
+        base_url: url,
+        headers: z.record(z.string(), z.string()).default({}),
+      })
+      .strict(),
+    settings: zodObject,
+    test: testReadSchema,
+    hooks: z
+      .object({
+        /** Adjust a raw token-endpoint JSON body before openid-client reads it (LinkedIn: no token_type). */
+        fixTokenResponse: fn<(body: Record<string, unknown>) => Record<string, unknown>>("hooks.fixTokenResponse").optional(),
+        /**
+         * Revoke a grant at a provider whose revocation is not RFC 7009 (Webflow: JSON body with the access token;
+         * Meta: DELETE /me/permissions). Throws when the provider refused or could not be reached.
+         */
+        revokeToken: fn<(t: TokenSet, c: RevokeHookContext) => Promise<void>>("hooks.revokeToken").optional(),
+        /** Runs after every code exchange (Meta: swap for a long-lived token). */
+        afterTokenExchange: fn<(t: TokenSet, c: TokenHookContext) => Promise<TokenSet>>("hooks.afterTokenExchange").optional(),
+        /** Keep these non-secret fields of the token response (Salesforce `instance_url`, `id`). */
+        tokenExtras: z.array(z.string()).optional(),
+        /** The API origin of one connection when it is not fixed (Salesforce instance_url, Sanity project host). */
+        apiBaseUrl: fn<(c: ConnectionView) => string>("hooks.apiBaseUrl").optional(),
+        /** Extra headers on every API call (LinkedIn-Version, Google Ads developer-token, login-customer-id). */
+        apiHeaders: fn<(c: ConnectionView) => Record<string, string>>("hooks.apiHeaders").optional(),
+        /** Non-secret account facts from the test read's JSON body. */
+        accountFromTestRead: fn<(body: unknown, c: ConnectionView) => AccountFacts>("hooks.accountFromTestRead"),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.auth_types.includes("oauth2") && !p.oauth) {
+      ctx.addIssue({ code: "custom", path: ["oauth"], message: "required when auth_types includes oauth2" });
+    }
+    if (p.auth_types.includes("api_key") && !p.api_key) {
+      ctx.addIssue({ code: "custom", path: ["api_key"], message: "required when auth_types includes api_key" });
+    }
+  });
+
+export type ProviderInput = z.input<typeof providerSchema>;
+export type ProviderDefinition = z.output<typeof providerSchema>;
+
+/** Identity helper so provider files get types while staying plain data. */
+export function defineProvider(def: ProviderInput): ProviderInput {
+  return def;
+}
+
+/** Parse one definition, naming the provider and the field when it is broken. */
+export function parseProvider(raw: unknown): ProviderDefinition {
+  const result = providerSchema.safeParse(raw);
+  if (!result.success) {
+    const id = typeof raw === "object" && raw !== null && "id" in raw ? String((raw as { id: unknown }).id) : "(unknown)";
+    const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`provider definition "${id}" is invalid: ${issues}`);
+  }
+  return result.data;
+}
