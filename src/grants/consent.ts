@@ -1,5 +1,8 @@
-import { getConnectorRow } from "../store/connectors.js";
+import { getConnectorRow, recordEvent } from "../store/connectors.js";
 import { expireAbandonedGrants } from "../store/grants.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { nowIso } from "../common/clock.js";
+import { ConnectorError, type ErrorCode } from "../common/errors.js";
 import { newId } from "../common/ids.js";
 import type { StartResult } from "./start.js";
 import type { GrantDeps } from "./deps.js";
@@ -17,6 +20,22 @@ export interface ConsentPorts {
   session?: SessionHandle;
   /** Opens a URL in the person's default browser (stdio mode with --open-browser); absent otherwise. */
   openUrl?: (url: string) => void;
+  /**
+   * MCP 2026-07-28, a client that declared `elicitation.url`: there are no server-to-client
+   * requests, so the URL elicitation is handed to the transport, which returns it as an
+   * `input_required` result; the client retries the call with the person's answer.
+   */
+  returnUrl?: (req: { url: string; message: string; connector_id: string; expires_at: string }) => void;
+  /** MCP 2026-07-28: the retry of such a call, carrying the person's answer; its grant exists already. */
+  consentAnswer?: ConsentAnswer;
+}
+
+/** The person's answer to a URL elicitation returned as `input_required`, with the grant it belongs to. */
+export interface ConsentAnswer {
+  connector_id: string;
+  authorization_url: string;
+  expires_at: string;
+  action: "accept" | "decline" | "cancel";
 }
 
 /** The sentence a client shows the person when asked to open the authorization URL. */
@@ -37,17 +56,20 @@ export function consentMessage(providerName: string, label: string, workspaceNam
  */
 export async function offerConsent(ctx: GrantDeps & ConsentPorts, started: StartResult): Promise<void> {
   try {
+    if (ctx.returnUrl) {
+      const message = await messageFor(ctx, started.connector_id);
+      ctx.returnUrl({ url: started.authorization_url, message, connector_id: started.connector_id, expires_at: started.expires_at });
+      return;
+    }
     if (ctx.elicitUrl && ctx.session) {
-      const row = await getConnectorRow(ctx.db, ctx.workspace_id, started.connector_id);
-      const providerName = ctx.catalog.get(row.provider).def.name;
-      const ws = await ctx.db.selectFrom("workspaces").select("name").where("id", "=", ctx.workspace_id).executeTakeFirst();
+      const message = await messageFor(ctx, started.connector_id);
       const elicitationId = newId("eli");
       const ttlMs = Math.max(1000, Date.parse(started.expires_at) - ctx.clock());
       ctx.elicitations.track(started.connector_id, elicitationId, ctx.session, ttlMs, () => expireAbandonedGrants(ctx, ctx.workspace_id, [started.connector_id]));
       const fields = { connector_id: started.connector_id, elicitation_id: elicitationId };
       // Not awaited: the person may take minutes to answer the client's prompt, or never.
       ctx
-        .elicitUrl({ url: started.authorization_url, message: consentMessage(providerName, row.label, ws?.name ?? ctx.workspace_id), elicitationId, timeoutMs: ttlMs })
+        .elicitUrl({ url: started.authorization_url, message, elicitationId, timeoutMs: ttlMs })
         .then(
           (accepted) => {
             ctx.log.info("url elicitation answered", { ...fields, accepted });
@@ -65,4 +87,72 @@ export async function offerConsent(ctx: GrantDeps & ConsentPorts, started: Start
   } catch (err) {
     ctx.log.warn("could not offer the authorization URL to the client; it is in the tool result", { connector_id: started.connector_id, error: err });
   }
+}
+
+async function messageFor(ctx: GrantDeps & ConsentPorts, connectorId: string): Promise<string> {
+  const row = await getConnectorRow(ctx.db, ctx.workspace_id, connectorId);
+  const ws = await ctx.db.selectFrom("workspaces").select("name").where("id", "=", ctx.workspace_id).executeTakeFirst();
+  return consentMessage(ctx.catalog.get(row.provider).def.name, row.label, ws?.name ?? ctx.workspace_id);
+}
+
+/** What start_connector_oauth returns on a 2026-07-28 retry: the grant as it is now. */
+export interface AnsweredStart {
+  connector_id: string;
+  authorization_url: string;
+  expires_at: string;
+  status: "pending" | "connected";
+}
+
+/**
+ * The retry of a start whose URL elicitation was returned (MCP 2026-07-28). `accept`: the grant
+ * as it is now (pending, or connected if the person already finished). `decline`/`cancel`: the
+ * pending connector is settled as error (consent_denied) and that error is the answer. A grant
+ * that failed or expired meanwhile answers with its own error.
+ */
+export async function answerConsent(ctx: GrantDeps & ConsentPorts, answer: ConsentAnswer): Promise<AnsweredStart> {
+  if (answer.action !== "accept") await settleDeclined(ctx, answer);
+  await expireAbandonedGrants(ctx, ctx.workspace_id, [answer.connector_id]);
+  const row = await getConnectorRow(ctx.db, ctx.workspace_id, answer.connector_id);
+  if (row.status === "pending" || row.status === "connected") {
+    return { connector_id: row.id, authorization_url: answer.authorization_url, expires_at: answer.expires_at, status: row.status };
+  }
+  throw settledError(row);
+}
+
+/** A declined prompt ends the grant: the connector stops waiting (its link no longer connects anything). */
+async function settleDeclined(ctx: GrantDeps & ConsentPorts, answer: ConsentAnswer): Promise<void> {
+  const row = await getConnectorRow(ctx.db, ctx.workspace_id, answer.connector_id);
+  const name = ctx.catalog.get(row.provider).def.name;
+  // TODO(status_reason): set status_reason "consent_denied" once the core branch's column (migration 0003) is here;
+  // until then the detail carries the reason the way the callback writes a denial.
+  const detail =
+    `consent_denied: the person ${answer.action === "decline" ? "declined" : "dismissed"} the request to open the ${name} authorization link. ` +
+    `Ask them whether they want to connect, then start again with start_connector_oauth.`;
+  const settled = await ctx.db.transaction().execute(async (trx) => {
+    const res = await trx
+      .updateTable("connectors")
+      .set({ status: "error", status_detail: detail, updated_at: nowIso(ctx) })
+      .where("id", "=", row.id)
+      .where("workspace_id", "=", ctx.workspace_id)
+      .where("status", "=", "pending")
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await recordEvent(trx, ctx, row, "consent_denied");
+    return true;
+  });
+  if (!settled) return;
+  ctx.log.info("url elicitation declined; connector settled", { connector_id: row.id, action: answer.action });
+  ctx.events.emit("change", { workspace_id: ctx.workspace_id, connector_id: row.id, status: "error" });
+}
+
+const DETAIL_CODES: Array<[string, ErrorCode]> = [
+  ["consent_denied:", "consent_denied"],
+  ["state_expired:", "state_expired"],
+  ["provider_error:", "provider_error"],
+];
+
+function settledError(row: ConnectorRow): ConnectorError {
+  const detail = row.status_detail ?? "";
+  const code = DETAIL_CODES.find(([prefix]) => detail.startsWith(prefix))?.[1] ?? "invalid_state";
+  return new ConnectorError(code, `Connector ${row.id} is ${row.status}${detail ? `: ${detail}` : "."}`);
 }
