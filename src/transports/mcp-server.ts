@@ -63,17 +63,23 @@ const INSTRUCTIONS =
 type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
 
 /**
- * The SDK's Server, with one change: a tools/call whose params its wire schema would refuse
- * (no name, arguments not an object) is answered by our own dispatch, so it gets the contract's
- * `invalid_input` instead of a JSON-RPC error carrying a schema dump. `_wrapHandler` is the
- * SDK's documented hook for subclasses; every other call keeps the SDK's wrapping (validation,
- * the input_required seam, cache hints).
+ * The SDK's Server, with two changes through `_wrapHandler`, the SDK's documented hook for
+ * subclasses (everything else keeps the SDK's wrapping: validation, the input_required seam,
+ * cache hints):
+ * - a tools/call whose params its wire schema would refuse (no name, arguments not an object)
+ *   is answered by our own dispatch, so it gets the contract's `invalid_input` instead of a
+ *   JSON-RPC error carrying a schema dump;
+ * - `server/discover`, which the SDK's serving entries install themselves and which lists only
+ *   modern revisions there, also lists 2025-11-25: this server speaks it (through initialize).
  */
 class TenexServer extends Server {
   malformedCall?: (params: unknown, ctx: ServerContext) => Promise<CallToolResult>;
 
   protected override _wrapHandler(method: string, handler: Handler): Handler {
     const wrapped = super._wrapHandler(method, handler);
+    if (method === "server/discover") {
+      return async (request, ctx) => ({ ...(await wrapped(request, ctx)), supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
+    }
     if (method !== "tools/call") return wrapped;
     return async (request, ctx) => {
       const params: unknown = request.params;
@@ -121,12 +127,6 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
   };
 
   server.setRequestHandler("tools/list", async () => ({ tools: listing }));
-  // The SDK lists only modern revisions here; this server also speaks 2025-11-25 (through initialize).
-  server.setRequestHandler("server/discover", async () => ({
-    supportedVersions: SUPPORTED_PROTOCOL_VERSIONS,
-    capabilities: server.getCapabilities(),
-    instructions: INSTRUCTIONS,
-  }));
   const call = toolCaller({ ctx, server, tools: new Map(tools.map((t) => [t.name, t])), session, sessionHandle });
   server.setRequestHandler("tools/call", (req, sctx) => call(req.params, sctx));
   server.malformedCall = (params, sctx) => call(params, sctx) as Promise<CallToolResult>;
