@@ -1,5 +1,7 @@
-// The official MCP conformance suite (@modelcontextprotocol/conformance 0.1.11, pinned: the
-// last version that runs on Node 20) against the real CLI in HTTP mode. The suite's client
+// The official MCP conformance suite (@modelcontextprotocol/conformance 0.1.13, pinned: the
+// last version that runs on Node 20; 0.1.14+ fail at load there) against the real CLI in HTTP
+// mode, for the 2025-11-25 scenarios. It has no 2026-07-28 scenarios: those are our own
+// protocol tests, written against the spec text (protocol-2026-http.test.ts and friends). The suite's client
 // cannot send an Authorization header, so the server runs in its deliberate key-free loopback
 // mode (`serve --http --no-auth-loopback`, refused off loopback), acting for the local
 // workspace. README "## HTTP mode" lists why the other scenarios do not apply.
@@ -12,7 +14,7 @@ import { CLI, ROOT } from "./support/stdio.js";
 
 const SUITE = path.join(ROOT, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
 
-/** Every server scenario of 0.1.11 that applies to a tools-only server with logging over Streamable HTTP. */
+/** Every server scenario of 0.1.13 that applies to a tools-only server with logging over Streamable HTTP. */
 const APPLICABLE_SCENARIOS = [
   "server-initialize",
   "ping",
@@ -94,7 +96,7 @@ describe("official MCP conformance suite against HTTP mode", () => {
       expect(r.code, `${scenario}:\n${r.output}`).toBe(0);
       summary.push(`${scenario}: ${r.checks.filter((c) => c.status === "SUCCESS").length} checks passed`);
     }
-    console.log(`conformance 0.1.11\n${summary.join("\n")}`);
+    console.log(`conformance 0.1.13\n${summary.join("\n")}`);
     // The README's table says the same.
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     for (const scenario of APPLICABLE_SCENARIOS) expect(readme).toMatch(new RegExp(`\\| \`${scenario}\` \\| passes`));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { offerConsent } from "../src/grants/consent.js";
+import { answerConsent, offerConsent } from "../src/grants/consent.js";
 import { startOAuth } from "../src/grants/start.js";
 import { grantTtlText } from "../src/store/grants.js";
 import { defineTool } from "../src/transports/tool.js";
@@ -13,7 +13,8 @@ export default defineTool({
     "Use this when the person wants to connect Gmail, Outlook, HubSpot, Salesforce, Google Ads, LinkedIn Ads, Meta Ads or Webflow. " +
     "Prerequisite: the provider is configured (list_providers shows configured: true). " +
     `Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after ${grantTtlText()}. ` +
-    "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes). " +
+    "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes); " +
+    "on MCP 2026-07-28 that request comes back as input_required and the client's retry returns this result with status pending, or connected if consent already finished (declining ends the grant with consent_denied). " +
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
     "To renew a connector that stopped working (status expired, revoked or error), pass its connector_id: the person consents again and the same connector comes back. " +
     "A connected, pending or disabled connector cannot be reconnected in place (invalid_state): to change a working connector's scopes or account, start a new connector, or revoke it first. " +
@@ -35,12 +36,14 @@ export default defineTool({
       connector_id: z.string(),
       authorization_url: z.string(),
       expires_at: z.string(),
-      status: z.literal("pending"),
+      status: z.enum(["pending", "connected"]),
     })
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   rest: { method: "POST", path: "/connectors/oauth", status: 201 },
   handler: async (input, ctx) => {
+    // The 2026-07-28 retry after the returned URL elicitation: the grant was started by the first call.
+    if (ctx.consentAnswer) return answerConsent(ctx, ctx.consentAnswer);
     const started = await startOAuth(ctx, ctx.workspace_id, input);
     await offerConsent(ctx, started);
     return started;

@@ -24,6 +24,9 @@ export default defineTool({
   outputSchema: connectorSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   rest: { method: "GET", path: "/connectors/{id}/wait" },
-  handler: async (input, ctx) =>
-    waitForConnector(ctx, ctx.workspace_id, input.connector_id, { timeoutMs: input.timeout_seconds * 1000, signal: ctx.signal, progress: ctx.progress }),
+  handler: async (input, ctx) => {
+    const connector = await waitForConnector(ctx, ctx.workspace_id, input.connector_id, { timeoutMs: input.timeout_seconds * 1000, signal: ctx.signal, progress: ctx.progress });
+    await ctx.clientLog?.("info", { message: `wait_for_connector ended: ${connector.status}`, connector_id: connector.id, status: connector.status });
+    return connector;
+  },
 });

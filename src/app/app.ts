@@ -10,6 +10,7 @@ import { PendingElicitations } from "../grants/elicitations.js";
 import { createLogger, type Logger } from "../common/log.js";
 import { loadOrCreateMasterKey, parseMasterKey, Vault } from "../credentials/vault.js";
 import { ConnectorWatcher } from "../grants/watcher.js";
+import { loadRequestStateKey } from "../grants/request-state.js";
 
 export interface App {
   ctx: Context;
@@ -33,6 +34,11 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
   );
   const database = await openDatabase(config.db_path);
+  const clock = opts.clock ?? Date.now;
+  const requestStateKey = await loadRequestStateKey({ db: database.db, vault, clock }, config.state_key).catch(async (err: unknown) => {
+    await database.close();
+    throw err;
+  });
   const events = new ConnectorEvents();
   events.setMaxListeners(0);
   const watcher = new ConnectorWatcher({ db: database.db, events, log });
@@ -41,13 +47,14 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     catalog,
     vault,
     log,
-    clock: opts.clock ?? Date.now,
+    clock,
     fetch: opts.fetch ?? globalThis.fetch,
     events,
     watcher,
     elicitations: new PendingElicitations({ watcher, log }),
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
     refresh: createRefreshEngine(config.refresh_lease_ms),
+    requestStateKey,
   };
   return {
     ctx,

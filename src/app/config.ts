@@ -12,6 +12,8 @@ export interface Config {
   /** Retired keys still accepted for decryption (TENEX_MASTER_KEY_PREVIOUS, comma-separated base64). */
   previous_master_keys: string[];
   api_key?: string | undefined;
+  /** Base64 32-byte key signing MCP 2026-07-28 requestState tokens (TENEX_STATE_KEY); else one generated into the database. */
+  state_key?: string | undefined;
   callback_host: string;
   callback_port: number;
   public_url?: string | undefined;
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     master_key: env.TENEX_MASTER_KEY || undefined,
     previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     api_key: env.TENEX_API_KEY || undefined,
+    state_key: env.TENEX_STATE_KEY || undefined,
     callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
     callback_port: port,
     public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,

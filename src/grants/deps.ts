@@ -10,4 +10,6 @@ export interface GrantDeps extends CredentialDeps {
   elicitations: PendingElicitations;
   /** The redirect URI registered with providers: `{base}/oauth/callback`. */
   redirectUri: string;
+  /** Signs MCP 2026-07-28 `requestState` tokens; the same on every instance sharing the database (request-state.ts). */
+  requestStateKey: Buffer;
 }

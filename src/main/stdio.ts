@@ -1,4 +1,4 @@
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { serveStdio as serveMcpStdio } from "@modelcontextprotocol/server/stdio";
 import { tools } from "../../tools/index.js";
 import { createApp, redirectUriFor } from "../app/app.js";
 import { loadConfig } from "../app/config.js";
@@ -32,19 +32,22 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
   const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
   // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
-  const server = createMcpServer(app.ctx, tools, {
+  const session = {
     workspace_id: workspaceId,
     ...(authorize ? { authorize } : {}),
     ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
+  };
+  // Both generations: the connection's first message picks the era (an `initialize` gets
+  // 2025-11-25, a request with the 2026-07-28 `_meta` gets that) and the SDK pins it.
+  const mcp = serveMcpStdio(() => createMcpServer(app.ctx, tools, session), {
+    onerror: (err) => log.debug("mcp stdio error", { error: err.message }),
   });
-  const transport = new StdioServerTransport();
   const shutdown = onShutdown(log, [
     { what: "callback listener close", close: () => listener.close() },
-    { what: "mcp server close", close: () => server.close() },
+    { what: "mcp server close", close: () => mcp.close() },
     { what: "database close", close: () => app.close() },
   ]);
-  transport.onclose = () => void shutdown("stdin closed");
   process.stdin.on("end", () => void shutdown("stdin ended"));
-  await server.connect(transport);
+  process.stdin.on("close", () => void shutdown("stdin closed"));
   log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
 }

@@ -1,13 +1,22 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { Protocol, type RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
-import { ListToolsRequestSchema, type CallToolResult, type ServerNotification, type ServerRequest, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { Server, type CallToolResult, type JSONRPCRequest, type Result, type ServerContext, type Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { GrantDeps } from "../grants/deps.js";
-import { errorResult, invokeTool, refusal, toolErrorSchema, unknownToolMessage } from "./boundary.js";
-import type { SessionHandle, ToolContext, ToolDefinition } from "./tool.js";
+import { toolErrorSchema } from "./boundary.js";
+import { isMalformedCall, toolCaller, type SessionOptions } from "./mcp-call.js";
+import { consentStateVerifier } from "./request-state.js";
+import type { SessionHandle, ToolDefinition } from "./tool.js";
+
+export type { SessionOptions } from "./mcp-call.js";
 
 export const SERVER_NAME = "tenex-connectors";
 export const SERVER_VERSION = "0.1.0";
+
+/** MCP 2026-07-28: stateless, `server/discover`, per-request `_meta`. */
+export const MODERN_PROTOCOL_VERSION = "2026-07-28";
+/** MCP 2025-11-25: the `initialize` handshake and sessions. */
+export const LEGACY_PROTOCOL_VERSION = "2025-11-25";
+/** Both generations, newest first: in `server/discover` and in the unsupported-version error. */
+export const SUPPORTED_PROTOCOL_VERSIONS = [MODERN_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSION];
 
 type JsonSchema = Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
 
@@ -46,75 +55,66 @@ export function toolListing(tools: ToolDefinition[]): Tool[] {
   }));
 }
 
-export interface SessionOptions {
-  workspace_id: string;
-  /** Opens an authorization URL in the person's browser (stdio mode with --open-browser). */
-  openUrl?: (url: string) => void;
-  /**
-   * Runs before every tool call; a ConnectorError it throws fails the call with that error
-   * (stdio mode with TENEX_API_KEY: the key is checked again, so a revoked key stops at once).
-   */
-  authorize?: () => Promise<void>;
-}
-
-/**
- * tools/call with params of any shape. The SDK's Server.setRequestHandler validates every
- * tools/call against its own CallToolRequestSchema before our handler runs, so a missing name
- * or non-object arguments would leave as a JSON-RPC error carrying a raw zod dump. Registered
- * through the base Protocol's setRequestHandler (same dispatch, capability check and
- * MethodNotFound behaviour), such calls reach our boundary and get `invalid_input`.
- */
-const AnyToolCallRequestSchema = z.looseObject({ method: z.literal("tools/call"), params: z.unknown().optional() });
-
-type CallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 const INSTRUCTIONS =
   "tenex-connectors connects this workspace's SaaS accounts. Use list_providers to see what can be connected, " +
   "start_connector_oauth to begin an OAuth connection (show the person the authorization_url), then wait_for_connector or get_connector_status. " +
   "Secrets never appear in results.";
 
-/** The ToolContext of one MCP request: progress, cancellation, and the session's ways to reach the person. */
-function requestContext(ctx: GrantDeps, server: Server, session: SessionOptions, extra: CallExtra, sessionHandle: () => SessionHandle | undefined): ToolContext {
-  const progressToken = extra._meta?.progressToken;
-  const toolCtx: ToolContext = {
-    ...ctx,
-    workspace_id: session.workspace_id,
-    signal: extra.signal,
-    progress: async (progress, total, message) => {
-      if (progressToken === undefined || extra.signal.aborted) return;
-      await extra.sendNotification({
-        method: "notifications/progress",
-        params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
-      });
-    },
-    ...(session.openUrl ? { openUrl: session.openUrl } : {}),
-  };
-  const handle = sessionHandle();
-  if (handle) {
-    toolCtx.session = handle;
-    toolCtx.elicitUrl = async ({ url, message, elicitationId, timeoutMs }) => {
-      const res = await server.elicitInput({ mode: "url", url, message, elicitationId }, { relatedRequestId: extra.requestId, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
-      return res.action === "accept";
+type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+
+/**
+ * The SDK's Server, with two changes through `_wrapHandler`, the SDK's documented hook for
+ * subclasses (everything else keeps the SDK's wrapping: validation, the input_required seam,
+ * cache hints):
+ * - a tools/call whose params its wire schema would refuse (no name, arguments not an object)
+ *   is answered by our own dispatch, so it gets the contract's `invalid_input` instead of a
+ *   JSON-RPC error carrying a schema dump;
+ * - `server/discover`, which the SDK's serving entries install themselves and which lists only
+ *   modern revisions there, also lists 2025-11-25: this server speaks it (through initialize).
+ */
+class TenexServer extends Server {
+  malformedCall?: (params: unknown, ctx: ServerContext) => Promise<CallToolResult>;
+
+  protected override _wrapHandler(method: string, handler: Handler): Handler {
+    const wrapped = super._wrapHandler(method, handler);
+    if (method === "server/discover") {
+      return async (request, ctx) => ({ ...(await wrapped(request, ctx)), supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
+    }
+    if (method !== "tools/call") return wrapped;
+    return async (request, ctx) => {
+      const params: unknown = request.params;
+      // null arguments mean "no arguments".
+      if (params && typeof params === "object" && "arguments" in params && params.arguments === null) {
+        const { arguments: _none, ...rest } = params as Record<string, unknown>;
+        return wrapped({ ...request, params: rest }, ctx);
+      }
+      if (this.malformedCall && isMalformedCall(params)) return this.malformedCall(params, ctx);
+      return wrapped(request, ctx);
     };
   }
-  return toolCtx;
 }
 
 /**
- * An MCP server for one session. Registered on the low-level Server with our own dispatch,
- * so bad arguments and unknown tools get the contract's error shape rather than the SDK's;
- * the call itself goes through the SDK-independent boundary (invokeTool).
- * Cheap and free of side effects: the transport is connected by the caller.
+ * An MCP server for one 2025-11-25 session, one 2026-07-28 request (HTTP) or one stdio
+ * connection. Registered on the low-level Server with our own dispatch, so bad arguments and
+ * unknown tools get the contract's error shape; the call itself goes through the SDK-independent
+ * boundary (invokeTool). Cheap and free of side effects: the transport is connected by the caller.
  */
 export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session: SessionOptions): Server {
-  const server = new Server(
+  const server = new TenexServer(
     { name: SERVER_NAME, version: SERVER_VERSION, title: "tenex-connectors" },
-    { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS },
+    {
+      capabilities: { tools: { listChanged: false }, logging: {} },
+      instructions: INSTRUCTIONS,
+      cacheHints: { "tools/list": { ttlMs: 60_000, cacheScope: "private" } },
+      requestState: { verify: consentStateVerifier(ctx, () => session.workspace_id) },
+      // 2025-11-25 sessions get real elicitation/create from our own code; an input_required there is a bug.
+      inputRequired: { legacyShim: false },
+    },
   );
-  const byName = new Map(tools.map((t) => [t.name, t]));
   const listing = toolListing(tools);
 
-  // One handle per session: the callback (outside any request, maybe in another process)
+  // One handle per 2025 session: the callback (outside any request, maybe in another process)
   // notifies through it. The SDK's notifier throws unless the client declared URL elicitation.
   let handle: SessionHandle | undefined;
   const sessionHandle = () => {
@@ -126,25 +126,9 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
     if (handle) ctx.elicitations.forgetSession(handle);
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listing }));
-
-  const callTool = async (params: unknown, extra: CallExtra): Promise<CallToolResult> => {
-    if (typeof params !== "object" || params === null || Array.isArray(params) || typeof (params as { name?: unknown }).name !== "string") {
-      return refusal(ctx.log, "invalid_input", "tools/call needs params { name, arguments }: name is the tool's name (a string), arguments an object. Call tools/list to see the tools.", "tools/call");
-    }
-    const { name, arguments: args } = params as { name: string; arguments?: unknown };
-    if (session.authorize) {
-      try {
-        await session.authorize();
-      } catch (err) {
-        return errorResult(ctx.log, err, name);
-      }
-    }
-    const tool = byName.get(name);
-    if (!tool) return refusal(ctx.log, "not_found", unknownToolMessage(name), "tools/call");
-    return invokeTool(tool, args, requestContext(ctx, server, session, extra, sessionHandle));
-  };
-  Protocol.prototype.setRequestHandler.call(server, AnyToolCallRequestSchema, (req, extra) => callTool(req.params, extra));
-
+  server.setRequestHandler("tools/list", async () => ({ tools: listing }));
+  const call = toolCaller({ ctx, server, tools: new Map(tools.map((t) => [t.name, t])), session, sessionHandle });
+  server.setRequestHandler("tools/call", (req, sctx) => call(req.params, sctx));
+  server.malformedCall = (params, sctx) => call(params, sctx) as Promise<CallToolResult>;
   return server;
 }

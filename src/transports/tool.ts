@@ -15,6 +15,11 @@ export interface ToolContext extends GrantDeps, ConsentPorts {
   signal: AbortSignal;
   /** Reports progress when the client asked for it; a no-op otherwise. */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;
+  /**
+   * Sends a log message to the client; present only on an MCP 2026-07-28 request that asked for
+   * logging (`_meta` log level), which the SDK honours. The server's own log (stderr) is separate.
+   */
+  clientLog?: (level: "debug" | "info" | "warning", data: Record<string, unknown>) => Promise<void>;
 }
 
 /**

@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
+import { NodeStreamableHTTPServerTransport, toWebRequest } from "@modelcontextprotocol/node";
+import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
 import { revokedKeyIds } from "../../store/workspaces.js";
 import type { Caller } from "./auth.js";
 import { BoundedEventStore } from "./event-store.js";
+import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
 import type { GrantDeps } from "../../grants/deps.js";
 
@@ -39,7 +39,7 @@ interface Session {
   /** The key that opened the session: the session ends when that key is revoked. */
   key_id: string | null;
   server: Server;
-  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
   lastSeen: number;
 }
 
@@ -48,20 +48,25 @@ function rpcError(res: http.ServerResponse, status: number, code: number, messag
 }
 
 /**
- * MCP sessions over HTTP: Streamable HTTP at /mcp (resumable SSE streams through a bounded
- * per-session event store) and the older HTTP+SSE transport at /sse + /messages. Each
- * session has its own MCP server bound to the workspace of the key that opened it; a request
- * on that session with a key of another workspace finds no session.
+ * MCP over HTTP. At /mcp, a 2026-07-28 request (its `_meta` claim) is answered statelessly by
+ * ModernMcp; everything else is a 2025-11-25 session: Streamable HTTP with resumable SSE streams
+ * through a bounded per-session event store. The older HTTP+SSE transport (/sse + /messages,
+ * deprecated) also opens sessions. Each session has its own MCP server bound to the workspace
+ * of the key that opened it: a key of another workspace finds no session, another key of the
+ * same workspace is refused (403).
  */
 export class McpSessions {
   private readonly sessions = new Map<string, Session>();
   private sweeping: Promise<void> | null = null;
+  private readonly modern: ModernMcp;
 
   constructor(
     private readonly ctx: GrantDeps,
     private readonly tools: ToolDefinition[],
     private readonly limits: McpSessionLimits = DEFAULT_SESSION_LIMITS,
-  ) {}
+  ) {
+    this.modern = new ModernMcp(ctx, tools);
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -71,11 +76,13 @@ export class McpSessions {
     return this.sessions.has(id);
   }
 
-  private lookup(id: string | null | undefined, kind: Session["kind"], caller: Caller): Session | undefined {
+  /** The caller's session, "other-key" for a session of its workspace opened with another key, or undefined. */
+  private lookup(id: string | null | undefined, kind: Session["kind"], caller: Caller): Session | "other-key" | undefined {
     if (!id) return undefined;
     const s = this.sessions.get(id);
     // Another workspace's session is indistinguishable from one that does not exist.
     if (!s || s.kind !== kind || s.workspace_id !== caller.workspace_id) return undefined;
+    if (s.key_id !== caller.key_id) return "other-key";
     s.lastSeen = this.ctx.clock();
     return s;
   }
@@ -94,11 +101,15 @@ export class McpSessions {
 
   /** POST, GET or DELETE /mcp. `body` is the parsed JSON body of a POST. */
   async handleStreamable(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
+    if (req.method === "POST" && !(await isLegacyRequest(await toWebRequest(req, body), body))) {
+      return this.modern.handle2026(req, res, caller, body);
+    }
     const sid = req.headers["mcp-session-id"];
     if (typeof sid === "string" && sid !== "") {
       const s = this.lookup(sid, "streamable", caller);
       if (!s) return rpcError(res, 404, -32001, "Session not found");
-      await (s.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      if (s === "other-key") return rpcError(res, 403, -32000, "Forbidden: this session was opened with another API key; open a new one with initialize.");
+      await (s.transport as NodeStreamableHTTPServerTransport).handleRequest(req, res, body);
       return;
     }
     const initializing = req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
@@ -106,7 +117,7 @@ export class McpSessions {
     if (this.full(res)) return;
 
     const server = this.newServer(caller);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(this.limits.eventStore),
       onsessioninitialized: (id) => {
@@ -146,6 +157,7 @@ export class McpSessions {
     const id = new URL(req.url ?? "/", "http://mcp.invalid").searchParams.get("sessionId");
     const s = this.lookup(id, "sse", caller);
     if (!s) return sendError(res, "not_found", "No such SSE session. Open one with GET /sse.");
+    if (s === "other-key") return sendError(res, "forbidden", "This SSE session was opened with another API key; open a new one with GET /sse.");
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 
