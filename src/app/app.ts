@@ -29,10 +29,10 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
   const log = opts.log ?? createLogger({ level: config.log_level });
   const catalog = buildCatalog(definitions, config.providers);
   const vault = new Vault(
-    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir }),
+    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir, allowGroupWritable: config.allow_group_writable }),
     config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
   );
-  const database = await openDatabase(config.db_path);
+  const database = await openDatabase(config.db_path, { allowGroupWritable: config.allow_group_writable });
   const events = new ConnectorEvents();
   events.setMaxListeners(0);
   const watcher = new ConnectorWatcher({ db: database.db, events, log });
@@ -48,6 +48,7 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     elicitations: new PendingElicitations({ watcher, log }),
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
     refresh: createRefreshEngine(config.refresh_lease_ms),
+    limits: config.limits,
   };
   return {
     ctx,

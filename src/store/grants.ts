@@ -65,12 +65,16 @@ function hasLiveGrant(now: number) {
     );
 }
 
+/** Connectors settled per transaction: each batch holds the write lock only briefly, and other writers run between batches. */
+export const SETTLE_BATCH = 100;
+
 /**
  * Settle this workspace's pending connectors (all, or the given ones) whose grant can no
  * longer finish: status `error` with status_reason `state_expired`, a `grant_expired` event, and
  * the change event (which wakes waiters and completes URL elicitations). Reads first and
- * writes only when something is due, so calling it on every read costs no write lock.
- * Returns the ids it settled.
+ * writes only when something is due, so calling it on every read costs no write lock. Many
+ * due connectors are settled SETTLE_BATCH at a time, each batch its own transaction, with the
+ * event loop let go between batches. Returns the ids it settled.
  */
 export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string, connectorIds?: string[]): Promise<string[]> {
   if (connectorIds && connectorIds.length === 0) return [];
@@ -82,12 +86,20 @@ export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string,
     .where("status", "=", "pending")
     .where((eb) => eb.not(hasLiveGrant(now)(eb)));
   if (connectorIds) due = due.where("id", "in", connectorIds);
-  const candidates = await due.execute();
-  if (candidates.length === 0) return [];
+  const candidates = (await due.execute()).map((r) => r.id);
+  const settled: string[] = [];
+  for (let i = 0; i < candidates.length; i += SETTLE_BATCH) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    settled.push(...(await settleBatch(ctx, workspaceId, candidates.slice(i, i + SETTLE_BATCH), now)));
+  }
+  return settled;
+}
 
+/** One transaction of expireAbandonedGrants; the changes are emitted after it committed. */
+async function settleBatch(ctx: StoreDeps, workspaceId: string, ids: string[], now: number): Promise<string[]> {
   const settled = await writeTransaction(ctx.db, async (trx) => {
     const done: StatusChange[] = [];
-    for (const { id } of candidates) {
+    for (const id of ids) {
       // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
       const change = await transition(trx, ctx, { id, workspace_id: workspaceId, status: "pending" }, {
         move: "settle",
