@@ -41,7 +41,7 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   rest: { method: "POST", path: "/connectors/oauth", status: 201 },
   handler: async (input, ctx) => {
-    const started = await startOAuth(ctx, ctx.workspace_id, input);
+    const started = await startOAuth(ctx, ctx.workspace_id, input, { keyId: ctx.key_id ?? null });
     await offerConsent(ctx, started);
     return started;
   },

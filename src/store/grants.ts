@@ -13,7 +13,7 @@
 import { sql, type ExpressionBuilder } from "kysely";
 import { z } from "zod";
 import { CorruptRowError, jsonColumn } from "./connectors.js";
-import type { StoreDeps } from "./db.js";
+import type { DB, StoreDeps } from "./db.js";
 import type { Database, OAuthGrantRow } from "./schema.js";
 import { emitChange, transition, type StatusChange } from "./status.js";
 import { writeTransaction } from "./write-transaction.js";
@@ -126,4 +126,38 @@ export async function grantDeadline(ctx: Pick<StoreDeps, "db">, connectorId: str
   const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
   if (grants.length === 0) return null;
   return Math.max(...grants.map((g) => (g.used_at ? Date.parse(g.used_at) + CALLBACK_GRACE_MS : Date.parse(g.expires_at))));
+}
+
+/**
+ * Cancel the pending grants an API key started (the key is being revoked): each connector still
+ * waiting on one moves to `error` with status_reason `cancelled`, and its grant rows are deleted,
+ * so the link no longer completes (a callback already exchanging the code finds the connector no
+ * longer pending and revokes what it obtained). Run inside the revocation's transaction; the
+ * caller emits the returned changes after the commit.
+ */
+export async function cancelGrantsOfKey(trx: DB, ctx: Pick<StoreDeps, "clock">, keyId: string): Promise<StatusChange[]> {
+  const waiting = await trx
+    .selectFrom("oauth_grants")
+    .innerJoin("connectors", "connectors.id", "oauth_grants.connector_id")
+    .select(["connectors.id", "connectors.workspace_id"])
+    .distinct()
+    .where("oauth_grants.started_by_key", "=", keyId)
+    .where("connectors.status", "=", "pending")
+    .execute();
+  const changes: StatusChange[] = [];
+  for (const c of waiting) {
+    await trx.deleteFrom("oauth_grants").where("connector_id", "=", c.id).execute();
+    const change = await transition(trx, ctx, { ...c, status: "pending" }, {
+      move: "settle",
+      to: "error",
+      reason: "cancelled",
+      detail:
+        `The API key that started this grant (${keyId}) was revoked, so the grant was cancelled and nothing was connected. ` +
+        `Start again with start_connector_oauth using a valid key (pass connector_id "${c.id}" to keep this connector).`,
+      patch: { health: "unknown" },
+      events: [{ type: "grant_cancelled", detail: `the API key ${keyId} that started the grant was revoked` }],
+    });
+    if (change) changes.push(change);
+  }
+  return changes;
 }

@@ -48,6 +48,8 @@ export function toolListing(tools: ToolDefinition[]): Tool[] {
 
 export interface SessionOptions {
   workspace_id: string;
+  /** The API key the session authenticated with (revoking it cancels the grants it started). */
+  key_id?: string | null;
   /** Opens an authorization URL in the person's browser (stdio mode with --open-browser). */
   openUrl?: (url: string) => void;
   /**
@@ -79,6 +81,7 @@ function requestContext(ctx: GrantDeps, server: Server, session: SessionOptions,
   const toolCtx: ToolContext = {
     ...ctx,
     workspace_id: session.workspace_id,
+    key_id: session.key_id ?? null,
     signal: extra.signal,
     progress: async (progress, total, message) => {
       if (progressToken === undefined || extra.signal.aborted) return;
