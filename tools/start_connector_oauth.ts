@@ -44,7 +44,7 @@ export default defineTool({
   handler: async (input, ctx) => {
     // The 2026-07-28 retry after the returned URL elicitation: the grant was started by the first call.
     if (ctx.consentAnswer) return answerConsent(ctx, ctx.consentAnswer);
-    const started = await startOAuth(ctx, ctx.workspace_id, input);
+    const started = await startOAuth(ctx, ctx.workspace_id, input, { keyId: ctx.key_id ?? null });
     await offerConsent(ctx, started);
     return started;
   },

@@ -30,10 +30,10 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
   const log = opts.log ?? createLogger({ level: config.log_level });
   const catalog = buildCatalog(definitions, config.providers);
   const vault = new Vault(
-    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir }),
+    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir, allowGroupWritable: config.allow_group_writable }),
     config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
   );
-  const database = await openDatabase(config.db_path);
+  const database = await openDatabase(config.db_path, { allowGroupWritable: config.allow_group_writable });
   const clock = opts.clock ?? Date.now;
   const requestStateKey = await loadRequestStateKey({ db: database.db, vault, clock }, config.state_key).catch(async (err: unknown) => {
     await database.close();
@@ -55,6 +55,7 @@ export async function createApp(config: Config, opts: { mode: "stdio" | "http"; 
     redirectUri: opts.redirectUri ?? redirectUriFor(config, opts.mode),
     refresh: createRefreshEngine(config.refresh_lease_ms),
     requestStateKey,
+    limits: config.limits,
   };
   return {
     ctx,

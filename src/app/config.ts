@@ -1,6 +1,7 @@
 import path from "node:path";
 import { PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
 import type { LogLevel } from "../common/log.js";
+import type { Limits } from "../store/quotas.js";
 
 export interface Config {
   /** SQLite file path. */
@@ -23,6 +24,10 @@ export interface Config {
   log_level: LogLevel;
   /** How long a token refresh may hold a connector's lease before another process may take over (TENEX_REFRESH_LEASE_SECONDS, default 30). */
   refresh_lease_ms: number;
+  /** Accept a group-writable database or master key file (TENEX_ALLOW_GROUP_WRITABLE=1), for volumes shared with a group on purpose. */
+  allow_group_writable: boolean;
+  /** Per-workspace quotas (TENEX_MAX_PENDING_GRANTS, default 200; TENEX_MAX_CONNECTORS, default 5,000). */
+  limits: Limits;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
 }
 
@@ -42,6 +47,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   if (env.TENEX_PUBLIC_URL && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(env.TENEX_PUBLIC_URL)) {
     throw new Error(`TENEX_PUBLIC_URL must be an http(s) base URL such as https://connectors.example.com, got "${env.TENEX_PUBLIC_URL}"`);
   }
+  const limits: Limits = {
+    max_pending_grants: positiveInt(env, "TENEX_MAX_PENDING_GRANTS", 200),
+    max_connectors: positiveInt(env, "TENEX_MAX_CONNECTORS", 5_000),
+  };
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {
     const prefix = `TENEX_${id.toUpperCase()}_`;
@@ -76,6 +85,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
     log_level: level,
     refresh_lease_ms: lease * 1000,
+    allow_group_writable: env.TENEX_ALLOW_GROUP_WRITABLE === "1" || env.TENEX_ALLOW_GROUP_WRITABLE === "true",
+    limits,
     providers,
   };
+}
+
+/** A whole number of at least 1 from the environment, or the default when unset. */
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got "${raw}"`);
+  return n;
 }

@@ -11,6 +11,10 @@ export const ERROR_CODES = [
   "consent_denied",
   "provider_error",
   "conflict",
+  "quota_exceeded",
+  // Declared for the contract only: nothing raises it yet. The per-key rate limiter that answers it
+  // (TENEX_RATE_LIMIT, REST 429 with Retry-After) lands with the protocol work's transport.
+  "rate_limited",
   "internal",
 ] as const;
 
@@ -39,9 +43,11 @@ export const HTTP_STATUS: Record<ErrorCode | TransportErrorCode, { status: numbe
   provider_not_configured: { status: 409 },
   invalid_state: { status: 409 },
   consent_denied: { status: 409 },
+  quota_exceeded: { status: 409, note: "a workspace quota is full" },
   state_expired: { status: 410 },
   payload_too_large: { status: 413 },
   unsupported_media_type: { status: 415, note: "a body that is not `application/json`" },
+  rate_limited: { status: 429, note: "retryable, with `Retry-After`; not raised yet" },
   internal: { status: 500 },
   provider_error: { status: 502 },
   unavailable: { status: 503, note: "shutting down, too many sessions" },

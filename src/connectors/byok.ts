@@ -12,6 +12,7 @@ import { newId } from "../common/ids.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { sealSecret } from "../credentials/secrets.js";
 import { getConnector, type ConnectorObject } from "../store/connectors.js";
+import { assertQuota } from "../store/quotas.js";
 import { createConnector, emitChange } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 
@@ -36,6 +37,8 @@ interface CheckedKey {
 
 export async function submitConnectorKey(ctx: CredentialDeps, workspaceId: string, input: SubmitKeyInput): Promise<ConnectorObject> {
   const provider = ctx.catalog.get(input.provider);
+  // Checked before the provider is called (a full workspace spends no test read), and again under the write lock.
+  await assertQuota(ctx.db, ctx, workspaceId, { connectors: 1 });
   const checked = await checkKey(ctx, provider, input);
   const connectorId = await storeKey(ctx, workspaceId, provider, input.label, checked);
   ctx.log.info("connector connected with an API key", { connector_id: connectorId, provider: provider.id, workspace_id: workspaceId });
@@ -74,6 +77,7 @@ async function storeKey(ctx: CredentialDeps, workspaceId: string, provider: Prov
   const connectorId = newId("con");
   const at = nowIso(ctx);
   const change = await writeTransaction(ctx.db, async (trx) => {
+    await assertQuota(trx, ctx, workspaceId, { connectors: 1 });
     const created = await createConnector(
       trx,
       ctx,

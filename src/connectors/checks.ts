@@ -6,6 +6,7 @@ import { ConnectorError, isConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
 import { readSecret } from "../credentials/secrets.js";
+import { isoFromEpochSeconds } from "../credentials/lifetimes.js";
 import { renewalOf } from "../credentials/tokens.js";
 import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
 import { assertUsable, reconnectAdvice } from "../store/status.js";
@@ -60,7 +61,7 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
   const name = provider.def.name;
   const done = async (refreshed: boolean, expiresAt: number | undefined, detail: string): Promise<RefreshResult> => ({
     refreshed,
-    access_expires_at: expiresAt ? new Date(expiresAt * 1000).toISOString() : null,
+    access_expires_at: expiresAt ? isoFromEpochSeconds(expiresAt) : null,
     detail,
     connector: await getConnector(ctx.db, workspaceId, connectorId),
   });
@@ -80,14 +81,14 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
       return done(
         false,
         ends,
-        `${name} granted no refresh token, so access cannot be renewed here${ends ? `; it ends at ${new Date(ends * 1000).toISOString()}` : ""}. ` +
+        `${name} granted no refresh token, so access cannot be renewed here${ends ? `; it ends at ${isoFromEpochSeconds(ends)}` : ""}. ` +
           `Before then, ask the person to consent again with start_connector_oauth (connector_id "${row.id}").`,
       );
     }
     case "refresh_token": {
       const cred = await getAccessToken(ctx, row, { force: true });
       const ends = cred.tokens?.expires_at;
-      return done(true, ends, ends ? `New access token valid until ${new Date(ends * 1000).toISOString()}.` : `New access token issued (${name} does not say how long it lasts).`);
+      return done(true, ends, ends ? `New access token valid until ${isoFromEpochSeconds(ends)}.` : `New access token issued (${name} does not say how long it lasts).`);
     }
   }
 }

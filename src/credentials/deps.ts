@@ -1,5 +1,6 @@
 import type { CatalogDeps } from "../catalog/catalog.js";
 import type { StoreDeps } from "../store/db.js";
+import type { Limits } from "../store/quotas.js";
 import type { Credential } from "./tokens.js";
 import type { Vault } from "./vault.js";
 
@@ -17,6 +18,8 @@ export interface RefreshEngine {
 export interface CredentialDeps extends StoreDeps, CatalogDeps {
   vault: Vault;
   refresh: RefreshEngine;
+  /** Per-workspace quotas on pending grants and connectors (TENEX_MAX_PENDING_GRANTS, TENEX_MAX_CONNECTORS). */
+  limits: Limits;
 }
 
 export function createRefreshEngine(leaseMs: number, waitSlackMs = 5_000): RefreshEngine {

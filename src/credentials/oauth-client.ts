@@ -2,6 +2,7 @@ import * as client from "openid-client";
 import { isLoopbackHost, type CatalogDeps, type Provider } from "../catalog/catalog.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "./deps.js";
+import { saneTokenResponse } from "./lifetimes.js";
 
 const configs = new WeakMap<Provider, client.Configuration>();
 
@@ -38,9 +39,8 @@ export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider:
   const fix = provider.def.hooks.fixTokenResponse;
   config[client.customFetch] = async (url, options) => {
     const res = await ctx.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(20_000) });
-    if (!fix || url !== o.token_url || !res.headers.get("content-type")?.includes("json")) return res;
-    const body = (await res.json()) as Record<string, unknown>;
-    return new Response(JSON.stringify(fix(body)), { status: res.status, headers: res.headers });
+    if (url !== o.token_url || !res.headers.get("content-type")?.includes("json")) return res;
+    return saneTokenResponse(res, fix);
   };
   configs.set(provider, config);
   return config;

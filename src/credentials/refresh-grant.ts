@@ -13,6 +13,7 @@ import { reconnectAdvice, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import { credentialFrom, expiredNow, freshCredential } from "./credential.js";
 import type { CredentialDeps } from "./deps.js";
+import { isoFromEpochSeconds, logOddLifetimes } from "./lifetimes.js";
 import { oauthConfiguration } from "./oauth-client.js";
 import { revokeTokens } from "./revocation.js";
 import { sealSecret } from "./secrets.js";
@@ -40,7 +41,7 @@ export async function refreshWithLease(ctx: CredentialDeps, row: ConnectorRow, p
     const answer = await callTokenEndpoint(ctx, row, provider, lease, tokens.refresh_token);
     if ("failure" in answer) throw await refreshFailed(ctx, row, provider, answer.failure);
     // First thing after the grant: persist the new tokens (a rotated refresh token included) in one transaction.
-    const next = tokenSetFrom(provider, answer.response, ctx.clock(), tokens);
+    const next = tokenSetFrom(provider, answer.response, ctx.clock(), tokens, logOddLifetimes(ctx.log, { connector_id: row.id, provider: provider.id, during: "refresh" }));
     if (!(await persistRefreshed(ctx, row, provider, lease, seenVersion, tokens, next))) return lostRace(ctx, row, provider, next);
     ctx.log.info("access token refreshed", { connector_id: row.id, provider: provider.id });
     return credentialFrom(provider, row, { kind: "oauth2", tokens: next }, seenVersion + 1, true);
@@ -180,7 +181,7 @@ async function persistRefreshed(
       where: (eb) => eb("status_reason", "=", "refresh_failing"),
     });
     const rotated = next.refresh_token !== previous.refresh_token ? "; refresh token rotated" : "";
-    await recordEvent(trx, ctx, row, "refreshed", `access token renewed${next.expires_at ? ` until ${new Date(next.expires_at * 1000).toISOString()}` : ""}${rotated}`);
+    await recordEvent(trx, ctx, row, "refreshed", `access token renewed${next.expires_at ? ` until ${isoFromEpochSeconds(next.expires_at)}` : ""}${rotated}`);
     return true;
   });
 }

@@ -24,6 +24,7 @@ import { writeTransaction } from "../store/write-transaction.js";
 import { expiredNow, loadCredential } from "./credential.js";
 import type { CredentialDeps } from "./deps.js";
 import { refreshWithLease } from "./refresh-grant.js";
+import { isoFromEpochSeconds } from "./lifetimes.js";
 import { refreshMarginS, renewalOf, type Credential } from "./tokens.js";
 
 /** A token without a known lifetime is probed with the test read when unverified for this long. */
@@ -62,7 +63,7 @@ export async function getAccessToken(
     case "reconsent":
       if (expired || rejected) {
         const why = expired
-          ? `the access token ${name} granted ended at ${new Date((expiresAt ?? 0) * 1000).toISOString()} and ${name} cannot renew it.`
+          ? `the access token ${name} granted ended at ${isoFromEpochSeconds(expiresAt) ?? "an unknown time"} and ${name} cannot renew it.`
           : `${name} rejected the access token and this grant has no refresh token.`;
         throw await expiredNow(ctx, row, provider, why);
       }

@@ -2,6 +2,7 @@
 import * as client from "openid-client";
 import type { ConnectionView, Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { describeProviderFailure } from "../catalog/provider-errors.js";
+import { isoFromEpochSeconds, oddLifetimesNoted, saneInstant, saneLifetime, type OddLifetimeSink } from "./lifetimes.js";
 
 /** Refresh when an access token has less than this left (shortened for short-lived tokens). */
 export const REFRESH_MARGIN_S = 300;
@@ -25,25 +26,43 @@ export function refreshMarginS(tokens: TokenSet): number {
   return REFRESH_MARGIN_S;
 }
 
-/** Turn a token endpoint response into what we keep. */
-export function tokenSetFrom(provider: Provider, res: client.TokenEndpointResponse, nowMs: number, previous?: TokenSet): TokenSet {
+/**
+ * Turn a token endpoint response into what we keep. Lifetimes are clamped first (lifetimes.ts):
+ * an odd one never stops the tokens from being kept; it is reported to `odd`.
+ */
+export function tokenSetFrom(provider: Provider, res: client.TokenEndpointResponse, nowMs: number, previous?: TokenSet, odd?: OddLifetimeSink): TokenSet {
+  const raw = res as Record<string, unknown>;
   const extras: Record<string, Json> = { ...(previous?.extras ?? {}) };
   for (const k of provider.def.hooks.tokenExtras ?? []) {
-    const v = (res as Record<string, unknown>)[k];
+    const v = raw[k];
     if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") extras[k] = v;
   }
-  const refreshIn = (res as Record<string, unknown>).refresh_token_expires_in;
+  if (odd) for (const note of oddLifetimesNoted(raw)) odd(note);
+  const nowS = Math.floor(nowMs / 1000);
+  const expiresIn = saneLifetime(res.expires_in, "expires_in", odd);
+  const refreshIn = saneLifetime(raw.refresh_token_expires_in, "refresh_token_expires_in", odd);
   return {
     access_token: res.access_token,
     // A response without a refresh token keeps the one we had (Google on re-consent, most refreshes).
     refresh_token: res.refresh_token ?? previous?.refresh_token,
     token_type: res.token_type,
-    expires_at: typeof res.expires_in === "number" ? Math.floor(nowMs / 1000) + res.expires_in : undefined,
-    refresh_expires_at:
-      typeof refreshIn === "number" ? Math.floor(nowMs / 1000) + refreshIn : res.refresh_token ? undefined : previous?.refresh_expires_at,
+    expires_at: expiresIn === undefined ? undefined : nowS + expiresIn,
+    refresh_expires_at: refreshIn !== undefined ? nowS + refreshIn : res.refresh_token ? undefined : previous?.refresh_expires_at,
     scope: res.scope ?? previous?.scope,
     extras,
-    obtained_at: Math.floor(nowMs / 1000),
+    obtained_at: nowS,
+  };
+}
+
+/**
+ * A token set whose instants a provider hook computed (Meta's long-lived exchange), kept within
+ * sane dates (lifetimes.ts saneInstant); odd ones are reported to `odd`.
+ */
+export function saneTokenSet(tokens: TokenSet, nowMs: number, odd?: OddLifetimeSink): TokenSet {
+  return {
+    ...tokens,
+    expires_at: saneInstant(tokens.expires_at, "expires_at", nowMs, odd),
+    refresh_expires_at: saneInstant(tokens.refresh_expires_at, "refresh_expires_at", nowMs, odd),
   };
 }
 
@@ -53,7 +72,7 @@ export function accessEndsAt(provider: Provider, tokens: TokenSet): string | nul
   if (!o || o.refresh === "non_expiring") return null;
   const canRefresh = o.refresh === "refresh_token" && Boolean(tokens.refresh_token);
   const at = canRefresh ? tokens.refresh_expires_at : tokens.expires_at;
-  return at ? new Date(at * 1000).toISOString() : null;
+  return at ? isoFromEpochSeconds(at) : null;
 }
 
 /** A usable credential. `token` never leaves the core. */

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { openTrusted, type FileTrust } from "../common/files.js";
 
 /**
  * AES-256-GCM envelope: `v1.<key id>.<iv>.<tag>.<ciphertext>` (base64url parts). The key id
@@ -73,9 +74,11 @@ export function parseMasterKey(b64key: string, what = "TENEX_MASTER_KEY"): Buffe
 
 /**
  * The master key from the environment, or the one generated once into `<dataDir>/master.key`
- * (mode 0600). Creation is exclusive, so two processes starting together agree on one key.
+ * (mode 0600). Creation is exclusive (O_EXCL), so two processes starting together agree on one
+ * key, and a file that already exists is used only when this user owns it and no one else may
+ * write it (common/files.ts): a key planted in a shared directory is refused, not used.
  */
-export function loadOrCreateMasterKey(opts: { masterKey?: string | undefined; dataDir: string }): Buffer {
+export function loadOrCreateMasterKey(opts: { masterKey?: string | undefined; dataDir: string; allowGroupWritable?: boolean }): Buffer {
   if (opts.masterKey) return parseMasterKey(opts.masterKey);
   const file = path.join(opts.dataDir, "master.key");
   fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -90,12 +93,24 @@ export function loadOrCreateMasterKey(opts: { masterKey?: string | undefined; da
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
   for (let attempt = 0; ; attempt++) {
-    const text = fs.readFileSync(file, "utf8");
+    const text = readTrustedKeyFile(file, { allowGroupWritable: opts.allowGroupWritable ?? false });
     // Another process may have created the file a moment ago and not written it yet.
     if (text.trim() === "" && attempt < 50) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
       continue;
     }
     return parseMasterKey(text, file);
+  }
+}
+
+/** The key file's text, read through a descriptor checked to be ours (and made owner-only if it was readable by others). */
+function readTrustedKeyFile(file: string, trust: FileTrust): string {
+  const fd = openTrusted(file, "master key file", trust);
+  if (fd === null) throw new Error(`The master key file ${file} disappeared while the server was starting; start it again.`);
+  try {
+    if ((fs.fstatSync(fd).mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+    return fs.readFileSync(fd, "utf8");
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -15,7 +15,8 @@ import { sha256Hex } from "../common/ids.js";
 import { oauthConfiguration } from "../credentials/oauth-client.js";
 import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
 import { grantAad, readSecret, unreadableSecret, writeSecret } from "../credentials/secrets.js";
-import { accessEndsAt, tokenSetFrom } from "../credentials/tokens.js";
+import { logOddLifetimes } from "../credentials/lifetimes.js";
+import { accessEndsAt, saneTokenSet, tokenSetFrom } from "../credentials/tokens.js";
 import { VaultError } from "../credentials/vault.js";
 import { findConnectorRow, getConnector, recordEvent, type ConnectorObject } from "../store/connectors.js";
 import { grantScopes, grantTtlText } from "../store/grants.js";
@@ -163,11 +164,13 @@ async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): P
       expectedState: c.state,
       ...(provider.oauth?.pkce ? { pkceCodeVerifier: sealed.verifier } : {}),
     });
-    let tokens = tokenSetFrom(provider, res, ctx.clock(), sealed.previous);
+    const odd = logOddLifetimes(ctx.log, { connector_id: c.row.id, provider: provider.id, during: "code exchange" });
+    let tokens = tokenSetFrom(provider, res, ctx.clock(), sealed.previous, odd);
     const o = provider.oauth;
     if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
       tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, token_url: o.token_url, now: ctx.clock });
     }
+    tokens = saneTokenSet(tokens, ctx.clock(), odd);
     return { tokens, obtained: res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }, verifier: sealed.verifier };
   } catch (err) {
     ctx.log.warn("oauth code exchange failed", { connector_id: c.row.id, provider: provider.id, reason: describeProviderFailure(err).text });

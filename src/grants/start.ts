@@ -9,6 +9,7 @@ import { notConfigured, oauthConfiguration } from "../credentials/oauth-client.j
 import { grantAad } from "../credentials/secrets.js";
 import { getConnectorRow, type NewConnector } from "../store/connectors.js";
 import { expireAbandonedGrants, GRANT_TTL_MS } from "../store/grants.js";
+import { assertQuota, purgeFinishedGrants } from "../store/quotas.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { createConnector, emitChange, RECONNECTABLE, transition, type StatusChange } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -47,11 +48,15 @@ interface GrantPlan {
   expiresAt: string;
 }
 
-/** Start an OAuth grant: a pending connector, a single-use state, a PKCE verifier sealed in the vault. */
-export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: StartInput): Promise<StartResult> {
+/**
+ * Start an OAuth grant: a pending connector, a single-use state, a PKCE verifier sealed in the vault.
+ * `by.keyId` is the API key of the caller, if any: revoking it cancels the grant.
+ */
+export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: StartInput, by: { keyId?: string | null } = {}): Promise<StartResult> {
   const plan = await planGrant(ctx, workspaceId, input);
-  const change = await persistGrant(ctx, workspaceId, plan);
+  const change = await persistGrant(ctx, workspaceId, plan, by.keyId ?? null);
   emitChange(ctx, change);
+  await purgeFinishedGrants(ctx);
   ctx.log.info("oauth grant started", { connector_id: plan.connectorId, provider: plan.provider.id, workspace_id: workspaceId });
   return { connector_id: plan.connectorId, authorization_url: plan.url.href, expires_at: plan.expiresAt, status: "pending" };
 }
@@ -98,12 +103,13 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
 }
 
 /** The connector (created pending, or moved back to pending) and its grant row, in one transaction. */
-async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan): Promise<StatusChange> {
+async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan, keyId: string | null): Promise<StatusChange> {
   const { existing, provider, connectorId } = plan;
   const stateHash = sha256Hex(plan.state);
   const createdAt = nowIso(ctx);
   const event = { type: existing ? "reconnect_started" : "created", detail: `OAuth grant started for ${provider.def.name}` };
   return writeTransaction(ctx.db, async (trx) => {
+    await assertQuota(trx, ctx, workspaceId, { pendingGrants: 1, connectors: existing ? 0 : 1 });
     let change: StatusChange | null;
     if (existing) {
       change = await transition(trx, ctx, existing, {
@@ -132,6 +138,7 @@ async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan
         expires_at: plan.expiresAt,
         used_at: null,
         created_at: createdAt,
+        started_by_key: keyId,
       })
       .execute();
     return change;

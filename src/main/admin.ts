@@ -8,7 +8,7 @@ import { parseArgs, UsageError } from "./args.js";
 
 async function withDatabase<T>(fn: (db: OpenedDatabase["db"]) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
-  const database = await openDatabase(config.db_path);
+  const database = await openDatabase(config.db_path, { allowGroupWritable: config.allow_group_writable });
   try {
     return await fn(database.db);
   } finally {

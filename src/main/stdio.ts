@@ -10,12 +10,12 @@ import { openInBrowser } from "./open-browser.js";
 import { onShutdown } from "./shutdown.js";
 
 /** The workspace this process acts for: TENEX_API_KEY's, checked again before every tool call; else the local one. */
-async function workspaceFor(db: Parameters<typeof authenticateApiKey>[0], apiKey: string | undefined): Promise<{ workspaceId: string; authorize?: () => Promise<void> }> {
+async function workspaceFor(db: Parameters<typeof authenticateApiKey>[0], apiKey: string | undefined): Promise<{ workspaceId: string; keyId?: string; authorize?: () => Promise<void> }> {
   if (!apiKey) return { workspaceId: LOCAL_WORKSPACE_ID };
   const auth = await authenticateApiKey(db, apiKey);
   if (!auth) throw new Error("TENEX_API_KEY is not a valid, unrevoked key");
   // A key revoked while this server runs stops working at once.
-  return { workspaceId: auth.workspace_id, authorize: () => assertKeyLive(db, auth.key_id) };
+  return { workspaceId: auth.workspace_id, keyId: auth.key_id, authorize: () => assertKeyLive(db, auth.key_id) };
 }
 
 /** `tenex-connectors [serve] [--open-browser]`: the MCP server on stdio, with the OAuth callback listener. */
@@ -25,7 +25,7 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
   const log = createLogger({ level: config.log_level });
   logUnhandledRejections(log);
   const app = await createApp(config, { mode: "stdio", log });
-  const { workspaceId, authorize } = await workspaceFor(app.ctx.db, config.api_key).catch(async (err: unknown) => {
+  const { workspaceId, keyId, authorize } = await workspaceFor(app.ctx.db, config.api_key).catch(async (err: unknown) => {
     await app.close();
     throw err;
   });
@@ -34,6 +34,7 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
   const session = {
     workspace_id: workspaceId,
+    key_id: keyId ?? null,
     ...(authorize ? { authorize } : {}),
     ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
   };

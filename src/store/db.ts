@@ -3,12 +3,14 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
 import type { ConnectorEvents } from "../common/events.js";
+import { assertTrusted, createExclusive, type FileTrust } from "../common/files.js";
 import type { Logger } from "../common/log.js";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
 import * as m0004 from "./migrations/0004_server_keys.js";
+import * as m0006 from "./migrations/0006_grant_key.js";
 
 export type DB = Kysely<Database>;
 
@@ -27,6 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0002_lifecycle": m0002,
   "0003_status_reason": m0003,
   "0004_server_keys": m0004,
+  "0006_grant_key": m0006,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -44,19 +47,27 @@ export interface OpenedDatabase {
 /** The database holds sealed secrets and account facts: readable by the server's user only. */
 const FILE_MODE = 0o600;
 
-/** Create the file owner-only before SQLite opens it (SQLite would create it 0644 under the usual umask). */
-function createPrivately(file: string): void {
-  try {
-    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, FILE_MODE));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+/**
+ * Create the database, its -wal and its -shm owner-only and exclusively before SQLite opens them
+ * (SQLite would create them 0644 under the usual umask, and would use a -wal or -shm someone
+ * else left there), then refuse any of them that another user owns or may write.
+ */
+function prepareFiles(file: string, trust: FileTrust): void {
+  const files: Array<[string, string]> = [
+    [file, "database file"],
+    [`${file}-wal`, "database write-ahead log"],
+    [`${file}-shm`, "database shared-memory file"],
+  ];
+  for (const [f, what] of files) {
+    createExclusive(f, FILE_MODE);
+    assertTrusted(f, what, trust);
   }
 }
 
 /**
  * Make the database and its WAL and shared-memory files owner-only. SQLite gives the -wal and
  * -shm files the main file's mode when it creates them; this also tightens files left by an
- * older version. A file owned by another user is left as it is.
+ * older version (prepareFiles has refused any that another user owns or may write).
  */
 function restrictFiles(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
@@ -69,12 +80,15 @@ function restrictFiles(file: string): void {
   }
 }
 
-/** Open (creating when needed) the SQLite database and bring its schema up to date. */
-export async function openDatabase(file: string): Promise<OpenedDatabase> {
+/**
+ * Open (creating when needed) the SQLite database and bring its schema up to date. Files another
+ * user owns or may write are refused (`allowGroupWritable`: TENEX_ALLOW_GROUP_WRITABLE).
+ */
+export async function openDatabase(file: string, opts: { allowGroupWritable?: boolean } = {}): Promise<OpenedDatabase> {
   const onDisk = file !== ":memory:" && file !== "";
   if (onDisk) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    createPrivately(file);
+    prepareFiles(file, { allowGroupWritable: opts.allowGroupWritable ?? false });
   }
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");

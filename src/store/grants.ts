@@ -13,7 +13,7 @@
 import { sql, type ExpressionBuilder } from "kysely";
 import { z } from "zod";
 import { CorruptRowError, jsonColumn } from "./connectors.js";
-import type { StoreDeps } from "./db.js";
+import type { DB, StoreDeps } from "./db.js";
 import type { Database, OAuthGrantRow } from "./schema.js";
 import { emitChange, transition, type StatusChange } from "./status.js";
 import { writeTransaction } from "./write-transaction.js";
@@ -65,12 +65,16 @@ function hasLiveGrant(now: number) {
     );
 }
 
+/** Connectors settled per transaction: each batch holds the write lock only briefly, and other writers run between batches. */
+export const SETTLE_BATCH = 100;
+
 /**
  * Settle this workspace's pending connectors (all, or the given ones) whose grant can no
  * longer finish: status `error` with status_reason `state_expired`, a `grant_expired` event, and
  * the change event (which wakes waiters and completes URL elicitations). Reads first and
- * writes only when something is due, so calling it on every read costs no write lock.
- * Returns the ids it settled.
+ * writes only when something is due, so calling it on every read costs no write lock. Many
+ * due connectors are settled SETTLE_BATCH at a time, each batch its own transaction, with the
+ * event loop let go between batches. Returns the ids it settled.
  */
 export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string, connectorIds?: string[]): Promise<string[]> {
   if (connectorIds && connectorIds.length === 0) return [];
@@ -82,12 +86,20 @@ export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string,
     .where("status", "=", "pending")
     .where((eb) => eb.not(hasLiveGrant(now)(eb)));
   if (connectorIds) due = due.where("id", "in", connectorIds);
-  const candidates = await due.execute();
-  if (candidates.length === 0) return [];
+  const candidates = (await due.execute()).map((r) => r.id);
+  const settled: string[] = [];
+  for (let i = 0; i < candidates.length; i += SETTLE_BATCH) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    settled.push(...(await settleBatch(ctx, workspaceId, candidates.slice(i, i + SETTLE_BATCH), now)));
+  }
+  return settled;
+}
 
+/** One transaction of expireAbandonedGrants; the changes are emitted after it committed. */
+async function settleBatch(ctx: StoreDeps, workspaceId: string, ids: string[], now: number): Promise<string[]> {
   const settled = await writeTransaction(ctx.db, async (trx) => {
     const done: StatusChange[] = [];
-    for (const { id } of candidates) {
+    for (const id of ids) {
       // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
       const change = await transition(trx, ctx, { id, workspace_id: workspaceId, status: "pending" }, {
         move: "settle",
@@ -114,4 +126,38 @@ export async function grantDeadline(ctx: Pick<StoreDeps, "db">, connectorId: str
   const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
   if (grants.length === 0) return null;
   return Math.max(...grants.map((g) => (g.used_at ? Date.parse(g.used_at) + CALLBACK_GRACE_MS : Date.parse(g.expires_at))));
+}
+
+/**
+ * Cancel the pending grants an API key started (the key is being revoked): each connector still
+ * waiting on one moves to `error` with status_reason `cancelled`, and its grant rows are deleted,
+ * so the link no longer completes (a callback already exchanging the code finds the connector no
+ * longer pending and revokes what it obtained). Run inside the revocation's transaction; the
+ * caller emits the returned changes after the commit.
+ */
+export async function cancelGrantsOfKey(trx: DB, ctx: Pick<StoreDeps, "clock">, keyId: string): Promise<StatusChange[]> {
+  const waiting = await trx
+    .selectFrom("oauth_grants")
+    .innerJoin("connectors", "connectors.id", "oauth_grants.connector_id")
+    .select(["connectors.id", "connectors.workspace_id"])
+    .distinct()
+    .where("oauth_grants.started_by_key", "=", keyId)
+    .where("connectors.status", "=", "pending")
+    .execute();
+  const changes: StatusChange[] = [];
+  for (const c of waiting) {
+    await trx.deleteFrom("oauth_grants").where("connector_id", "=", c.id).execute();
+    const change = await transition(trx, ctx, { ...c, status: "pending" }, {
+      move: "settle",
+      to: "error",
+      reason: "cancelled",
+      detail:
+        `The API key that started this grant (${keyId}) was revoked, so the grant was cancelled and nothing was connected. ` +
+        `Start again with start_connector_oauth using a valid key (pass connector_id "${c.id}" to keep this connector).`,
+      patch: { health: "unknown" },
+      events: [{ type: "grant_cancelled", detail: `the API key ${keyId} that started the grant was revoked` }],
+    });
+    if (change) changes.push(change);
+  }
+  return changes;
 }

@@ -99,6 +99,8 @@ export interface OAuthGrantTable {
   expires_at: string;
   used_at: string | null;
   created_at: string;
+  /** The API key (id) that started the grant; null without one (migration 0006). Revoking the key cancels the grant. */
+  started_by_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PrimaryTable {

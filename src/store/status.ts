@@ -29,7 +29,7 @@ export const MOVES = {
   submit_key: { from: ["new"], to: ["connected"] },
   /** start_connector_oauth with connector_id: a connector that stopped working waits for consent again. */
   reconnect: { from: ["expired", "revoked", "error"], to: ["pending"] },
-  /** The callback's outcome, or the grant's link expiring. */
+  /** The callback's outcome, the grant's link expiring, or the grant cancelled with the API key that started it. */
   settle: { from: ["pending"], to: ["connected", "error"] },
   /** Access ended and only the person can renew it. */
   expire: { from: ["connected"], to: ["expired"] },

@@ -1,5 +1,8 @@
 import crypto from "node:crypto";
-import type { DB } from "./db.js";
+import type { DB, StoreDeps } from "./db.js";
+import { cancelGrantsOfKey } from "./grants.js";
+import { emitChange } from "./status.js";
+import { writeTransaction } from "./write-transaction.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId, sha256Hex } from "../common/ids.js";
 
@@ -62,9 +65,18 @@ export async function listApiKeys(db: DB, workspaceId?: string): Promise<ApiKeyI
   return q.orderBy("created_at").orderBy("id").execute();
 }
 
-/** Revoke a key at once; revoking a revoked key keeps its first revocation time. */
-export async function revokeApiKey(db: DB, keyId: string, now: string): Promise<ApiKeyInfo> {
-  await db.updateTable("api_keys").set({ revoked_at: now }).where("id", "=", keyId).where("revoked_at", "is", null).execute();
+/**
+ * Revoke a key at once; revoking a revoked key keeps its first revocation time. The pending grants
+ * the key started are cancelled in the same transaction (their connectors: `error`, status_reason
+ * `cancelled`), so a link handed out under a revoked key cannot complete into the workspace.
+ * Pass `announce` to wake this process's waiters (other processes notice through the database).
+ */
+export async function revokeApiKey(db: DB, keyId: string, now: string, announce?: Pick<StoreDeps, "events">): Promise<ApiKeyInfo> {
+  const changes = await writeTransaction(db, async (trx) => {
+    await trx.updateTable("api_keys").set({ revoked_at: now }).where("id", "=", keyId).where("revoked_at", "is", null).execute();
+    return cancelGrantsOfKey(trx, { clock: () => Date.parse(now) }, keyId);
+  });
+  if (announce) for (const change of changes) emitChange(announce, change);
   const row = await db.selectFrom("api_keys").select(["id", "workspace_id", "prefix", "created_at", "revoked_at"]).where("id", "=", keyId).executeTakeFirst();
   if (!row) throw new ConnectorError("not_found", `No API key "${keyId}". Run \`tenex-connectors keys list\` to see the key ids.`);
   return row;

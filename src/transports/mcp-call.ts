@@ -23,6 +23,8 @@ import type { AnyToolDefinition, SessionHandle, ToolContext } from "./tool.js";
 
 export interface SessionOptions {
   workspace_id: string;
+  /** The API key the session authenticated with (revoking it cancels the grants it started). */
+  key_id?: string | null;
   /** Opens an authorization URL in the person's browser (stdio mode with --open-browser). */
   openUrl?: (url: string) => void;
   /**
@@ -93,6 +95,7 @@ function baseContext(d: CallDeps, sctx: ServerContext): ToolContext {
   return {
     ...d.ctx,
     workspace_id: d.session.workspace_id,
+    key_id: d.session.key_id ?? null,
     signal,
     progress: async (progress, total, message) => {
       if (progressToken === undefined || signal.aborted) return;

@@ -12,6 +12,8 @@ export interface ToolAnnotations {
 
 /** What a tool handler gets: the core context plus who is calling, from which session, and how to reach the person. */
 export interface ToolContext extends GrantDeps, ConsentPorts {
+  /** The API key the caller authenticated with; absent or null without one (the local stdio workspace). */
+  key_id?: string | null;
   signal: AbortSignal;
   /** Reports progress when the client asked for it; a no-op otherwise. */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;

@@ -20,6 +20,12 @@ function authInfoOf(caller: Caller): AuthInfo {
   return { token: "", clientId: caller.key_id ?? "local", scopes: [], extra: { workspace_id: caller.workspace_id } };
 }
 
+/** The key a 2026-07-28 request authenticated with (null without one: loopback mode). */
+function keyOf(f: McpRequestContext): string | null {
+  const id = f.authInfo?.clientId;
+  return id && id !== "local" ? id : null;
+}
+
 function workspaceOf(f: McpRequestContext): string {
   const ws = f.authInfo?.extra?.workspace_id;
   // Never reached without our auth having run first; refuse rather than guess a workspace.
@@ -41,7 +47,7 @@ export class ModernMcp {
 
   constructor(ctx: GrantDeps, tools: ToolDefinition[]) {
     const onerror = (err: Error) => ctx.log.debug("mcp 2026-07-28 request refused or failed", { error: err.message });
-    const handler = createMcpHandler((f) => createMcpServer(ctx, tools, { workspace_id: workspaceOf(f) }), { legacy: "reject", onerror });
+    const handler = createMcpHandler((f) => createMcpServer(ctx, tools, { workspace_id: workspaceOf(f), key_id: keyOf(f) }), { legacy: "reject", onerror });
     this.handle = toNodeHandler(handler, { onerror });
   }
 

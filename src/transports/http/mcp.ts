@@ -88,7 +88,7 @@ export class McpSessions {
   }
 
   private newServer(caller: Caller): Server {
-    const server = createMcpServer(this.ctx, this.tools, { workspace_id: caller.workspace_id });
+    const server = createMcpServer(this.ctx, this.tools, { workspace_id: caller.workspace_id, key_id: caller.key_id });
     server.onerror = (err) => this.ctx.log.debug("mcp transport error", { error: err });
     return server;
   }

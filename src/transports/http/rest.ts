@@ -201,7 +201,7 @@ export class RestApi {
     };
     res.once("close", onClose);
     try {
-      const toolCtx: ToolContext = { ...this.ctx, workspace_id: caller.workspace_id, signal: abort.signal, progress: async () => undefined };
+      const toolCtx: ToolContext = { ...this.ctx, workspace_id: caller.workspace_id, key_id: caller.key_id, signal: abort.signal, progress: async () => undefined };
       const result = await invokeTool(hit.tool, args, toolCtx);
       // The client hung up: the call was cancelled and there is nobody to answer.
       if (abort.signal.aborted) return;
