@@ -8,6 +8,7 @@ import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
+import * as m0005 from "./migrations/0005_connection_endpoints.js";
 
 export type DB = Kysely<Database>;
 
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_lifecycle": m0002,
   "0003_status_reason": m0003,
+  "0005_connection_endpoints": m0005,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
