@@ -59,3 +59,13 @@ export function checkVersionSettings(provider: Provider, settings: Record<string
   const ended = endedVersionSetting(provider, settings, nowMs, keys);
   if (ended) throw new ConnectorError("invalid_input", `Invalid settings for ${provider.def.name}: ${endedVersionText(provider, ended)}`);
 }
+
+/** Pinned versions (every provider's, and the versions a connector may not outlive) that end within `days` of now. */
+export function versionsEndingWithin(providers: readonly Provider[], nowMs: number, days: number): Array<{ provider: string; version: string; ends: string; days_left: number }> {
+  return providers.flatMap((p) =>
+    p.def.api_versions.flatMap((v) => {
+      const left = daysLeft(v.ends, nowMs);
+      return v.ends !== null && left !== null && left <= days ? [{ provider: p.id, version: v.version, ends: v.ends, days_left: left }] : [];
+    }),
+  );
+}
