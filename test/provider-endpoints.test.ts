@@ -13,9 +13,9 @@ import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
 import { startOAuthServer, type OAuthServer, type SandboxClient } from "./sandbox/oauth-server.js";
 import { freePort } from "./support/stdio.js";
 
-const TENANT = randomUUID();
-const OTHER_TENANT = randomUUID();
-const MISCONFIGURED_TENANT = randomUUID();
+const TENANT: string = randomUUID();
+const OTHER_TENANT: string = randomUUID();
+const MISCONFIGURED_TENANT: string = randomUUID();
 const MS = "https://login.microsoftonline.com";
 const SANDBOX_INSTANCE = "https://acme--dev.sandbox.my.salesforce.com";
 const MY_DOMAIN = "https://acme.my.salesforce.com";
