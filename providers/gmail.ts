@@ -9,6 +9,7 @@
  * in Testing publishing status refresh tokens die after 7 days; about 100 live refresh tokens per account per
  * client (a new one silently invalidates the oldest). The test read (`users.getProfile`) is refused under
  * `gmail.send` alone, so keep `gmail.metadata` (or a broader read scope) in the scope list.
+ * API version: Gmail API v1 (no end announced).
  */
 import { z } from "zod";
 import { googleOAuth } from "./shared/google.js";
@@ -18,6 +19,8 @@ export default defineProvider({
   id: "gmail",
   name: "Gmail",
   docs_url: "https://console.cloud.google.com/apis/credentials",
+  setup:
+    "A Google Cloud OAuth client of type Web application (APIs & Services \u2192 Credentials) with the redirect URI; `gmail.metadata` is a restricted scope (verification and a CASA assessment before production).",
   auth_types: ["oauth2"],
   roles: ["source", "sink"],
   oauth: googleOAuth([
@@ -42,6 +45,7 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
+  api_versions: [{ version: "v1", ends: null, source: "https://developers.google.com/workspace/gmail/api/reference/rest (v1; no end announced)", confirmed: false }],
   test: {
     path: "/gmail/v1/users/me/profile",
     account_fields: ["email", "history_id"],

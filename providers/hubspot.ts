@@ -7,6 +7,9 @@
  * The 2026-03 revoke endpoint takes `token`, `client_id` and `client_secret` in the form body: the RFC 7009 shape
  * with client_secret_post, so it goes through openid-client's tokenRevocation (refresh token, then access token,
  * since revoking a HubSpot refresh token does not end access tokens already issued) and needs no hook.
+ * API version: the date-based 2026-03 (token endpoints and the `/account-info/2026-03/details` test read). HubSpot
+ * releases a version every March and September; each is unsupported 18 months after it went GA (2026-03: GA on
+ * 2026-03-30). Legacy v1–v4 paths lose support in 2027.
  */
 import { z } from "zod";
 import { defineProvider } from "../src/catalog/catalog.js";
@@ -15,6 +18,8 @@ export default defineProvider({
   id: "hubspot",
   name: "HubSpot",
   docs_url: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/oauth/oauth-quickstart-guide",
+  setup:
+    "An app on HubSpot's Projects-based developer platform with the redirect URI and the CRM scopes.",
   auth_types: ["oauth2"],
   roles: ["source", "crm_sink"],
   oauth: {
@@ -45,8 +50,13 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
+  api_versions: [
+    // https://developers.hubspot.com/docs/developer-tooling/platform/versioning : "Unsupported: 18 months after a
+    // version originally went into GA"; 2026-03 went GA on 2026-03-30 (https://developers.hubspot.com/docs/api-reference/legacy/migration-guide).
+    { version: "2026-03", ends: "2027-09-30", source: "https://developers.hubspot.com/docs/developer-tooling/platform/versioning (18 months after GA)", confirmed: true },
+  ],
   test: {
-    path: "/account-info/v3/details",
+    path: "/account-info/2026-03/details",
     account_fields: ["portal_id", "time_zone", "currency", "account_type"],
   },
   hooks: {

@@ -9,18 +9,37 @@
  * does not match its URL, so endpoints are declared by hand. Access tokens live 60 days; refresh tokens are granted
  * only to approved Marketing Developer Platform partners (365 days from first consent, not extended by refreshing),
  * so refresh runs only when one was granted. Every call needs `LinkedIn-Version: YYYYMM` (no default; versions live
- * at least a year) and `X-Restli-Protocol-Version: 2.0.0`.
+ * at least a year) and `X-Restli-Protocol-Version: 2.0.0`. Revocation (`/oauth/v2/revoke`) appears only in
+ * third-party code and may refuse refresh tokens: then the access token is revoked and the refusal recorded.
+ * API version: LinkedIn-Version 202607; each monthly version is supported at least a year (202603 sunsets
+ * 2027-03-16); a connector's `linkedin_version` setting is refused once its version has ended.
  */
 import { z } from "zod";
-import { defineProvider } from "../src/catalog/catalog.js";
+import { defineProvider, type VersionEnd } from "../src/catalog/catalog.js";
+import { bearerTokenType } from "./shared/token-type.js";
 
 const DEFAULT_LINKEDIN_VERSION = "202607";
-const LINKEDIN_VERSION = /^\d{6}$/;
+const LINKEDIN_VERSION = /^(\d{4})(\d{2})$/;
+
+/** LinkedIn's Marketing API versioning: each version is supported at least one year; the Migrations page dates 202603's sunset. */
+const VERSIONING_SOURCE = "https://learn.microsoft.com/en-us/linkedin/marketing/versioning";
+const PUBLISHED: Record<string, string> = { "202603": "2027-03-16" };
+
+/** A version's sunset: published when seen, else estimated as the 15th of the same month a year later. */
+const versionEnd = (v: string): VersionEnd | undefined => {
+  const m = LINKEDIN_VERSION.exec(v);
+  if (!m) return undefined;
+  const published = PUBLISHED[v];
+  if (published) return { ends: published, source: "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations", confirmed: true };
+  return { ends: `${Number(m[1]) + 1}-${m[2]}-15`, source: `${VERSIONING_SOURCE} (at least one year of support)`, confirmed: false };
+};
 
 export default defineProvider({
   id: "linkedin_ads",
   name: "LinkedIn Ads",
   docs_url: "https://www.linkedin.com/developers/apps",
+  setup:
+    "A LinkedIn developer app with the Advertising API product and the redirect URI (Auth \u2192 Authorized redirect URLs); refresh tokens only for Marketing partners.",
   auth_types: ["oauth2"],
   roles: ["source"],
   oauth: {
@@ -32,6 +51,7 @@ export default defineProvider({
     token_auth: "client_secret_post",
     refresh: "refresh_token",
     refresh_token_optional: true,
+    refresh_revocation_optional: true,
   },
   api: { base_url: "https://api.linkedin.com" },
   settings: z
@@ -48,12 +68,22 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
+  api_versions: [
+    {
+      version: DEFAULT_LINKEDIN_VERSION,
+      ends: versionEnd(DEFAULT_LINKEDIN_VERSION)!.ends,
+      source: `${VERSIONING_SOURCE} (202607 + at least one year; estimated)`,
+      confirmed: false,
+      setting: "linkedin_version",
+      endOf: versionEnd,
+    },
+  ],
   test: {
     path: "/rest/adAccounts?q=search",
     account_fields: ["ad_account_ids", "ad_account_names"],
   },
   hooks: {
-    fixTokenResponse: (body) => (typeof body.token_type === "string" ? body : { ...body, token_type: "bearer" }),
+    fixTokenResponse: bearerTokenType,
     apiHeaders: (c) => {
       const v = c.settings.linkedin_version;
       return {

@@ -8,15 +8,37 @@
  * Register the app: https://developers.facebook.com/apps/
  * Quirks: there are no refresh tokens. The code exchange yields a short-lived token (hours), which is swapped at
  * once for a long-lived one (~60 days, `grant_type=fb_exchange_token`); when that expires the person must consent
- * again. Meta may invalidate tokens early without notice. Marketing API versions expire sooner than Graph versions:
- * use v24.0 or later. Revocation is `DELETE /me/permissions`, not an RFC 7009 endpoint: the `revokeToken` hook.
+ * again. Meta may invalidate tokens early without notice. Revocation is `DELETE /me/permissions`, not an RFC 7009
+ * endpoint: the `revokeToken` hook.
+ * API version: v26.0 for sign-in, token exchange, test reads and revocation (one pinned version). Marketing API
+ * versions expire sooner than Graph versions (about a year after release: v24.0 ended 2026-11-10, v25.0 ends
+ * 2027-02-23); a connector's `api_version` setting is refused once its version has ended.
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView, type TokenSet } from "../src/catalog/catalog.js";
+import { defineProvider, type ConnectionView, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
 import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
-const DEFAULT_API_VERSION = "v24.0";
-const API_VERSION = /^v\d+\.\d$/;
+const DEFAULT_API_VERSION = "v26.0";
+const API_VERSION = /^v(\d+)\.\d$/;
+
+/** Meta's Marketing API version history (expiration dates). */
+const VERSIONS_SOURCE = "https://developers.facebook.com/docs/marketing-api/marketing-api-changelog/versions";
+/** Published expiration dates (confirmed), by major version. v21.0's is the latest an older version ended. */
+const ENDED: Record<number, string> = { 21: "2025-09-09", 22: "2026-02-19", 23: "2026-06-09", 24: "2026-11-10", 25: "2027-02-23" };
+/**
+ * Not yet published ("TBD"): estimated as about a year after release, the pattern of v24.0 and v25.0
+ * (v26.0 released 2026-07-29, v27.0 on 2026-11-04).
+ */
+const ESTIMATED: Record<number, string> = { 26: "2027-07-29", 27: "2027-11-04" };
+
+const versionEnd = (v: string): VersionEnd | undefined => {
+  const major = Number(API_VERSION.exec(v)?.[1]);
+  if (!Number.isFinite(major)) return undefined;
+  const confirmed = ENDED[Math.max(major, 21)];
+  if (confirmed) return { ends: confirmed, source: VERSIONS_SOURCE, confirmed: true };
+  const estimated = ESTIMATED[major];
+  return estimated ? { ends: estimated, source: VERSIONS_SOURCE, confirmed: false } : undefined;
+};
 
 const apiVersion = (c: ConnectionView): string => {
   const v = c.settings.api_version;
@@ -27,11 +49,13 @@ export default defineProvider({
   id: "meta_ads",
   name: "Meta Ads",
   docs_url: "https://developers.facebook.com/apps/",
+  setup:
+    "A Business-type Meta app with Facebook Login for Business (Valid OAuth Redirect URIs) and App Review for `ads_read`; or a Business Manager system-user token (BYOK).",
   auth_types: ["oauth2", "api_key"],
   roles: ["source"],
   oauth: {
-    authorization_url: "https://www.facebook.com/v24.0/dialog/oauth",
-    token_url: "https://graph.facebook.com/v24.0/oauth/access_token",
+    authorization_url: `https://www.facebook.com/${DEFAULT_API_VERSION}/dialog/oauth`,
+    token_url: `https://graph.facebook.com/${DEFAULT_API_VERSION}/oauth/access_token`,
     scopes: ["ads_read"],
     scope_separator: ",",
     pkce: false,
@@ -56,11 +80,21 @@ export default defineProvider({
         .optional(),
       api_version: z
         .string()
-        .regex(API_VERSION, "a Graph version such as v24.0")
+        .regex(API_VERSION, "a Graph version such as v26.0")
         .describe(`Graph/Marketing API version; default ${DEFAULT_API_VERSION}`)
         .optional(),
     })
     .strict(),
+  api_versions: [
+    {
+      version: DEFAULT_API_VERSION,
+      ends: ESTIMATED[26]!,
+      source: `${VERSIONS_SOURCE} (v26.0: "TBD"; estimated a year after its release)`,
+      confirmed: false,
+      setting: "api_version",
+      endOf: versionEnd,
+    },
+  ],
   test: {
     path: (c) => `/${apiVersion(c)}/me/adaccounts?fields=id,account_id,name,currency,account_status`,
     account_fields: ["ad_account_ids", "ad_account_names"],

@@ -8,6 +8,8 @@
  * required settings; API versions are dates (`vYYYY-MM-DD`) and should be pinned. `GET /projects` on the global
  * host refuses project-scoped robot tokens, so the test read is a one-document GROQ query on the dataset.
  * Robot tokens have no documented expiry (treated as valid until deleted).
+ * API version: the dated v2025-02-19 (overridable per connector with `api_version`); Sanity serves every dated
+ * version and announces no end for them.
  */
 import { z } from "zod";
 import { defineProvider, type ConnectionView } from "../src/catalog/catalog.js";
@@ -26,6 +28,8 @@ export default defineProvider({
   id: "sanity",
   name: "Sanity",
   docs_url: "https://www.sanity.io/manage",
+  setup:
+    "No app: a project API token (Manage \u2192 project \u2192 API \u2192 Tokens) with the Viewer or Editor role, plus `project_id` and `dataset`.",
   auth_types: ["api_key"],
   roles: ["source", "sink"],
   api_key: {
@@ -55,6 +59,7 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
+  api_versions: [{ version: DEFAULT_API_VERSION, ends: null, source: "https://www.sanity.io/docs/api-versioning (dated versions; no end announced)", confirmed: false, setting: "api_version" }],
   test: {
     path: (c) => {
       const version = setting(c, "api_version", API_VERSION) ?? DEFAULT_API_VERSION;

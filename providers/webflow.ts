@@ -8,12 +8,15 @@
  * Quirks: no refresh token and no documented expiry for OAuth tokens (treated as non-expiring); the authorization
  * code is single-use and valid 15 minutes; `/v2/token/introspect` works only for OAuth (Data Client) tokens, so a
  * pasted site/workspace token is checked with `/v2/sites`. Site tokens expire after 365 days unused, at most 5 per
- * site. Whether the token response carries `token_type` is unconfirmed. Revocation (`POST /oauth/revoke_authorization`,
- * JSON body) is not RFC 7009, hence the `revokeToken` hook.
+ * site. Whether the token response carries `token_type` is unconfirmed, so a missing one is added (as for LinkedIn;
+ * openid-client refuses a response without it). Revocation (`POST /oauth/revoke_authorization`, JSON body) is not
+ * RFC 7009, hence the `revokeToken` hook.
+ * API version: v2 (paths under /v2; Webflow publishes no end for it).
  */
 import { z } from "zod";
 import { defineProvider } from "../src/catalog/catalog.js";
 import { ProviderHttpError } from "../src/catalog/provider-errors.js";
+import { bearerTokenType } from "./shared/token-type.js";
 
 const webflowId = z.string().regex(/^[A-Za-z0-9]{1,64}$/, "a Webflow ID (letters and digits)");
 
@@ -24,6 +27,8 @@ export default defineProvider({
   id: "webflow",
   name: "Webflow",
   docs_url: "https://developers.webflow.com/docs/register-an-app",
+  setup:
+    "A Webflow App with the Data Client building block (Workspace settings \u2192 Apps & Integrations \u2192 App Development) and the redirect URI; or a site/workspace API token (BYOK).",
   auth_types: ["oauth2", "api_key"],
   roles: ["source", "sink"],
   oauth: {
@@ -49,12 +54,14 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
+  api_versions: [{ version: "v2", ends: null, source: "https://developers.webflow.com/data/reference/rest-introduction (v1 was retired; no end announced for v2)", confirmed: false }],
   test: {
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",
     account_fields: ["site_ids", "site_names", "workspace_ids", "application"],
   },
   hooks: {
+    fixTokenResponse: bearerTokenType,
     // Not RFC 7009: a JSON body with the client credentials and the access token.
     revokeToken: async (t, c) => {
       if (!c.revocation_url) throw new Error("no revocation endpoint");

@@ -27,9 +27,11 @@ export function providersTable(): string {
   const catalog = buildCatalog(definitions, {});
   const rows = catalog.list().map((p) => {
     const settings = Object.keys(p.def.settings.shape).map((k) => `\`${k}\``).join(", ");
-    return `| \`${p.id}\` | ${p.def.name} | ${p.def.auth_types.join(", ")} | ${p.def.roles.join(", ")} | ${settings} | \`TENEX_${p.id.toUpperCase()}_…\` |`;
+    const v = p.def.api_versions[0];
+    const version = v ? `\`${v.version}\`${v.ends ? ` (until ${v.ends}${v.confirmed ? "" : ", estimated"})` : ""}` : "—";
+    return `| \`${p.id}\` | ${p.def.name} | ${p.def.auth_types.join(", ")} | ${p.def.roles.join(", ")} | ${settings} | ${version} | ${p.def.setup} [docs](${p.def.docs_url}) | \`TENEX_${p.id.toUpperCase()}_…\` |`;
   });
-  return ["| id | provider | auth | roles | settings | env prefix |", "|---|---|---|---|---|---|", ...rows].join("\n");
+  return ["| id | provider | auth | roles | settings | API version | setup | env prefix |", "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 /** What a REST row adds to its tool's name, besides a 201. */

@@ -29,7 +29,7 @@ describe("odd token lifetimes from a provider", () => {
       provider: "hubspot",
       redirectUri,
       scopes: HUBSPOT_SCOPES,
-      routes: { "GET /account-info/v3/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
+      routes: { "GET /account-info/2026-03/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
       oauth: {
         rotateRefreshToken: true, // every refresh hands out a new refresh token and retires the old one
         rewriteTokenResponse: (body, { grant_type }) => (odd && odd.grant === grant_type ? { ...body, ...odd.fields } : body),
@@ -40,7 +40,7 @@ describe("odd token lifetimes from a provider", () => {
       redirectUri,
       scopes: ["ads_read"],
       extraValidTokens: metaLongLived,
-      routes: { "GET /v24.0/me/adaccounts": () => ({ json: { data: [{ id: "act_42", name: "Acme Ads" }] } }) },
+      routes: { "GET /v26.0/me/adaccounts": () => ({ json: { data: [{ id: "act_42", name: "Acme Ads" }] } }) },
       oauth: {
         handleGetToken: () => {
           const token = `EAAL${crypto.randomBytes(24).toString("hex")}`;

@@ -24,7 +24,7 @@ beforeAll(async () => {
     redirectUri,
     scopes: HUBSPOT_SCOPES,
     routes: {
-      "GET /account-info/v3/details": async (req) => {
+      "GET /account-info/2026-03/details": async (req) => {
         const who = (await hubspot.oauth.validateAccessToken(req.token ?? ""))?.accountId;
         return { json: { portalId: who === "bob" ? 5005 : 4242, timeZone: "Europe/Berlin" } };
       },

@@ -83,8 +83,8 @@ beforeAll(async () => {
       scopes: ["ads_read"],
       extraValidTokens: metaLongLived,
       routes: {
-        "GET /v24.0/me/adaccounts": () => ({ json: { data: [{ id: "act_42", name: "Acme Ads" }] } }),
-        "DELETE /v24.0/me/permissions": (req) => {
+        "GET /v26.0/me/adaccounts": () => ({ json: { data: [{ id: "act_42", name: "Acme Ads" }] } }),
+        "DELETE /v26.0/me/permissions": (req) => {
           metaRevocations.push(req.token ?? "");
           return { json: { success: true } };
         },
@@ -105,7 +105,7 @@ beforeAll(async () => {
     }),
     start("hubspot", {
       scopes: HUBSPOT_SCOPES,
-      routes: { "GET /account-info/v3/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
+      routes: { "GET /account-info/2026-03/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
     }),
     start("linkedin_ads", {
       scopes: ["r_ads", "r_ads_reporting"],

@@ -51,7 +51,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   let releaseHeld: () => void = () => undefined;
 
   const routes: Record<string, FakeRoute> = {
-    "GET /account-info/v3/details": async () => {
+    "GET /account-info/2026-03/details": async () => {
       apiCalls += 1;
       if (apiMode === "401-then-hang") {
         if (apiCalls === 1) return { status: 401, json: { status: "error", message: "expired" } };

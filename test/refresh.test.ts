@@ -9,7 +9,7 @@ import { reservePort, startHarness, type Harness, type Sc } from "./support/harn
 const MIN = 60_000;
 
 const hubspotRoutes = (sb: () => ProviderSandbox) => ({
-  "GET /account-info/v3/details": async (req: { token?: string }) => {
+  "GET /account-info/2026-03/details": async (req: { token?: string }) => {
     const info = await sb().oauth.validateAccessToken(req.token ?? "");
     return { json: { portalId: 4242, timeZone: "Europe/Berlin", companyCurrency: "EUR", accountType: "STANDARD", user: info?.accountId } };
   },

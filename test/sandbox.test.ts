@@ -42,7 +42,7 @@ async function authorize(sb: HubSpotSandbox, config: client.Configuration, login
 }
 
 async function accountInfo(sb: HubSpotSandbox, token: string) {
-  const res = await fetch(`${sb.env.TENEX_HUBSPOT_API_BASE_URL}/account-info/v3/details`, {
+  const res = await fetch(`${sb.env.TENEX_HUBSPOT_API_BASE_URL}/account-info/2026-03/details`, {
     headers: { authorization: `Bearer ${token}` },
   });
   return { status: res.status, body: (await res.json()) as any };

@@ -10,6 +10,11 @@ const providerSchema = z
     auth_types: z.array(z.enum(AUTH_TYPES)),
     roles: z.array(z.enum(ROLES)),
     default_scopes: z.array(z.string()),
+    api_version: z
+      .string()
+      .nullable()
+      .describe("The API version this server uses by default (in API paths such as /v26.0/…, or a version header); null when the API is not versioned"),
+    api_version_ends: z.string().nullable().describe("The day that version stops working (YYYY-MM-DD), when the provider publishes or implies one"),
     configured: z
       .boolean()
       .describe(

@@ -23,6 +23,8 @@ export interface Provider {
   id: ProviderId;
   /** OAuth endpoints after overrides, when the provider offers OAuth. */
   oauth?: ProviderDefinition["oauth"] & { client_id?: string; client_secret?: string };
+  /** The endpoints an operator set (`TENEX_<P>_AUTHORIZATION_URL`, …): they win over every connection's own. */
+  oauth_overrides: { authorization_url?: string; token_url?: string; revocation_url?: string };
   api_base_url_override?: string;
   env: Record<string, string>;
   /** True when OAuth app credentials are configured. */
@@ -102,10 +104,15 @@ export function buildCatalog(definitions: unknown[], configs: Partial<Record<Pro
       if (oauth.revocation_url) checkEndpoint(oauth.revocation_url, `${def.id} revocation_url`);
     }
     const apiOverride = endpoint(cfg.api_base_url, "API_BASE_URL");
+    const overrides: Provider["oauth_overrides"] = {};
+    for (const [k, v] of [["authorization_url", cfg.authorization_url], ["token_url", cfg.token_url], ["revocation_url", cfg.revocation_url]] as const) {
+      if (v !== undefined) overrides[k] = v;
+    }
     providers.push({
       def,
       id: def.id,
       ...(oauth ? { oauth } : {}),
+      oauth_overrides: def.oauth ? overrides : {},
       ...(apiOverride ? { api_base_url_override: apiOverride.replace(/\/+$/, "") } : {}),
       env: cfg.extra,
       configured: Boolean(oauth?.client_id && oauth?.client_secret),

@@ -59,6 +59,48 @@ export interface TokenHookContext {
   now: () => number;
 }
 
+/**
+ * The OAuth endpoints one connection uses, as kept on its connector row from grant start: refresh
+ * and revoke go to the host the grant started on. Only fields a template moved are set; the
+ * provider's defaults fill the rest, and operator overrides (`TENEX_<P>_AUTHORIZATION_URL`, …) win.
+ */
+export interface ConnectionEndpoints {
+  authorization_url?: string | undefined;
+  token_url?: string | undefined;
+  revocation_url?: string | undefined;
+  /** The issuer the authorization response's `iss` and the id_token must carry (a sandbox, My Domain or tenant issuer). */
+  issuer?: string | undefined;
+  /** The tenant the consenting account must belong to (Outlook), as the provider's id (a GUID), once resolved. */
+  tenant_id?: string | undefined;
+}
+
+/** What a provider's endpoint template makes of one connector's settings. */
+export interface EndpointTemplate extends ConnectionEndpoints {
+  /**
+   * An OpenID discovery document to read at grant start (through the injected fetch): its `issuer`
+   * becomes the connection's issuer (an Outlook tenant named by domain resolves to its GUID here).
+   */
+  discovery_url?: string | undefined;
+  /** Scopes added to the request (Outlook with a tenant: `openid`, for the id_token whose tid is checked). */
+  extra_scopes?: string[] | undefined;
+}
+
+/** What a tenant check sees of one connection: its settings and the endpoints its grant started on. */
+export interface TenantCheck {
+  settings: Record<string, unknown>;
+  endpoints: ConnectionEndpoints | null;
+}
+
+/** The end of a pinned API version: when it stops working, and how sure we are. */
+export interface VersionEnd {
+  /** The day it stops working (YYYY-MM-DD, UTC); null when the provider publishes no end. */
+  ends: string | null;
+  /** Where the date comes from (a URL and the page's name). */
+  source: string;
+  /** True when a published schedule states the date; false when it is estimated from the provider's policy. */
+  confirmed: boolean;
+}
+
 /** What a non-RFC 7009 revocation hook gets (Webflow, Meta). */
 export interface RevokeHookContext {
   fetch: typeof fetch;
@@ -94,8 +136,34 @@ export const oauthSchema = z
     refresh: z.enum(["refresh_token", "none", "non_expiring"]),
     /** When a provider grants refresh tokens only to some apps (LinkedIn partners), refresh runs only when one was granted. */
     refresh_token_optional: z.boolean().default(false),
+    /** The provider may refuse to revoke a refresh token (LinkedIn): then the access token is revoked and that is recorded. */
+    refresh_revocation_optional: z.boolean().default(false),
+    /**
+     * Endpoints templated from one connector's settings (Salesforce login_host, Outlook tenant); undefined keeps
+     * the defaults above. The settings were checked by the provider's settings schema first: that schema is the
+     * SSRF boundary (allow lists of hosts, never free URLs).
+     */
+    connection_endpoints: fn<(settings: Record<string, unknown>) => EndpointTemplate | undefined>("oauth.connection_endpoints").optional(),
   })
   .strict();
+
+const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "YYYY-MM-DD");
+
+/** The API version a provider pins, dated: a test fails 60 days before any of them ends. */
+export const apiVersionSchema = z
+  .object({
+    /** The version this server uses by default (in paths or headers), as list_providers shows it. */
+    version: z.string().min(1),
+    ends: isoDay.nullable(),
+    source: z.string().min(1),
+    confirmed: z.boolean(),
+    /** The per-connector setting that picks another version (api_version, linkedin_version). */
+    setting: z.string().optional(),
+    /** When a version a connector sets ends, when known (undefined: no schedule for it). */
+    endOf: fn<(version: string) => VersionEnd | undefined>("api_version.endOf").optional(),
+  })
+  .strict();
+export type ApiVersion = z.output<typeof apiVersionSchema>;
 
 export const apiKeySchema = z
   .object({
@@ -125,6 +193,8 @@ export const providerSchema = z
     name: z.string().min(1),
     /** Where an operator registers the OAuth app or creates the key. */
     docs_url: url,
+    /** What an operator registers or creates, and where, in a sentence or two (the README's provider table). */
+    setup: z.string().min(1),
     auth_types: z.array(z.enum(AUTH_TYPES)).min(1),
     roles: z.array(z.enum(ROLES)).min(1),
     oauth: oauthSchema.optional(),
@@ -136,6 +206,8 @@ export const providerSchema = z
       })
       .strict(),
     settings: zodObject,
+    /** The API version(s) the provider pins; none for an unversioned or never-ending API. */
+    api_versions: z.array(apiVersionSchema).default([]),
     test: testReadSchema,
     hooks: z
       .object({
@@ -146,6 +218,12 @@ export const providerSchema = z
          * Meta: DELETE /me/permissions). Throws when the provider refused or could not be reached.
          */
         revokeToken: fn<(t: TokenSet, c: RevokeHookContext) => Promise<void>>("hooks.revokeToken").optional(),
+        /**
+         * Check the consenting account's tenant from the id_token claims openid-client validated against the
+         * connection's issuer (undefined: no id_token came); a sentence when it does not match (status_reason
+         * tenant_mismatch), null when it does or the connection pins no tenant.
+         */
+        checkTenant: fn<(claims: Record<string, unknown> | undefined, c: TenantCheck) => string | null>("hooks.checkTenant").optional(),
         /** Runs after every code exchange (Meta: swap for a long-lived token). */
         afterTokenExchange: fn<(t: TokenSet, c: TokenHookContext) => Promise<TokenSet>>("hooks.afterTokenExchange").optional(),
         /** Keep these non-secret fields of the token response (Salesforce `instance_url`, `id`). */

@@ -1,4 +1,5 @@
 import type { Catalog, Role } from "./catalog.js";
+import { pinnedVersion } from "./versions.js";
 
 /** The catalog as clients see it: no endpoint, credential or hook. */
 export function listProviders(catalog: Catalog, role?: Role) {
@@ -11,6 +12,7 @@ export function listProviders(catalog: Catalog, role?: Role) {
       auth_types: [...p.def.auth_types],
       roles: [...p.def.roles],
       default_scopes: p.def.oauth?.scopes ?? [],
+      ...pinnedVersion(p),
       // Exactly "this server has OAuth app credentials for it": false for API-key-only providers, which need no app.
       configured: p.configured,
       settings: Object.keys(p.def.settings.shape),

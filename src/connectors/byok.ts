@@ -5,6 +5,7 @@
  */
 import type { Json, Provider, Role } from "../catalog/catalog.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { checkVersionSettings } from "../catalog/versions.js";
 import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
@@ -58,6 +59,7 @@ async function checkKey(ctx: CredentialDeps, provider: Provider, input: SubmitKe
   }
   const roles = checkRoles(provider, input.roles ?? provider.def.roles);
   const settings = parseSettings(provider, input.settings ?? {});
+  checkVersionSettings(provider, settings, ctx.clock());
   const check = await readAccount(ctx, provider, { settings, token_extras: {}, env: provider.env }, key, "api_key");
   if (check.ok) return { key, roles, settings, check };
   if (check.status === null) {

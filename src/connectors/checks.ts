@@ -1,6 +1,7 @@
 /** Test reads and refreshes asked for by a tool: test_connector and refresh_connector. */
 import type { AccountFacts } from "../catalog/catalog.js";
 import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { endedVersionSetting, endedVersionText } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError, isConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
@@ -27,13 +28,17 @@ export async function testConnector(ctx: CredentialDeps, workspaceId: string, co
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   assertUsable(row, "test");
   const provider = ctx.catalog.get(row.provider);
-  let check: AccountCheck;
-  try {
-    const { result } = await withCredential(ctx, row, (c) => readAccount(ctx, provider, c.view, c.token, c.auth_type), { probe: false });
-    check = result;
-  } catch (err) {
-    if (!isConnectorError(err) || err.code === "not_found" || err.code === "internal") throw err;
-    check = { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };
+  // A version setting that has ended fails the check without asking the provider: status_detail says what to change.
+  const ended = endedVersionSetting(provider, row.settings, ctx.clock());
+  let check: AccountCheck = { ok: false, status: null, latency_ms: 0, account: {}, error: ended ? endedVersionText(provider, ended) : "" };
+  if (!ended) {
+    try {
+      const { result } = await withCredential(ctx, row, (c) => readAccount(ctx, provider, c.view, c.token, c.auth_type), { probe: false });
+      check = result;
+    } catch (err) {
+      if (!isConnectorError(err) || err.code === "not_found" || err.code === "internal") throw err;
+      check = { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };
+    }
   }
   const checkedAt = nowIso(ctx);
   await saveCheck(ctx, row, check, checkedAt);

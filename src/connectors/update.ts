@@ -1,7 +1,9 @@
 /** update_connector: label, settings and roles, with a re-check of the key when settings change where it is checked. */
 import { apiBaseUrl, testReadPath } from "../catalog/api.js";
 import type { AccountFacts, Json, Provider, Role } from "../catalog/catalog.js";
+import { endpointsDiffer } from "../catalog/endpoints.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { checkVersionSettings } from "../catalog/versions.js";
 import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
@@ -10,7 +12,7 @@ import { readSecret } from "../credentials/secrets.js";
 import { connectorPatch, getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { transition } from "../store/status.js";
+import { RECONNECTABLE, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 
 export interface UpdateInput {
@@ -61,6 +63,24 @@ export function planUpdate(provider: Provider, row: Pick<ConnectorRow, "label" |
     }
   }
   return plan;
+}
+
+/**
+ * Settings an update may not change: where an OAuth connector signs in (Salesforce login_host,
+ * Outlook tenant) belongs to its grant (refresh and revoke go to the host it started on), so a
+ * change needs a new consent; and a version setting may not pick a version that has ended.
+ */
+export function checkSettingsChange(provider: Provider, row: Pick<ConnectorRow, "id" | "auth_type" | "status" | "settings">, plan: UpdatePlan, changedKeys: readonly string[], nowMs: number): void {
+  if (!plan.settings) return;
+  checkVersionSettings(provider, plan.settings, nowMs, changedKeys);
+  if (row.auth_type !== "oauth2" || !endpointsDiffer(provider, row.settings, plan.settings)) return;
+  const how = RECONNECTABLE.has(row.status)
+    ? `reconnect it with start_connector_oauth (connector_id "${row.id}", provider "${provider.id}", and the new settings) so the person consents on the new sign-in`
+    : `start a new connector with start_connector_oauth and the new settings (or revoke_connector this one, then reconnect it with connector_id "${row.id}" and the new settings)`;
+  throw new ConnectorError(
+    "invalid_input",
+    `${changedKeys.join(", ")} cannot be changed on an OAuth connector: it decides where ${provider.def.name} signs in, and this connector's tokens belong to the sign-in it was granted on. To move it, ${how}. Nothing was changed.`,
+  );
 }
 
 /**
@@ -117,6 +137,7 @@ async function applyUpdate(
   const current = await getConnectorRow(trx, workspaceId, connectorId);
   const p = planUpdate(provider, current, input);
   if (p.changed.length === 0) return "done";
+  checkSettingsChange(provider, current, p, Object.keys(input.settings ?? {}), ctx.clock());
   let account: { account: AccountFacts; health: "healthy"; last_checked_at: string } | undefined;
   if (needsKeyCheck(provider, current, p)) {
     const still = checked && checked.target === keyCheckTarget(provider, p.settings);
@@ -157,6 +178,7 @@ export async function updateConnector(ctx: CredentialDeps, workspaceId: string, 
     const provider = ctx.catalog.get(row.provider);
     const plan = planUpdate(provider, row, input);
     if (plan.changed.length === 0) return getConnector(ctx.db, workspaceId, connectorId);
+    checkSettingsChange(provider, row, plan, Object.keys(input.settings ?? {}), ctx.clock());
     const checked = await checkStoredKey(ctx, provider, row, plan);
     const outcome = await writeTransaction(ctx.db, (trx) => applyUpdate(trx, ctx, provider, workspaceId, connectorId, input, checked));
     if (outcome === "done") return getConnector(ctx.db, workspaceId, connectorId);

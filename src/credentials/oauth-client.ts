@@ -1,35 +1,37 @@
 import * as client from "openid-client";
-import { isLoopbackHost, type CatalogDeps, type Provider } from "../catalog/catalog.js";
+import { isLoopbackHost, type ConnectionEndpoints, type Provider } from "../catalog/catalog.js";
+import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "./deps.js";
 import { saneTokenResponse } from "./lifetimes.js";
 
-const configs = new WeakMap<Provider, client.Configuration>();
-
-function isoOrigin(u: string): string {
-  return new URL(u).origin;
-}
+/** Configurations by provider, then by the endpoints they talk to (one per sign-in host or tenant). */
+const configs = new WeakMap<Provider, Map<string, client.Configuration>>();
 
 /**
- * The openid-client configuration for a provider, built by hand (most providers publish no
- * usable discovery document). Plain http is allowed only when every endpoint is loopback.
+ * The openid-client configuration for one connection, built by hand (most providers publish no
+ * usable discovery document): the operator's endpoint overrides, else the endpoints the connection
+ * started with (`own`, kept on its row), else the provider's. Plain http is allowed only when every
+ * endpoint is loopback.
  */
-export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider: Provider): client.Configuration {
-  const cached = configs.get(provider);
-  if (cached) return cached;
+export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider: Provider, own?: ConnectionEndpoints | null): client.Configuration {
   const o = provider.oauth;
   if (!o?.client_id || !o.client_secret) throw notConfigured(provider);
-  const overridden = o.authorization_url !== provider.def.oauth?.authorization_url;
-  const issuer = overridden ? isoOrigin(o.authorization_url) : (o.issuer ?? isoOrigin(o.authorization_url));
+  const e = effectiveEndpoints(provider, own);
+  const key = JSON.stringify(e);
+  const byEndpoints = configs.get(provider) ?? new Map<string, client.Configuration>();
+  configs.set(provider, byEndpoints);
+  const cached = byEndpoints.get(key);
+  if (cached) return cached;
   const metadata: client.ServerMetadata = {
-    issuer,
-    authorization_endpoint: o.authorization_url,
-    token_endpoint: o.token_url,
-    ...(o.revocation_url ? { revocation_endpoint: o.revocation_url } : {}),
+    issuer: e.issuer,
+    authorization_endpoint: e.authorization_url,
+    token_endpoint: e.token_url,
+    ...(e.revocation_url ? { revocation_endpoint: e.revocation_url } : {}),
   };
   const auth = o.token_auth === "client_secret_basic" ? client.ClientSecretBasic(o.client_secret) : client.ClientSecretPost(o.client_secret);
   const config = new client.Configuration(metadata, o.client_id, undefined, auth);
-  const endpoints = [o.authorization_url, o.token_url, o.revocation_url].filter((u): u is string => Boolean(u)).map((u) => new URL(u));
+  const endpoints = [e.authorization_url, e.token_url, e.revocation_url].filter((u): u is string => Boolean(u)).map((u) => new URL(u));
   if (endpoints.some((u) => u.protocol === "http:")) {
     if (!endpoints.every((u) => u.protocol === "https:" || isLoopbackHost(u.hostname))) {
       throw new ConnectorError("provider_not_configured", `${provider.def.name} endpoints must use https.`);
@@ -39,10 +41,11 @@ export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider:
   const fix = provider.def.hooks.fixTokenResponse;
   config[client.customFetch] = async (url, options) => {
     const res = await ctx.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(20_000) });
-    if (url !== o.token_url || !res.headers.get("content-type")?.includes("json")) return res;
+    if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return res;
     return saneTokenResponse(res, fix);
   };
-  configs.set(provider, config);
+  // A connection's endpoints come from a handful of settings values; the map stays small.
+  byEndpoints.set(key, config);
   return config;
 }
 

@@ -99,7 +99,8 @@ async function callTokenEndpoint(
   lease: Lease,
   refreshToken: string,
 ): Promise<{ response: client.TokenEndpointResponse } | { failure: GrantFailure }> {
-  const config = oauthConfiguration(ctx, provider);
+  // The host the grant started on (a Salesforce sandbox or My Domain, an Outlook tenant).
+  const config = oauthConfiguration(ctx, provider, row.oauth_endpoints);
   let failure: GrantFailure = { kind: "transient", text: "the refresh lease was lost" };
   for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
     if (attempt > 1) {

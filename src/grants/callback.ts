@@ -6,6 +6,7 @@
 import * as client from "openid-client";
 import type { Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
+import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
 import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
 import { readAccount } from "../catalog/test-read.js";
@@ -151,13 +152,14 @@ async function openSealed(ctx: GrantDeps, c: Claim): Promise<{ verifier: string;
   }
 }
 
-/** Exchange the code (PKCE), keep what we need from the answer, and run the provider's quirk hook. */
+/** Exchange the code (PKCE), keep what we need from the answer, check the tenant, and run the provider's quirk hook. */
 async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): Promise<Exchanged | { failure: Failure }> {
   const sealed = await openSealed(ctx, c);
   if ("failure" in sealed) return sealed;
   const { provider } = c;
   try {
-    const config = oauthConfiguration(ctx, provider);
+    // The endpoints (and issuer) this connection's grant started on: a Salesforce sandbox or My Domain, an Outlook tenant.
+    const config = oauthConfiguration(ctx, provider, c.row.oauth_endpoints);
     const current = new URL(c.grant.redirect_uri);
     for (const [k, v] of query) current.searchParams.append(k, v);
     const res = await client.authorizationCodeGrant(config, current, {
@@ -166,16 +168,43 @@ async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): P
     });
     const odd = logOddLifetimes(ctx.log, { connector_id: c.row.id, provider: provider.id, during: "code exchange" });
     let tokens = tokenSetFrom(provider, res, ctx.clock(), sealed.previous, odd);
+    const mismatch = provider.def.hooks.checkTenant?.(res.claims(), { settings: c.row.settings, endpoints: c.row.oauth_endpoints });
+    if (mismatch) return { failure: await tenantMismatch(ctx, c, mismatch, res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }) };
     const o = provider.oauth;
     if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
-      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, token_url: o.token_url, now: ctx.clock });
+      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url, now: ctx.clock });
     }
     tokens = saneTokenSet(tokens, ctx.clock(), odd);
     return { tokens, obtained: res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }, verifier: sealed.verifier };
   } catch (err) {
     ctx.log.warn("oauth code exchange failed", { connector_id: c.row.id, provider: provider.id, reason: describeProviderFailure(err).text });
+    // An id_token from another issuer than the pinned tenant's: openid-client refused it before we saw the tokens.
+    if (provider.def.hooks.checkTenant && isIssuerMismatch(err)) {
+      return { failure: await tenantMismatch(ctx, c, "the account's id_token was issued by another tenant than the one this connector is pinned to") };
+    }
     return { failure: providerFailure(c, `The code exchange with ${c.name} failed: ${exchangeFailureText(err)}. ${again(c)}`) };
   }
+}
+
+/** openid-client refused an id_token whose `iss` is not the configured issuer. */
+function isIssuerMismatch(err: unknown): boolean {
+  if (!(err instanceof client.ClientError) || err.code !== "OAUTH_JWT_CLAIM_COMPARISON_FAILED") return false;
+  const inner = err.cause as { cause?: { claim?: unknown } } | undefined;
+  return inner?.cause?.claim === "iss";
+}
+
+/**
+ * The consenting account belongs to another tenant than the connector is pinned to (Outlook
+ * `tenant`): the tokens just obtained are revoked where the provider allows it and never stored.
+ */
+async function tenantMismatch(ctx: GrantDeps, c: Claim, why: string, obtained?: TokenSet): Promise<Failure> {
+  const revocation = obtained ? await revokeTokens(ctx, c.provider, c.row, obtained) : undefined;
+  const tokens = revocation ? `; the tokens it issued were not kept (${revocation.detail.replace(/; the tokens were wiped here anyway$/, "")})` : "; no tokens were kept";
+  const tenant = typeof c.row.settings.tenant === "string" ? ` "${c.row.settings.tenant}"` : "";
+  const detail =
+    `The account that consented is not in the tenant${tenant} this connector is pinned to: ${why}${tokens}. ` +
+    `Ask the person to sign in with an account of that tenant (or pass the right tenant in settings), then ${again(c).charAt(0).toLowerCase()}${again(c).slice(1)}`;
+  return { reason: "tenant_mismatch", detail, event: "grant_failed", outcome: { kind: "failed", provider: c.name, reason: detail } };
 }
 
 /**

@@ -1,6 +1,8 @@
 /** Starting an OAuth grant: plan it (who, what, where to send the person), then persist it in one transaction. */
 import * as client from "openid-client";
-import type { Json, Provider, Role } from "../catalog/catalog.js";
+import type { ConnectionEndpoints, Json, Provider, Role } from "../catalog/catalog.js";
+import { resolveConnectionEndpoints } from "../catalog/endpoints.js";
+import { checkVersionSettings } from "../catalog/versions.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
@@ -44,6 +46,8 @@ interface GrantPlan {
   scopes: string[];
   state: string;
   verifier: string;
+  /** The endpoints this connection's grant starts on, when its settings move them. */
+  endpoints: ConnectionEndpoints | null;
   url: URL;
   expiresAt: string;
 }
@@ -73,7 +77,11 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
   const existing = input.connector_id ? await reconnectable(ctx, workspaceId, input.connector_id, provider) : undefined;
   const roles = checkRoles(provider, input.roles ?? existing?.roles ?? provider.def.roles);
   const settings = parseSettings(provider, input.settings ?? existing?.settings ?? {});
-  const scopes = input.scopes && input.scopes.length > 0 ? [...new Set(input.scopes)] : provider.oauth.scopes;
+  checkVersionSettings(provider, settings, ctx.clock());
+  // Where this connection signs in (Salesforce login_host, Outlook tenant): kept on the connector for refresh and revoke.
+  const { endpoints, extra_scopes } = await resolveConnectionEndpoints(ctx, provider, settings);
+  const asked = input.scopes && input.scopes.length > 0 ? input.scopes : provider.oauth.scopes;
+  const scopes = [...new Set([...asked, ...extra_scopes])];
   const state = client.randomState();
   const verifier = client.randomPKCECodeVerifier();
   const params: Record<string, string> = {
@@ -97,7 +105,8 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
     scopes,
     state,
     verifier,
-    url: client.buildAuthorizationUrl(oauthConfiguration(ctx, provider), params),
+    endpoints,
+    url: client.buildAuthorizationUrl(oauthConfiguration(ctx, provider, endpoints), params),
     expiresAt: new Date(ctx.clock() + GRANT_TTL_MS).toISOString(),
   };
 }
@@ -117,7 +126,7 @@ async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan
         to: "pending",
         reason: null,
         detail: `Waiting for the person to consent again (was ${existing.status}); the stored tokens are kept until new ones arrive.`,
-        patch: { label: plan.label, roles: plan.roles, settings: plan.settings },
+        patch: { label: plan.label, roles: plan.roles, settings: plan.settings, oauth_endpoints: plan.endpoints },
         events: [event],
       });
       if (!change) {
@@ -157,6 +166,7 @@ function newPendingConnector(plan: GrantPlan, workspaceId: string, at: string): 
     status_detail: null,
     roles: plan.roles,
     settings: plan.settings,
+    oauth_endpoints: plan.endpoints,
     account: {},
     scopes: plan.scopes,
     health: "unknown",

@@ -69,6 +69,15 @@ export function jsonColumn<T extends z.ZodType>(schema: T) {
 
 const jsonObject = z.record(z.string(), jsonValue);
 
+const endpointsSchema = z
+  .object({
+    authorization_url: z.string().optional(),
+    token_url: z.string().optional(),
+    revocation_url: z.string().optional(),
+    issuer: z.string().optional(),
+  })
+  .strict();
+
 const connectorRowSchema = z.object({
   seq: z.number(),
   id: z.string(),
@@ -87,6 +96,8 @@ const connectorRowSchema = z.object({
   last_checked_at: z.string().nullable(),
   expires_at: z.string().nullable(),
   status_before_disable: z.enum(STATUSES).nullable(),
+  // Absent on a database that has not run migration 0005 yet (never after openDatabase).
+  oauth_endpoints: jsonColumn(endpointsSchema.nullable()).default(null),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -103,7 +114,7 @@ export function rowToConnector(raw: unknown): ConnectorRow {
 }
 
 /** The JSON fields of a connector, decoded. */
-export type ConnectorJson = Pick<ConnectorRow, "roles" | "settings" | "account" | "scopes">;
+export type ConnectorJson = Pick<ConnectorRow, "roles" | "settings" | "account" | "scopes" | "oauth_endpoints">;
 
 /**
  * A patch of connector fields (JSON fields decoded). The status, its reason and its detail are not
@@ -113,9 +124,10 @@ export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" |
 
 /** A patch as column values: JSON fields encoded, the rest as they are. */
 export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
-  const { roles, settings, account, scopes, ...plain } = patch;
+  const { roles, settings, account, scopes, oauth_endpoints, ...plain } = patch;
   return {
     ...plain,
+    ...(oauth_endpoints !== undefined ? { oauth_endpoints: oauth_endpoints === null ? null : JSON.stringify(oauth_endpoints) } : {}),
     ...(roles !== undefined ? { roles: JSON.stringify(roles) } : {}),
     ...(settings !== undefined ? { settings: JSON.stringify(settings) } : {}),
     ...(account !== undefined ? { account: JSON.stringify(account) } : {}),
@@ -123,12 +135,13 @@ export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
   };
 }
 
-/** A new connector: every column but the insertion sequence. */
-export type NewConnector = Omit<ConnectorRow, "seq" | "status_before_disable">;
+/** A new connector: every column but the insertion sequence (endpoints only for an OAuth grant that moved them). */
+export type NewConnector = Omit<ConnectorRow, "seq" | "status_before_disable" | "oauth_endpoints"> & Partial<Pick<ConnectorRow, "oauth_endpoints">>;
 
 export function connectorToRow(c: NewConnector): NewConnectorRow {
   return {
     ...c,
+    oauth_endpoints: c.oauth_endpoints ? JSON.stringify(c.oauth_endpoints) : null,
     roles: JSON.stringify(c.roles),
     settings: JSON.stringify(c.settings),
     account: JSON.stringify(c.account),

@@ -10,6 +10,7 @@ import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
 import * as m0004 from "./migrations/0004_server_keys.js";
+import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
 
 export type DB = Kysely<Database>;
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0002_lifecycle": m0002,
   "0003_status_reason": m0003,
   "0004_server_keys": m0004,
+  "0005_connection_endpoints": m0005,
   "0006_grant_key": m0006,
 };
 

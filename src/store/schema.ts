@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from "kysely";
-import type { AccountFacts, AuthType, Json, Role } from "../catalog/catalog.js";
+import type { AccountFacts, AuthType, ConnectionEndpoints, Json, Role } from "../catalog/catalog.js";
 
 /** Connector statuses (DESIGN.md). */
 export const STATUSES = ["pending", "connected", "error", "expired", "disabled", "revoked"] as const;
@@ -70,6 +70,8 @@ export interface ConnectorTable {
   expires_at: string | null;
   /** The status a disabled connector had before disable_connector (migration 0002). */
   status_before_disable: ColumnType<Status | null, Status | null | undefined, Status | null>;
+  /** The OAuth endpoints the grant started on (JSON, migration 0005); null: the provider's defaults. Read through the row codec. */
+  oauth_endpoints: ColumnType<ConnectionEndpoints | null, string | null | undefined, string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -1,5 +1,5 @@
 // HubSpot stand-in: a real OAuth server plus a fake api.hubapi.com answering
-// GET /account-info/v3/details. See /work/shared/providers.md §8.
+// GET /account-info/2026-03/details (and the legacy /account-info/v3/details). See /work/shared/providers.md §8.
 import { createHash } from 'node:crypto';
 
 import type { OAuthServer } from './oauth-server.js';
@@ -44,7 +44,7 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
     },
     routes: {
       // Token validity is checked by the sandbox before a route runs.
-      'GET /account-info/v3/details': async (req) => {
+      'GET /account-info/2026-03/details': async (req) => {
         const info = req.token && oauth ? await oauth.validateAccessToken(req.token) : null;
         if (!info) return { status: 401, json: { status: 'error', message: 'Authentication credentials not found' } };
         return {

@@ -36,6 +36,13 @@ export interface OAuthServerOptions {
    * Meta's `grant_type=fb_exchange_token` long-lived token exchange.
    */
   handleGetToken?: (params: URLSearchParams) => Promise<{ status: number; body: object }> | { status: number; body: object };
+  /**
+   * The issuer to act as (id_token `iss`, RFC 9207 `iss`, discovery), e.g. `https://test.salesforce.com` when a test
+   * maps that host to this server; default: its own http://127.0.0.1:<port> origin, where it is always served.
+   */
+  issuer?: string;
+  /** Account claims (from `accounts`) to put into the id_token under scope openid, e.g. Microsoft's `tid`. */
+  idTokenClaims?: string[];
 }
 
 export interface TokenCall {
@@ -182,7 +189,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const local = `http://127.0.0.1:${port}`;
+  const issuer = opts.issuer ?? local;
 
   const accounts = opts.accounts ?? {};
   const redirectUris = opts.clients.flatMap((c) => c.redirect_uris);
@@ -198,7 +206,9 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     })),
     clientAuthMethods: ['client_secret_post', 'client_secret_basic'],
     scopes: ['openid', 'offline_access', ...opts.scopes],
-    claims: { openid: ['sub'], email: ['email'] },
+    claims: { openid: ['sub', ...(opts.idTokenClaims ?? [])], email: ['email'] },
+    // Scope claims go to the id_token too (by default oidc-provider keeps them for userinfo in the code flow).
+    ...(opts.idTokenClaims ? { conformIdTokenClaims: false } : {}),
     async findAccount(_ctx: unknown, sub: string) {
       return {
         accountId: sub,
@@ -246,7 +256,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   const revocationCalls: RevocationCall[] = [];
   let failQueue: Array<{ status: number; body: FailureBody }> = [];
   let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
-  const revocationPath: string = provider.pathFor('revocation');
+  const revocationPath: string = provider.pathFor('revocation', { mountPath: '' }); // served at the root, whatever the issuer's path
   /** Requests held until a test releases them: revocations (before they run), token answers (after the grant). */
   const gates: { revocation?: Gate; tokenResponse?: Gate } = {};
   let tokenDelay = 0;
@@ -254,7 +264,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
-  const tokenPath: string = provider.pathFor('token'); // '/token' by default
+  const tokenPath: string = provider.pathFor('token', { mountPath: '' }); // '/token' by default
 
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     const isTokenRequest = ctx.method === 'POST' && ctx.path === tokenPath;
@@ -369,7 +379,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
 
   server.on('request', provider.callback());
 
-  const res = await fetch(`${issuer}${discoveryPath}`);
+  const res = await fetch(`${local}${discoveryPath}`);
   if (!res.ok) throw new Error(`oidc-provider discovery failed: ${res.status}`);
   const meta = (await res.json()) as Record<string, string>;
   if (meta.issuer !== issuer) throw new Error(`issuer mismatch: ${meta.issuer} !== ${issuer}`);
@@ -385,7 +395,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
 
   return {
     issuer,
-    url: (path: string) => new URL(path, `${issuer}/`).href,
+    url: (path: string) => new URL(path, `${local}/`).href,
     provider,
     tokenCalls,
     revocationCalls,

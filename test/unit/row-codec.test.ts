@@ -43,7 +43,16 @@ const stored = { ...connectorToRow(connector), seq: 7, status_before_disable: nu
 describe("row codec", () => {
   it("round-trips a connector through its columns (SQLite: JSON as text)", () => {
     expect(stored.roles).toBe('["source","crm_sink"]');
-    expect(rowToConnector(stored)).toEqual({ ...connector, seq: 7, status_before_disable: null });
+    expect(rowToConnector(stored)).toEqual({ ...connector, seq: 7, status_before_disable: null, oauth_endpoints: null });
+  });
+
+  it("round-trips the OAuth endpoints a grant started on (migration 0005), and refuses unknown fields in them", () => {
+    const endpoints = { authorization_url: "https://test.salesforce.com/services/oauth2/authorize", issuer: "https://test.salesforce.com" };
+    const row = { ...connectorToRow({ ...connector, oauth_endpoints: endpoints }), seq: 7, status_before_disable: null };
+    expect(row.oauth_endpoints).toBe(JSON.stringify(endpoints));
+    expect(rowToConnector(row).oauth_endpoints).toEqual(endpoints);
+    expect(connectorPatch({ oauth_endpoints: null })).toEqual({ oauth_endpoints: null });
+    expect(() => rowToConnector({ ...row, oauth_endpoints: '{"api":"https://evil.example"}' })).toThrow(/oauth_endpoints/);
   });
 
   it("reads JSON columns a PostgreSQL driver hands back already parsed", () => {
