@@ -22,12 +22,8 @@ describe("OAuth callback", () => {
     await sandbox?.close();
   });
 
-  const start = async () => {
-    const res = await t.call("start_connector_oauth", { provider: "hubspot" });
-    expect(res.isError).toBeFalsy();
-    return res.structuredContent as { connector_id: string; authorization_url: string };
-  };
-  const status = async (id: string) => (await t.call("get_connector_status", { connector_id: id })).structuredContent;
+  const start = () => t.call("start_connector_oauth", { provider: "hubspot" });
+  const status = (id: string) => t.call("get_connector_status", { connector_id: id });
   const rowSnapshot = async (id: string) => t.app.ctx.db.selectFrom("connectors").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
   it("refuses an unknown state and changes nothing", async () => {

@@ -112,7 +112,7 @@ describe("submit_connector_key (BYOK, Sanity)", () => {
     expect(t).toMatchObject({ ok: true, account: { project_id: "abc123" } });
     expect(t.latency_ms).toBeGreaterThanOrEqual(0);
     const s = await h.ok("get_connector_status", { connector_id: c.id });
-    expect(s.recent_events.map((e: Sc) => e.type)).toEqual(["tested", "connected", "created"]);
+    expect(s.recent_events?.map((e: Sc) => e.type)).toEqual(["tested", "connected", "created"]);
   });
 });
 
@@ -170,7 +170,7 @@ describe("roles, primaries and resolve_connector", () => {
     expect((await h.ok("resolve_connector", { role: "crm_sink", provider: "hubspot" })).id).toBe(bob);
     const rows = await h.ctx.db.selectFrom("primaries").selectAll().where("role", "=", "crm_sink").execute();
     expect(rows).toHaveLength(1);
-    expect((await h.ok("get_connector_status", { connector_id: alice })).recent_events[0]).toMatchObject({ type: "primary_removed" });
+    expect((await h.ok("get_connector_status", { connector_id: alice })).recent_events?.[0]).toMatchObject({ type: "primary_removed" });
   });
 
   it("refuses a role the provider cannot play, and adds an allowed role the connector lacked", async () => {
@@ -211,7 +211,7 @@ describe("roles, primaries and resolve_connector", () => {
     expect((await h.ok("test_connector", { connector_id: alice })).ok).toBe(true);
     expect((await h.ok("resolve_connector", { role: "source" })).id).toBe(alice);
     expect((await h.ok("enable_connector", { connector_id: alice })).status).toBe("connected"); // idempotent
-    const types = (await h.ok("get_connector_status", { connector_id: alice })).recent_events.map((x: Sc) => x.type);
+    const types = (await h.ok("get_connector_status", { connector_id: alice })).recent_events?.map((x: Sc) => x.type);
     expect(types.slice(0, 3)).toEqual(["tested", "enabled", "disabled"]);
   });
 });

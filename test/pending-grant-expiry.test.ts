@@ -45,7 +45,7 @@ describe("a pending connector whose authorization link expired", () => {
     expect(s.status).toBe("error");
     expect(s.status_detail).toMatch(/^state_expired: the authorization link expired/);
     expect(s.status_detail).toContain(`start_connector_oauth (pass connector_id "${a.connector_id}"`);
-    expect(s.recent_events[0]).toMatchObject({ type: "grant_expired" });
+    expect(s.recent_events?.[0]).toMatchObject({ type: "grant_expired" });
 
     const listed = await h.ok("list_connectors", { status: "pending" });
     expect(listed.connectors.map((c: { id: string }) => c.id)).not.toContain(b.connector_id);

@@ -198,7 +198,7 @@ describe("Google (Gmail)", () => {
     expect(tokens.access_token).toBe(lastBody("gmail", "authorization_code").access_token);
     const c = await h.ok("get_connector_status", { connector_id: id });
     expect(c).toMatchObject({ status: "connected", label: "Inbox" });
-    expect(c.recent_events.map((e: Sc) => e.type)).toContain("reconnect_started");
+    expect(c.recent_events?.map((e: Sc) => e.type)).toContain("reconnect_started");
     expect((await h.ok("refresh_connector", { connector_id: id })).refreshed).toBe(true);
   });
 });

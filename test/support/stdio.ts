@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { toolCalls, type ToolCalls } from "./calls.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
@@ -96,8 +97,10 @@ export class RecordingStdioTransport implements Transport {
   }
 }
 
-export interface StdioServer {
+export interface StdioServer extends ToolCalls {
   client: Client;
+  /** Every tool result's JSON, for leak checks. */
+  results: string[];
   transport: RecordingStdioTransport;
   close(): Promise<void>;
 }
@@ -107,7 +110,10 @@ export async function startStdioServer(env: Record<string, string>, opts: { clie
   const transport = new RecordingStdioTransport({ env });
   const client = new Client({ name: "tenex-test", version: "1.0.0" }, { capabilities: (opts.clientCapabilities ?? {}) as never });
   await client.connect(transport);
+  const results: string[] = [];
   return {
+    ...toolCalls(client, results),
+    results,
     client,
     transport,
     close: async () => {
