@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
 import { toolCalls, type ToolCalls } from "./calls.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -123,11 +124,77 @@ export async function startStdioServer(env: Record<string, string>, opts: { clie
   };
 }
 
-/** Wait until the server's stderr shows a line containing `text`. */
-export async function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!t.stderr.includes(text)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for "${text}" in stderr:\n${t.stderr}`);
-    await new Promise((r) => setTimeout(r, 25));
+/**
+ * Resolves when the server's stderr shows `text`, checked on every chunk it writes (no polling);
+ * fails if the process exits first or nothing shows within `timeoutMs`.
+ */
+export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stderr = t.child.stderr;
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      stderr.off("data", check);
+      t.child.off("exit", exited);
+      if (err) reject(err);
+      else resolve();
+    };
+    // Registered after the transport's own listener, so t.stderr already holds the chunk.
+    const check = () => t.stderr.includes(text) && done();
+    const exited = () => done(new Error(`the server exited before "${text}" showed in stderr:\n${t.stderr}`));
+    const timer = setTimeout(() => done(new Error(`"${text}" did not show in stderr within ${timeoutMs} ms:\n${t.stderr}`)), timeoutMs);
+    stderr.on("data", check);
+    t.child.once("exit", exited);
+    if (t.stderr.includes(text)) done();
+    else if (t.child.exitCode !== null || t.child.signalCode !== null) exited();
+  });
+}
+
+export interface StdioHubSpot {
+  sandbox: HubSpotSandbox;
+  /** The built server over stdio, its callback listener ready. */
+  server: StdioServer;
+  port: number;
+  redirectUri: string;
+  /** The server's data directory (database, generated master key). */
+  dir: string;
+  dbPath: string;
+  /** The server's environment: start another process with it to share the database and the port. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual stdio set-up: a fresh callback port, a HubSpot stand-in redirecting to it, and the
+ * built server over stdio on a fresh database, once its callback listener is ready.
+ */
+export async function startStdioHubSpot(opts: { clientCapabilities?: Record<string, unknown> } = {}): Promise<StdioHubSpot> {
+  const port = await freePort();
+  const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
+  const sandbox = await startHubSpotSandbox({ redirectUri });
+  const dir = tempDir();
+  const dbPath = path.join(dir, "tenex.db");
+  const env = { TENEX_DB: dbPath, TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+  let server: StdioServer | undefined;
+  try {
+    server = await startStdioServer(env, opts);
+    await waitForStderr(server.transport, "oauth callback listener ready");
+  } catch (err) {
+    await server?.close();
+    await sandbox.close();
+    throw err;
   }
+  const started = server;
+  return {
+    sandbox,
+    server: started,
+    port,
+    redirectUri,
+    dir,
+    dbPath,
+    env,
+    close: async () => {
+      await started.close();
+      await sandbox.close();
+    },
+  };
 }
