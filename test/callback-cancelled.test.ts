@@ -1,5 +1,5 @@
 // Regression: a revoke, disable or delete while the callback exchanges the code is not undone.
-// The token endpoint is held for a moment; the connector is cancelled meanwhile; the callback
+// The token endpoint holds the exchange; the connector is cancelled meanwhile; the callback
 // then stores nothing, changes nothing, revokes the tokens it just obtained at the provider and
 // shows a "connection cancelled" page (409), never a 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,9 +24,9 @@ describe("a connector cancelled while the person signs in", () => {
   /** Start a grant, consent, and send the callback with the token endpoint held; resolves once the callback has claimed the state. */
   const callbackInFlight = async (login: string) => {
     const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
-    const id = start.connector_id as string;
+    const id = start.connector_id;
     const { callbackUrl } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: h.redirectUri });
-    sandbox.oauth.setTokenDelay(800);
+    const gate = sandbox.oauth.holdTokenRequests();
     const tokenCallsBefore = sandbox.oauth.tokenCalls.length;
     const response = fetch(callbackUrl).then(async (r) => ({ status: r.status, page: await r.text() }));
     await expect
@@ -36,8 +36,8 @@ describe("a connector cancelled while the person signs in", () => {
       id,
       /** The callback's answer, and the tokens the provider issued in its exchange. */
       finish: async () => {
+        gate.release();
         const res = await response;
-        sandbox.oauth.setTokenDelay(0);
         const issued = sandbox.oauth.tokenCalls.slice(tokenCallsBefore).find((c) => c.grant_type === "authorization_code" && c.status === 200);
         expect(issued, "the exchange happened after the cancellation").toBeTruthy();
         return { ...res, issued: issuedBy(issued) };

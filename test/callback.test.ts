@@ -2,9 +2,8 @@
 // missing code; a token endpoint error. Refusals change nothing; the rest is recorded.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startHarness, type Harness } from "./support/harness.js";
-import { freePort } from "./support/stdio.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness } from "./support/harness.js";
 
 describe("OAuth callback", () => {
   let sandbox: HubSpotSandbox;
@@ -12,10 +11,8 @@ describe("OAuth callback", () => {
   let redirectUri: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    t = await startHarness({ env: sandbox.env, port });
+    ({ sandbox, h: t } = await startHubSpotHarness());
+    redirectUri = t.redirectUri;
   });
   afterAll(async () => {
     await t?.close();
