@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearer, freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT, startStdioServer } from "./support/stdio.js";
+import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
 
@@ -84,7 +84,7 @@ describe("command line: workspaces and keys", () => {
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
-      while (!stderr.includes("ready on http")) await new Promise((r) => setTimeout(r, 20));
+      await waitForOutput(child, child.stderr!, () => stderr, "ready on http");
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/connectors/oauth`, {
         method: "POST",
         headers: { ...bearer(key), "content-type": "application/json" },

@@ -1,10 +1,11 @@
 // Spawn the built server over stdio and talk to it with the SDK's Client. The transport
 // records every raw stdout line so tests can assert stdout carries only JSON-RPC.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
@@ -125,28 +126,33 @@ export async function startStdioServer(env: Record<string, string>, opts: { clie
 }
 
 /**
- * Resolves when the server's stderr shows `text`, checked on every chunk it writes (no polling);
- * fails if the process exits first or nothing shows within `timeoutMs`.
+ * Resolves when a child process's output shows `text`: `read()` returns all of it so far and is
+ * checked on every chunk the stream emits (no polling). Fails if the process exits first or
+ * nothing shows within `timeoutMs`. Usable in hooks, where expect.poll is not.
  */
-export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForOutput(child: ChildProcess, stream: Readable, read: () => string, text: string, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stderr = t.child.stderr;
     const done = (err?: Error) => {
       clearTimeout(timer);
-      stderr.off("data", check);
-      t.child.off("exit", exited);
+      stream.off("data", check);
+      child.off("exit", exited);
       if (err) reject(err);
       else resolve();
     };
-    // Registered after the transport's own listener, so t.stderr already holds the chunk.
-    const check = () => t.stderr.includes(text) && done();
-    const exited = () => done(new Error(`the server exited before "${text}" showed in stderr:\n${t.stderr}`));
-    const timer = setTimeout(() => done(new Error(`"${text}" did not show in stderr within ${timeoutMs} ms:\n${t.stderr}`)), timeoutMs);
-    stderr.on("data", check);
-    t.child.once("exit", exited);
-    if (t.stderr.includes(text)) done();
-    else if (t.child.exitCode !== null || t.child.signalCode !== null) exited();
+    // Registered after the caller's own "data" listener, so read() already holds the chunk.
+    const check = () => read().includes(text) && done();
+    const exited = () => done(new Error(`the process exited before "${text}" showed in its output:\n${read()}`));
+    const timer = setTimeout(() => done(new Error(`"${text}" did not show within ${timeoutMs} ms:\n${read()}`)), timeoutMs);
+    stream.on("data", check);
+    child.once("exit", exited);
+    if (read().includes(text)) done();
+    else if (child.exitCode !== null || child.signalCode !== null) exited();
   });
+}
+
+/** Resolves when the server's stderr shows a line containing `text` (see waitForOutput). */
+export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+  return waitForOutput(t.child, t.child.stderr, () => t.stderr, text, timeoutMs);
 }
 
 export interface StdioHubSpot {
