@@ -8,7 +8,6 @@ import { describe, expect, it } from "vitest";
 import { bearer, freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
 
 function cliIn(dir: string) {
   const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
@@ -91,12 +90,12 @@ describe("command line: workspaces and keys", () => {
         body: JSON.stringify({ provider: "hubspot", label: "made over REST" }),
       });
       expect(res.status).toBe(201);
-      const { connector_id } = (await res.json()) as Sc;
+      const { connector_id } = (await res.json()) as { connector_id: string };
 
       const stdio = await startStdioServer({ ...env, TENEX_API_KEY: key, TENEX_CALLBACK_PORT: "0" });
       try {
-        const listed = (await stdio.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
-        expect(listed.structuredContent.connectors.map((c: Sc) => c.id)).toEqual([connector_id]);
+        const listed = await stdio.call("list_connectors", {});
+        expect(listed.connectors.map((c) => c.id)).toEqual([connector_id]);
       } finally {
         await stdio.close();
       }

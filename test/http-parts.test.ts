@@ -8,7 +8,7 @@ import { createApp } from "../src/app/app.js";
 import { loadConfig } from "../src/app/config.js";
 import { ToolInvoker } from "../src/transports/http/rest.js";
 import { createLogger } from "../src/common/log.js";
-import { defineTool, type ToolDefinition } from "../src/transports/tool.js";
+import { defineTool, type AnyToolDefinition } from "../src/transports/tool.js";
 import { tempDir } from "./support/http.js";
 import { BoundedEventStore } from "../src/transports/http/event-store.js";
 import { HostAllowList } from "../src/transports/http/hosts.js";
@@ -71,7 +71,7 @@ describe("ToolInvoker (REST's path into the tools)", () => {
     const app = await createApp(loadConfig({ TENEX_DB: path.join(dir, "tenex.db") }, dir), { mode: "http", log: createLogger({ level: "error", write: () => undefined }) });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const gated = defineTool({
+    const gated: AnyToolDefinition = defineTool({
       name: "gated",
       title: "Gated",
       description: "Waits for the test when asked to.",
@@ -82,7 +82,7 @@ describe("ToolInvoker (REST's path into the tools)", () => {
         if (input.wait) await gate;
         return { workspace_id: ctx.workspace_id };
       },
-    }) as unknown as ToolDefinition;
+    });
     const invoker = new ToolInvoker(app.ctx, [gated], 1);
     try {
       const signal = new AbortController().signal;

@@ -10,9 +10,9 @@ import { openDatabase } from "../src/store/db.js";
 import { API_BASE } from "../src/transports/http/rest.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
+import { toolCalls } from "./support/calls.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 
 describe("graceful shutdown", () => {
@@ -21,7 +21,7 @@ describe("graceful shutdown", () => {
     const body = JSON.stringify({ provider: "hubspot", label: "in flight during shutdown" });
     let closed = false;
     try {
-      const response = new Promise<{ status: number; json: Sc }>((resolve, reject) => {
+      const response = new Promise<{ status: number; json: { connector_id: string } }>((resolve, reject) => {
         const req = http.request(`${h.url}${API_BASE}/connectors/oauth`, {
           method: "POST",
           headers: { ...bearer(h.a.key), "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
@@ -78,9 +78,8 @@ describe("graceful shutdown", () => {
       for (let i = 0; ; i++) {
         const before = signalled;
         try {
-          const res = (await c.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", label: `burst ${n}-${i}` } })) as Sc;
-          if (res.isError) throw new Error(JSON.stringify(res.structuredContent));
-          succeeded.push(res.structuredContent.connector_id);
+          const res = await toolCalls(c.client).call("start_connector_oauth", { provider: "hubspot", label: `burst ${n}-${i}` });
+          succeeded.push(res.connector_id);
           if (!before && signalled) sentBeforeSignalDoneAfter++;
           if (succeeded.length === 40 && !signalled) {
             signalled = true;

@@ -49,7 +49,7 @@ export function toolCalls(client: Client, results: string[] = []): ToolCalls {
     if (!Array.isArray(content)) throw new Error(`${name} answered without content: ${JSON.stringify(res)}`);
     // The SDK client has checked structuredContent against the tool's listed output schema.
     const structuredContent = (res.structuredContent ?? {}) as CallResult<T>["structuredContent"];
-    return { ...(res.isError ? { isError: true } : {}), structuredContent, content: content as CallToolResult["content"] };
+    return { ...(res.isError !== undefined ? { isError: res.isError === true } : {}), structuredContent, content: content as CallToolResult["content"] };
   };
   return {
     callRaw,
