@@ -47,7 +47,7 @@ export function toolCalls(client: Client, results: string[] = []): ToolCalls {
     results.push(JSON.stringify(res));
     const content = res.content;
     if (!Array.isArray(content)) throw new Error(`${name} answered without content: ${JSON.stringify(res)}`);
-    // The SDK client has checked structuredContent against the tool's listed output schema.
+    // Typed by the registry; once the client has listed the tools, the SDK checks it against the output schema too.
     const structuredContent = (res.structuredContent ?? {}) as CallResult<T>["structuredContent"];
     return { ...(res.isError !== undefined ? { isError: res.isError === true } : {}), structuredContent, content: content as CallToolResult["content"] };
   };
