@@ -29,10 +29,8 @@ describe("HTTP session sweep", () => {
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
       });
       expect(res.status).toBe(401);
-      const start = Date.now();
-      while (!h.logs.some((l) => l.includes("session sweep failed")) && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 10));
-      const line = h.logs.find((l) => l.includes("session sweep failed"));
-      expect(line).toContain("api_keys");
+      await expect.poll(() => h.logs.some((l) => l.includes("session sweep failed")), { timeout: 5000 }).toBe(true);
+      expect(h.logs.find((l) => l.includes("session sweep failed"))).toContain("api_keys");
       expect((await rawRequest(`${h.url}/healthz`)).status).toBe(200);
     } finally {
       await sql`alter table api_keys_away rename to api_keys`.execute(h.app.ctx.db);

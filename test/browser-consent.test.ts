@@ -2,17 +2,14 @@
 // URL-mode elicitation is asked to open the authorization URL, the person signs in and
 // approves (or cancels) on the OAuth server's own pages, the provider redirects to our
 // callback, our result page tells them what happened, and the client is told it is over.
-import path from "node:path";
 import SQLite from "better-sqlite3";
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { portalIdFor, startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { portalIdFor, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { issuedBy } from "./sandbox/oauth-server.js";
 import { artifactPath, launchChromium, recordedContext, type RecordedContext } from "./support/browser.js";
-import { freePort, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
-
-type Sc = Record<string, any>;
-type Result = { isError?: boolean; structuredContent: Sc };
+import { startStdioHubSpot, waitForStderr, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
 interface UrlElicitation {
   mode: "url";
   url: string;
@@ -21,6 +18,7 @@ interface UrlElicitation {
 }
 
 describe("consent in a real browser", () => {
+  let stdio: StdioHubSpot;
   let sandbox: HubSpotSandbox;
   let server: StdioServer;
   let browser: Browser;
@@ -31,8 +29,6 @@ describe("consent in a real browser", () => {
   const completed: string[] = [];
   /** How the client answers the next elicitation. */
   let answer: () => Promise<ElicitResult> = async () => ({ action: "accept" });
-
-  const call = async (name: string, args: Record<string, unknown>) => (await server.client.callTool({ name, arguments: args })) as Result;
 
   /** Open the authorization URL in a fresh browser context and sign in on the OAuth server's login page. */
   const signIn = async (url: string, login: string): Promise<{ page: Page; rec: RecordedContext }> => {
@@ -68,14 +64,8 @@ describe("consent in a real browser", () => {
   };
 
   beforeAll(async () => {
-    const port = await freePort();
-    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    dbPath = path.join(tempDir(), "tenex.db");
-    [server, browser] = await Promise.all([
-      startStdioServer({ TENEX_DB: dbPath, TENEX_CALLBACK_PORT: String(port), ...sandbox.env }, { clientCapabilities: { elicitation: { url: {} } } }),
-      launchChromium(),
-    ]);
+    [stdio, browser] = await Promise.all([startStdioHubSpot({ clientCapabilities: { elicitation: { url: {} } } }), launchChromium()]);
+    ({ sandbox, server, redirectUri, dbPath } = stdio);
     server.client.setRequestHandler(ElicitRequestSchema, async (req) => {
       elicited.push(req.params as UrlElicitation);
       return answer();
@@ -83,20 +73,16 @@ describe("consent in a real browser", () => {
     server.client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
       completed.push(n.params.elicitationId);
     });
-    await waitForStderr(server.transport, "oauth callback listener ready");
   });
 
   afterAll(async () => {
     for (const c of contexts) await c.context.close().catch(() => undefined);
     await browser?.close();
-    await server?.close();
-    await sandbox?.close();
+    await stdio?.close();
   });
 
   it("connects HubSpot: elicitation, sign-in, consent, our success page, connected, completion notification", async () => {
-    const start = await call("start_connector_oauth", { provider: "hubspot", label: "Sales CRM" });
-    expect(start.isError).toBeFalsy();
-    const { connector_id, authorization_url } = start.structuredContent;
+    const { connector_id, authorization_url } = await server.call("start_connector_oauth", { provider: "hubspot", label: "Sales CRM" });
 
     // The client was asked to open exactly the URL that is also in the result.
     expect(elicited).toHaveLength(1);
@@ -126,7 +112,7 @@ describe("consent in a real browser", () => {
 
     // No secret on the page: tokens, client secret, PKCE verifier, code, state.
     const exchange = sandbox.oauth.tokenCalls.find((c) => c.grant_type === "authorization_code" && c.status === 200);
-    const body = exchange!.body as Sc;
+    const body = issuedBy(exchange);
     const secrets = [
       body.access_token,
       body.refresh_token,
@@ -141,14 +127,13 @@ describe("consent in a real browser", () => {
     }
     await page.screenshot({ path: artifactPath("consent-success.png"), fullPage: true });
 
-    const status = await call("get_connector_status", { connector_id });
-    expect(status.structuredContent).toMatchObject({ status: "connected", label: "Sales CRM", account: { portal_id: portalIdFor("alice") } });
+    const status = await server.call("get_connector_status", { connector_id });
+    expect(status).toMatchObject({ status: "connected", label: "Sales CRM", account: { portal_id: portalIdFor("alice") } });
     await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });
 
   it("declining on the consent page shows our denial page and sets error with consent_denied", async () => {
-    const start = await call("start_connector_oauth", { provider: "hubspot" });
-    const { connector_id, authorization_url } = start.structuredContent;
+    const { connector_id, authorization_url } = await server.call("start_connector_oauth", { provider: "hubspot" });
     const req = elicited.at(-1)!;
     expect(req.url).toBe(authorization_url);
 
@@ -166,17 +151,16 @@ describe("consent in a real browser", () => {
     expect(requestsFromOurPage(rec).every((u) => u.startsWith(new URL(redirectUri).origin))).toBe(true);
     await page.screenshot({ path: artifactPath("consent-denied.png"), fullPage: true });
 
-    const status = await call("get_connector_status", { connector_id });
-    expect(status.structuredContent.status).toBe("error");
-    expect(status.structuredContent.status_reason).toBe("consent_denied");
-    expect(status.structuredContent.status_detail).toMatch(/declined access at HubSpot/);
+    const status = await server.call("get_connector_status", { connector_id });
+    expect(status.status).toBe("error");
+    expect(status.status_reason).toBe("consent_denied");
+    expect(status.status_detail).toMatch(/declined access at HubSpot/);
     // Any outcome completes the elicitation.
     await expect.poll(() => completed, { timeout: 2000 }).toContain(req.elicitationId);
   });
 
   it("a link whose state expired shows our expired page and changes nothing; reading the connector then settles it as state_expired", async () => {
-    const start = await call("start_connector_oauth", { provider: "hubspot" });
-    const { connector_id, authorization_url } = start.structuredContent;
+    const { connector_id, authorization_url } = await server.call("start_connector_oauth", { provider: "hubspot" });
     const req = elicited.at(-1)!;
     expect(req.url).toBe(authorization_url);
     // Age the grant in the real database file, as if ten minutes had passed.
@@ -204,7 +188,7 @@ describe("consent in a real browser", () => {
     after.close();
     expect(row.status).toBe("pending"); // the callback itself changed nothing
     // The link can no longer finish, so the next read settles the connector instead of leaving it pending forever.
-    const status = (await call("get_connector_status", { connector_id })).structuredContent;
+    const status = await server.call("get_connector_status", { connector_id });
     expect(status.status).toBe("error");
     expect(status.status_reason).toBe("state_expired");
     expect(status.status_detail).toMatch(/^The authorization link expired/);
@@ -222,9 +206,8 @@ describe("consent in a real browser", () => {
       return r;
     };
     const before = elicited.length;
-    const start = await call("start_connector_oauth", { provider: "hubspot" });
-    expect(start.isError).toBeFalsy();
-    expect(start.structuredContent.authorization_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    const start = await server.call("start_connector_oauth", { provider: "hubspot" });
+    expect(start.authorization_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     expect(elicited.length).toBe(before + 1);
     expect(clientAnswered).toBe(false);
     release();

@@ -4,9 +4,8 @@ import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startHarness, type Harness } from "./support/harness.js";
-import { freePort } from "./support/stdio.js";
+import type { HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startHubSpotHarness, type Harness } from "./support/harness.js";
 
 describe("OAuth callback", () => {
   let sandbox: HubSpotSandbox;
@@ -14,22 +13,16 @@ describe("OAuth callback", () => {
   let redirectUri: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    t = await startHarness({ env: sandbox.env, port });
+    ({ sandbox, h: t } = await startHubSpotHarness());
+    redirectUri = t.redirectUri;
   });
   afterAll(async () => {
     await t?.close();
     await sandbox?.close();
   });
 
-  const start = async () => {
-    const res = await t.call("start_connector_oauth", { provider: "hubspot" });
-    expect(res.isError).toBeFalsy();
-    return res.structuredContent as { connector_id: string; authorization_url: string };
-  };
-  const status = async (id: string) => (await t.call("get_connector_status", { connector_id: id })).structuredContent;
+  const start = () => t.call("start_connector_oauth", { provider: "hubspot" });
+  const status = (id: string) => t.call("get_connector_status", { connector_id: id });
   const rowSnapshot = async (id: string) => t.app.ctx.db.selectFrom("connectors").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
   it("refuses an unknown state and changes nothing", async () => {
@@ -96,10 +89,10 @@ describe("OAuth callback", () => {
     expect(s.status_detail).toMatch(/^The person declined access at HubSpot\./);
     expect(s.status_detail).toContain(`start_connector_oauth (connector_id "${connector_id}"`);
     // wait_for_connector answers the contract's code for a denial, with what to do next.
-    const waited = await t.call("wait_for_connector", { connector_id, timeout_seconds: 5 });
+    const waited = await t.callRaw("wait_for_connector", { connector_id, timeout_seconds: 5 });
     expect(waited.isError).toBe(true);
-    expect(waited.structuredContent.error.code).toBe("consent_denied");
-    expect(waited.structuredContent.error.message).toContain(`start_connector_oauth (pass connector_id "${connector_id}"`);
+    expect(waited.structuredContent.error?.code).toBe("consent_denied");
+    expect(waited.structuredContent.error?.message).toContain(`start_connector_oauth (pass connector_id "${connector_id}"`);
   });
 
   it("records a callback without a code as error", async () => {
@@ -138,7 +131,7 @@ describe("OAuth callback", () => {
     const foreign = new Vault(crypto.randomBytes(32)).seal(JSON.stringify({ kind: "oauth2", tokens: { access_token: "x" } }), `connector_secrets:${connector_id}`);
     await t.app.ctx.db.updateTable("connector_secrets").set({ ciphertext: foreign }).where("connector_id", "=", connector_id).execute();
     await t.app.ctx.db.updateTable("connectors").set({ status: "expired" }).where("id", "=", connector_id).execute();
-    const again = await t.call("start_connector_oauth", { provider: "hubspot", connector_id });
+    const again = await t.callRaw("start_connector_oauth", { provider: "hubspot", connector_id });
     expect(again.isError).toBeFalsy();
     const retry = await consentOverHttp(again.structuredContent.authorization_url, { login: "ivan", redirectPrefix: redirectUri });
     const calls = sandbox.oauth.tokenCalls.length;

@@ -4,66 +4,49 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tools as registry } from "../tools/index.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { portalIdFor, startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { freePort, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
-
-type Sc = Record<string, any>;
+import { issuedBy } from "./sandbox/oauth-server.js";
+import { portalIdFor, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { startStdioHubSpot, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
+import { expectToolSnapshot } from "./support/tool-snapshots.js";
 
 describe("stdio server, HubSpot through a real OAuth server", () => {
+  let stdio: StdioHubSpot;
   let sandbox: HubSpotSandbox;
   let server: StdioServer;
   let dir: string;
   let redirectUri: string;
-  const results: string[] = [];
-
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const res = await server.client.callTool({ name, arguments: args });
-    results.push(JSON.stringify(res));
-    return res as { isError?: boolean; structuredContent: Sc; content: Array<{ type: string; text: string }> };
-  };
 
   beforeAll(async () => {
-    const port = await freePort();
-    redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-    sandbox = await startHubSpotSandbox({ redirectUri });
-    dir = tempDir();
-    server = await startStdioServer({ TENEX_DB: path.join(dir, "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env });
-    await waitForStderr(server.transport, "oauth callback listener ready");
+    stdio = await startStdioHubSpot();
+    ({ sandbox, server, dir, redirectUri } = stdio);
   });
 
   afterAll(async () => {
-    await server?.close();
-    await sandbox?.close();
+    await stdio?.close();
   });
 
-  it("lists the four tools with input and output schemas and all four annotation hints", async () => {
+  it("lists every tool of the registry over stdio, each exactly as its snapshot file (the checks are in tools.test.ts)", async () => {
     const { tools } = await server.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(expect.arrayContaining(["get_connector_status", "list_connectors", "list_providers", "start_connector_oauth"]));
-    for (const t of tools) {
-      expect(t.inputSchema.type).toBe("object");
-      expect(t.outputSchema?.type).toBe("object");
-      expect(t.annotations).toMatchObject({
-        readOnlyHint: expect.any(Boolean),
-        destructiveHint: expect.any(Boolean),
-        idempotentHint: expect.any(Boolean),
-        openWorldHint: expect.any(Boolean),
-      });
-    }
+    expect(tools.map((t) => t.name)).toEqual(registry.map((t) => t.name));
+    for (const t of tools) expectToolSnapshot(t);
   });
 
   it("shows hubspot as configured in list_providers", async () => {
-    const res = await call("list_providers", { role: "crm_sink" });
-    const ids = res.structuredContent.providers.map((p: Sc) => p.id);
-    expect(ids).toEqual(["hubspot", "salesforce"]);
-    expect(res.structuredContent.providers[0].configured).toBe(true);
-    expect(res.structuredContent.providers[1].configured).toBe(false);
+    const { providers } = await server.call("list_providers", { role: "crm_sink" });
+    expect(providers.map((p) => p.id)).toEqual(["hubspot", "salesforce"]);
+    expect(providers[0]!.configured).toBe(true);
+    expect(providers[1]!.configured).toBe(false);
   });
 
   it("connects HubSpot: start, consent, callback, connected with account facts", async () => {
-    const start = await call("start_connector_oauth", { provider: "hubspot", label: "Sales CRM", roles: ["crm_sink"], settings: { default_objects: ["contacts"] } });
-    expect(start.isError).toBeFalsy();
-    const { connector_id, authorization_url, status, expires_at } = start.structuredContent;
+    const { connector_id, authorization_url, status, expires_at } = await server.call("start_connector_oauth", {
+      provider: "hubspot",
+      label: "Sales CRM",
+      roles: ["crm_sink"],
+      settings: { default_objects: ["contacts"] },
+    });
     expect(status).toBe("pending");
     expect(connector_id).toMatch(/^con_/);
     expect(Date.parse(expires_at) - Date.now()).toBeGreaterThan(9 * 60 * 1000);
@@ -73,8 +56,8 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     expect(au.searchParams.get("redirect_uri")).toBe(redirectUri);
     expect(au.searchParams.get("scope")).toContain("crm.objects.contacts.read");
 
-    const pending = await call("get_connector_status", { connector_id });
-    expect(pending.structuredContent.status).toBe("pending");
+    const pending = await server.call("get_connector_status", { connector_id });
+    expect(pending.status).toBe("pending");
 
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "alice", redirectPrefix: redirectUri });
     const page = await fetch(callbackUrl);
@@ -86,8 +69,8 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     expect(html).toMatch(/<h1>[^<]+<\/h1>/);
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
 
-    const done = await call("get_connector_status", { connector_id });
-    expect(done.structuredContent).toMatchObject({
+    const done = await server.call("get_connector_status", { connector_id });
+    expect(done).toMatchObject({
       id: connector_id,
       provider: "hubspot",
       label: "Sales CRM",
@@ -98,28 +81,28 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
       account: { portal_id: portalIdFor("alice"), time_zone: "Europe/Berlin" },
       health: "healthy",
     });
-    expect(done.structuredContent.last_checked_at).toBeTruthy();
-    expect(done.structuredContent.scopes).toContain("crm.objects.deals.write");
+    expect(done.last_checked_at).toBeTruthy();
+    expect(done.scopes).toContain("crm.objects.deals.write");
 
-    const list = await call("list_connectors", { provider: "hubspot", status: "connected" });
-    expect(list.structuredContent.connectors.map((c: Sc) => c.id)).toEqual([connector_id]);
+    const list = await server.call("list_connectors", { provider: "hubspot", status: "connected" });
+    expect(list.connectors.map((c) => c.id)).toEqual([connector_id]);
 
     // The same callback URL again is refused and changes nothing.
     const again = await fetch(callbackUrl);
     expect(again.status).toBe(400);
     expect(await again.text()).toContain("already used");
-    expect((await call("get_connector_status", { connector_id })).structuredContent.status).toBe("connected");
+    expect((await server.call("get_connector_status", { connector_id })).status).toBe("connected");
   });
 
   it("leaks no secret into tool results, stderr, or the database files", async () => {
     const exchange = sandbox.oauth.tokenCalls.find((c) => c.grant_type === "authorization_code" && c.status === 200);
     expect(exchange).toBeTruthy();
-    const body = exchange!.body as Sc;
+    const body = issuedBy(exchange);
     const secrets = {
-      access_token: body.access_token as string,
-      refresh_token: body.refresh_token as string,
+      access_token: body.access_token,
+      refresh_token: String(body.refresh_token),
       client_secret: sandbox.clientSecret,
-      code_verifier: exchange!.request!.code_verifier as string,
+      code_verifier: String(exchange!.request!.code_verifier),
     };
     for (const [name, value] of Object.entries(secrets)) {
       expect(value, name).toBeTruthy();
@@ -133,7 +116,7 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     for (const [name, value] of Object.entries(secrets)) {
       expect(raw.includes(Buffer.from(value)), `${name} in database files`).toBe(false);
       expect(server.transport.stderr.includes(value), `${name} in stderr`).toBe(false);
-      expect(results.some((r) => r.includes(value)), `${name} in a tool result`).toBe(false);
+      expect(server.results.some((r) => r.includes(value)), `${name} in a tool result`).toBe(false);
     }
     // The master key was generated next to the database, readable by its owner only.
     const mode = fs.statSync(path.join(dir, "master.key")).mode & 0o777;

@@ -40,12 +40,12 @@ describe("per-workspace quotas on pending grants and connectors (two workspaces)
     await sanityApi?.close();
   });
 
-  const start = (h: Harness) => h.call("start_connector_oauth", { provider: "hubspot" });
+  const start = (h: Harness) => h.callRaw("start_connector_oauth", { provider: "hubspot" });
 
   it("lets exactly TENEX_MAX_PENDING_GRANTS of many concurrent starts through, and answers the rest quota_exceeded with what to do", async () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => start(a)));
     const ok = results.filter((r) => !r.isError);
-    const refused = results.filter((r) => r.isError).map((r) => r.structuredContent.error);
+    const refused = results.filter((r) => r.isError).map((r) => r.structuredContent.error!);
     expect(ok).toHaveLength(3);
     expect(refused).toHaveLength(5);
     for (const e of refused) {
@@ -66,7 +66,7 @@ describe("per-workspace quotas on pending grants and connectors (two workspaces)
 
   it("frees a slot when a pending connector is cancelled, and when its link expires", async () => {
     const pending = (await a.ok("list_connectors", { status: "pending" })).connectors;
-    await a.ok("revoke_connector", { connector_id: pending[0].id });
+    await a.ok("revoke_connector", { connector_id: pending[0]!.id });
     await a.ok("start_connector_oauth", { provider: "hubspot" }); // 4 connectors in A
     expect((await a.fail("start_connector_oauth", { provider: "hubspot" })).code).toBe("quota_exceeded");
     a.advance(GRANT_TTL_MS + 1_000); // A's links expire (B's clock does not move)
@@ -88,7 +88,7 @@ describe("per-workspace quotas on pending grants and connectors (two workspaces)
     expect((await b.ok("submit_connector_key", sanityInput)).status).toBe("connected");
     // Deleting one in A makes room again.
     const victim = (await a.ok("list_connectors", { status: "revoked" })).connectors[0];
-    await a.ok("delete_connector", { connector_id: victim.id });
+    await a.ok("delete_connector", { connector_id: victim!.id });
     expect((await a.ok("submit_connector_key", sanityInput)).status).toBe("connected");
     expect((await a.fail("submit_connector_key", sanityInput)).code).toBe("quota_exceeded");
     expect(a.results.join("\n")).not.toContain(SANITY_KEY);
@@ -161,6 +161,6 @@ describe("settling expired grants in batches, and purging finished grants", () =
     expect(await grantRows()).toBe(4);
     // A connector whose grant was purged still reads as it was settled.
     const listed = await h.ok("list_connectors", { status: "error", limit: 1 });
-    expect(listed.connectors[0].status_reason).toBe("state_expired");
+    expect(listed.connectors[0]?.status_reason).toBe("state_expired");
   });
 });

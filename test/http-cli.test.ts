@@ -6,9 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearer, freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT, startStdioServer } from "./support/stdio.js";
+import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
 
 function cliIn(dir: string) {
   const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
@@ -84,19 +83,19 @@ describe("command line: workspaces and keys", () => {
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
-      while (!stderr.includes("ready on http")) await new Promise((r) => setTimeout(r, 20));
+      await waitForOutput(child, child.stderr!, () => stderr, "ready on http");
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/connectors/oauth`, {
         method: "POST",
         headers: { ...bearer(key), "content-type": "application/json" },
         body: JSON.stringify({ provider: "hubspot", label: "made over REST" }),
       });
       expect(res.status).toBe(201);
-      const { connector_id } = (await res.json()) as Sc;
+      const { connector_id } = (await res.json()) as { connector_id: string };
 
       const stdio = await startStdioServer({ ...env, TENEX_API_KEY: key, TENEX_CALLBACK_PORT: "0" });
       try {
-        const listed = (await stdio.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
-        expect(listed.structuredContent.connectors.map((c: Sc) => c.id)).toEqual([connector_id]);
+        const listed = await stdio.call("list_connectors", {});
+        expect(listed.connectors.map((c) => c.id)).toEqual([connector_id]);
       } finally {
         await stdio.close();
       }

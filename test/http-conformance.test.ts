@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT } from "./support/stdio.js";
+import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
 const SUITE = path.join(ROOT, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
 
@@ -62,10 +62,7 @@ describe("official MCP conformance suite against HTTP mode", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    while (!stderr.includes("ready on http")) {
-      if (child.exitCode !== null) throw new Error(stderr);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitForOutput(child, child.stderr!, () => stderr, "ready on http");
     expect(stderr).toContain("key-free loopback mode");
     url = `http://127.0.0.1:${port}/mcp`;
   });

@@ -3,14 +3,14 @@
 // connector of the other workspace, and changes nothing of it. The walk is generic over the
 // registry and the route table, so tools and routes merged later are covered too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tools } from "../tools/index.js";
+import { tools, type ToolName } from "../tools/index.js";
 import { activeRoutes, API_BASE } from "../src/transports/http/rest.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
 import { bearer, connectClient, freePort, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { toolCalls } from "./support/calls.js";
 import { inputSchemaOf, synthArgs, synthObject } from "./support/synth.js";
 
-type Sc = Record<string, any>;
 
 describe("isolation between workspaces, over every tool and every route", () => {
   let sandbox: HubSpotSandbox;
@@ -76,9 +76,9 @@ describe("isolation between workspaces, over every tool and every route", () => 
       for (const tool of withId) {
         for (const id of [connected, pending]) {
           const args = synthArgs(tool, { connector_id: id, provider: "hubspot", role: "crm_sink" });
-          const res = (await b.client.callTool({ name: tool.name, arguments: args })) as Sc;
+          const res = await toolCalls(b.client).callRaw(tool.name as ToolName, args);
           expect(res.isError, `${tool.name} ${JSON.stringify(args)}`).toBe(true);
-          expect(res.structuredContent.error.code, `${tool.name}: ${res.structuredContent.error.message}`).toBe("not_found");
+          expect(res.structuredContent.error?.code, `${tool.name}: ${res.structuredContent.error?.message}`).toBe("not_found");
           expect(JSON.stringify(res)).not.toContain("alice");
         }
       }
@@ -90,8 +90,8 @@ describe("isolation between workspaces, over every tool and every route", () => 
     // The same calls from A do reach the connectors (the ids are right; the walk can fail).
     const a = await connectClient(h.url, h.a.key);
     try {
-      const res = (await a.client.callTool({ name: "get_connector_status", arguments: { connector_id: connected } })) as Sc;
-      expect(res.structuredContent.status).toBe("connected");
+      const res = await toolCalls(a.client).call("get_connector_status", { connector_id: connected });
+      expect(res.status).toBe("connected");
     } finally {
       await a.client.close();
     }
@@ -142,7 +142,7 @@ describe("isolation between workspaces, over every tool and every route", () => 
     }
     expect(await snapshotA()).toBe(before);
     // A still sees both.
-    const mine = (await rest("GET", `${API_BASE}/connectors`, h.a.key)).json().connectors.map((c: Sc) => c.id);
+    const mine = (await rest("GET", `${API_BASE}/connectors`, h.a.key)).json<{ connectors: Array<{ id: string }> }>().connectors.map((c) => c.id);
     expect(mine).toEqual(expect.arrayContaining([connected, pending]));
   });
 });

@@ -2,6 +2,7 @@
 // HTTP, the SDK's client transports, sessions bound to a workspace, keys checked on every
 // request (a revoked key stops working mid-session), 401s that write nothing, DNS-rebinding
 // protection, body limits, request timeouts and resumable SSE streams.
+import type { ToolOutput } from "../tools/index.js";
 import http from "node:http";
 import net from "node:net";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -9,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { createApiKey, revokeApiKey } from "../src/store/workspaces.js";
 import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { toolCalls } from "./support/calls.js";
 
-type Sc = Record<string, any>;
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 
@@ -80,18 +81,16 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
       expect(listed.tools.map((t) => t.name)).toContain("start_connector_oauth");
       expect((await b.client.listTools()).tools.map((t) => t.name)).toEqual(listed.tools.map((t) => t.name));
 
-      const started = (await a.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", label: "A's CRM" } })) as Sc;
-      expect(started.isError).toBeFalsy();
-      const id = started.structuredContent.connector_id as string;
-      expect(new URL(started.structuredContent.authorization_url).searchParams.get("redirect_uri")).toBe(`http://127.0.0.1:${h.port}/oauth/callback`);
+      const started = await toolCalls(a.client).call("start_connector_oauth", { provider: "hubspot", label: "A's CRM" });
+      const id = started.connector_id;
+      expect(new URL(started.authorization_url).searchParams.get("redirect_uri")).toBe(`http://127.0.0.1:${h.port}/oauth/callback`);
 
-      const mine = (await a.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
-      expect(mine.structuredContent.connectors.map((c: Sc) => c.id)).toContain(id);
-      const theirs = (await b.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
-      expect(theirs.structuredContent.connectors.map((c: Sc) => c.id)).not.toContain(id);
-      const peek = (await b.client.callTool({ name: "get_connector_status", arguments: { connector_id: id } })) as Sc;
-      expect(peek.isError).toBe(true);
-      expect(peek.structuredContent.error.code).toBe("not_found");
+      const mine = await toolCalls(a.client).call("list_connectors", {});
+      expect(mine.connectors.map((c) => c.id)).toContain(id);
+      const theirs = await toolCalls(b.client).call("list_connectors", {});
+      expect(theirs.connectors.map((c) => c.id)).not.toContain(id);
+      const peek = await toolCalls(b.client).callError("get_connector_status", { connector_id: id });
+      expect(peek.code).toBe("not_found");
     } finally {
       await a.client.close();
       await b.client.close();
@@ -114,7 +113,7 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
         expect(res.body).not.toContain("connectors");
       }
       // The session is untouched and still serves its own workspace.
-      const ok = (await a.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
+      const ok = await toolCalls(a.client).callRaw("list_connectors", {});
       expect(ok.isError).toBeFalsy();
     } finally {
       await a.client.close();
@@ -125,7 +124,7 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     let endpoint = "";
     const a = await connectClient(h.url, h.a.key, "sse");
     try {
-      endpoint = ((a.transport as unknown as { _endpoint: URL })._endpoint as URL).href;
+      endpoint = (Reflect.get(a.transport, "_endpoint") as URL).href; // the SSE transport keeps the session URL private
       expect(endpoint).toMatch(/\/messages\?sessionId=/);
       const res = await rawRequest(endpoint, {
         method: "POST",
@@ -160,8 +159,8 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     });
     try {
       await opened;
-      expect(((await s.client.callTool({ name: "list_connectors", arguments: {} })) as Sc).isError).toBeFalsy();
-      expect(((await e.client.callTool({ name: "list_connectors", arguments: {} })) as Sc).isError).toBeFalsy();
+      expect((await toolCalls(s.client).callRaw("list_connectors", {})).isError).toBeFalsy();
+      expect((await toolCalls(e.client).callRaw("list_connectors", {})).isError).toBeFalsy();
       const before = h.server.sessionCount();
 
       for (const k of [k1!, k2!, k3!]) await revokeApiKey(h.app.ctx.db, k.id, new Date().toISOString());
@@ -173,7 +172,7 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
       expect(String(sseErr)).toContain("401");
       // The server ends the revoked key's streams and forgets its sessions.
       await ended;
-      while (h.server.sessionCount() > before - 3) await new Promise((r) => setTimeout(r, 20));
+      await expect.poll(() => h.server.sessionCount()).toBeLessThanOrEqual(before - 3);
     } finally {
       await s.client.close().catch(() => undefined);
       await e.client.close().catch(() => undefined);
@@ -283,7 +282,8 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     const replay = await readStreamUntil(`${h.url}/mcp`, { ...headers, accept: "text/event-stream", "last-event-id": priming!.id! }, '"id":2');
     const replayed = sseEvents(replay).find((e) => e.data.includes('"id":2'));
     expect(replayed?.id).toBe(result!.id);
-    expect(JSON.parse(replayed!.data).result.structuredContent.providers.map((p: Sc) => p.id)).toEqual(["hubspot", "salesforce"]);
+    const replayedResult = JSON.parse(replayed!.data) as { result: { structuredContent: ToolOutput<"list_providers"> } };
+    expect(replayedResult.result.structuredContent.providers.map((p) => p.id)).toEqual(["hubspot", "salesforce"]);
 
     // Another workspace cannot resume this session's stream.
     const foreign = await rawRequest(`${h.url}/mcp`, { method: "GET", headers: { ...rpcHeaders(h.b.key, { "mcp-session-id": sid }), accept: "text/event-stream", "last-event-id": priming!.id! } });
@@ -326,26 +326,23 @@ describe("HTTP mode: request timeouts", () => {
       });
     try {
       expect(await rawExchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")).toBe("HTTP/1.1 408 Request Timeout");
-      const slowBody = `POST /api/v1/connectors/oauth HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${h.a.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro`;
-      expect(await rawExchange(slowBody)).toBe("HTTP/1.1 408 Request Timeout");
-      expect(await h.app.ctx.db.selectFrom("connectors").select("id").execute()).toEqual([]);
-
-      const stream = await new Promise<string>((resolve, reject) => {
+      // An SSE stream opened before a slow request is cut stays open: by the time the server gives
+      // up on that request (its request timeout), the stream has lasted longer than it.
+      let streamClosed = false;
+      const stream = await new Promise<http.ClientRequest>((resolve, reject) => {
         const req = http.request(`${h.url}/sse`, { headers: { ...bearer(h.a.key), accept: "text/event-stream" } }, (res) => {
           res.on("data", () => undefined);
-          const timer = setTimeout(() => {
-            resolve("open");
-            req.destroy();
-          }, 1200);
-          res.on("close", () => {
-            clearTimeout(timer);
-            resolve("closed");
-          });
+          res.on("close", () => (streamClosed = true));
+          resolve(req);
         });
         req.on("error", reject);
         req.end();
       });
-      expect(stream).toBe("open");
+      const slowBody = `POST /api/v1/connectors/oauth HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${h.a.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pro`;
+      expect(await rawExchange(slowBody)).toBe("HTTP/1.1 408 Request Timeout");
+      expect(await h.app.ctx.db.selectFrom("connectors").select("id").execute()).toEqual([]);
+      expect(streamClosed).toBe(false);
+      stream.destroy();
     } finally {
       await h.close();
     }

@@ -3,7 +3,7 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { defineTool } from "../src/transports/tool.js";
+import { defineTool, type AnyToolDefinition } from "../src/transports/tool.js";
 import { bearer, rawRequest, startHttpHarness } from "./support/http.js";
 import { BoundedEventStore } from "../src/transports/http/event-store.js";
 import { HostAllowList } from "../src/transports/http/hosts.js";
@@ -64,7 +64,7 @@ describe("REST through the tool boundary", () => {
   it("runs each request in its caller's workspace, and a slow call is answered while other workspaces call", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const gated = defineTool({
+    const gated: AnyToolDefinition = defineTool({
       name: "gated",
       title: "Gated",
       description: "Waits for the test when asked to.",

@@ -11,9 +11,15 @@ import { HTTP_STATUS } from "../src/common/errors.js";
 import { API_BASE, restRoutes } from "../src/transports/http/rest.js";
 import { ROOT } from "./support/stdio.js";
 import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { toolCalls } from "./support/calls.js";
 import { synthObject, synthValue, type JsonSchema } from "./support/synth.js";
 
-type Sc = Record<string, any>;
+/** The parts of the OpenAPI document the tests read. */
+interface OpenApiDoc {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, JsonSchema> };
+  [field: string]: unknown;
+}
 type Operation = {
   operationId: string;
   parameters?: Array<{ name: string; in: "path" | "query"; required: boolean; schema: JsonSchema }>;
@@ -28,7 +34,7 @@ const REST_ROUTES = restRoutes(tools);
 
 describe("HTTP mode: REST API and its OpenAPI document", () => {
   let h: HttpHarness;
-  let doc: Sc;
+  let doc: OpenApiDoc;
   let ajv: InstanceType<typeof Ajv2020>;
 
   const call = (method: string, path: string, opts: { body?: unknown; key?: string | null; headers?: Record<string, string> } = {}) =>
@@ -55,7 +61,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   });
 
   const operations = (): Array<{ path: string; method: string; op: Operation }> =>
-    Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+    Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
 
   /** Validate a response body against the documented schema of its status (or `default`). */
   const checkDocumented = (path: string, method: string, op: Operation, status: number, body: unknown) => {
@@ -75,7 +81,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
     expect(result.valid).toBe(true);
     expect(validator.version).toBe("3.1");
     // Every schema is valid JSON Schema 2020-12 (the document's dialect) and its refs resolve.
-    for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, object>)) {
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
       expect(ajv.validateSchema(schema), `${name}: ${JSON.stringify(ajv.errors)}`).toBe(true);
       expect(() => ajv.compile({ $ref: `openapi.json#/components/schemas/${name}` }), name).not.toThrow();
     }
@@ -84,7 +90,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   it("documents exactly the routes whose tool is registered, with the tool's own input, and the others are not served", async () => {
     for (const route of REST_ROUTES) {
       const path = `${API_BASE}${route.path}`;
-      const op = doc.paths[path]?.[route.method.toLowerCase()] as Operation | undefined;
+      const op = doc.paths[path]?.[route.method.toLowerCase()];
       if (!registered.has(route.tool)) {
         expect(op, `${route.method} ${path} documented without its tool`).toBeUndefined();
         const res = await call(route.method, path.replace("{id}", "con_x"), route.method === "GET" || route.method === "DELETE" ? {} : { body: {} });
@@ -99,7 +105,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       const fromPath = Object.values(route.params ?? {});
       const fromQuery = (op!.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
       const bodyRef = op!.requestBody?.content["application/json"].schema.$ref;
-      const fromBody = bodyRef ? Object.keys((doc.components.schemas[bodyRef.split("/").pop()!] as JsonSchema).properties ?? {}) : [];
+      const fromBody = bodyRef ? Object.keys(doc.components.schemas[bodyRef.split("/").pop()!]?.properties ?? {}) : [];
       expect([...fromPath, ...fromQuery, ...fromBody].sort(), route.tool).toEqual(inputProps);
     }
     for (const { path, method, op } of operations()) {
@@ -128,7 +134,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
         const ref = op.requestBody.content["application/json"].schema.$ref.split("/").pop()!;
         // With connector_id, starting a grant reconnects in place, which a pending connector refuses: start a new one.
         const { connector_id: _reconnect, ...startHints } = hints;
-        body = synthValue(doc.components.schemas[ref] as JsonSchema, "", path === `${API_BASE}/connectors/oauth` ? startHints : hints);
+        body = synthValue(doc.components.schemas[ref]!, "", path === `${API_BASE}/connectors/oauth` ? startHints : hints);
       }
       const res = await call(method, url, { ...(body !== undefined ? { body } : {}), ...(op.security?.length === 0 ? { key: null } : {}) });
       const json = res.json();
@@ -179,14 +185,14 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   it("gives the same result as the MCP tool for the same input", async () => {
     const mcp = await connectClient(h.url, h.a.key);
     try {
-      const viaMcp = (await mcp.client.callTool({ name: "list_providers", arguments: { role: "source" } })) as Sc;
+      const tools = toolCalls(mcp.client);
+      const viaMcp = await tools.call("list_providers", { role: "source" });
       const viaRest = await call("GET", `${API_BASE}/providers?role=source`);
-      expect(viaRest.json()).toEqual(viaMcp.structuredContent);
+      expect(viaRest.json()).toEqual(viaMcp);
 
-      const created = (await mcp.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", roles: ["crm_sink"] } })) as Sc;
-      const id = created.structuredContent.connector_id;
-      const status = (await mcp.client.callTool({ name: "get_connector_status", arguments: { connector_id: id } })) as Sc;
-      expect((await call("GET", `${API_BASE}/connectors/${id}`)).json()).toEqual(status.structuredContent);
+      const id = (await tools.call("start_connector_oauth", { provider: "hubspot", roles: ["crm_sink"] })).connector_id;
+      const status = await tools.call("get_connector_status", { connector_id: id });
+      expect((await call("GET", `${API_BASE}/connectors/${id}`)).json()).toEqual(status);
     } finally {
       await mcp.client.close();
     }
@@ -198,7 +204,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
     expect(first.connectors).toHaveLength(2);
     expect(first.next_cursor).toEqual(expect.any(String));
     const second = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)).json();
-    const ids = [...first.connectors, ...second.connectors].map((c: Sc) => c.id);
+    const ids = [...first.connectors, ...second.connectors].map((c: { id: string }) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
   });
 

@@ -10,9 +10,9 @@ import { openDatabase } from "../src/store/db.js";
 import { API_BASE } from "../src/transports/http/rest.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
-import { CLI, ROOT } from "./support/stdio.js";
+import { toolCalls } from "./support/calls.js";
+import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 
 describe("graceful shutdown", () => {
@@ -21,7 +21,7 @@ describe("graceful shutdown", () => {
     const body = JSON.stringify({ provider: "hubspot", label: "in flight during shutdown" });
     let closed = false;
     try {
-      const response = new Promise<{ status: number; json: Sc }>((resolve, reject) => {
+      const response = new Promise<{ status: number; json: { connector_id: string } }>((resolve, reject) => {
         const req = http.request(`${h.url}${API_BASE}/connectors/oauth`, {
           method: "POST",
           headers: { ...bearer(h.a.key), "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
@@ -34,7 +34,7 @@ describe("graceful shutdown", () => {
         req.on("error", reject);
         req.write(body.slice(0, 10));
         (async () => {
-          while (h.server.inFlight() === 0) await new Promise((r) => setTimeout(r, 5));
+          await expect.poll(() => h.server.inFlight()).toBeGreaterThan(0);
           const closing = h.server.close().then(() => (closed = true));
           // Not accepting any more.
           await expect(fetch(`${h.url}/healthz`)).rejects.toThrow();
@@ -45,7 +45,7 @@ describe("graceful shutdown", () => {
       });
       const res = await response;
       expect(res.status).toBe(201);
-      while (!closed) await new Promise((r) => setTimeout(r, 5));
+      await expect.poll(() => closed).toBe(true);
       const row = await h.app.ctx.db.selectFrom("connectors").select(["id", "label"]).where("id", "=", res.json.connector_id).executeTakeFirst();
       expect(row?.label).toBe("in flight during shutdown");
     } finally {
@@ -67,10 +67,7 @@ describe("graceful shutdown", () => {
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    while (!stderr.includes("ready on http")) {
-      if (child.exitCode !== null) throw new Error(stderr);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitForOutput(child, child.stderr!, () => stderr, "ready on http");
     const url = `http://127.0.0.1:${port}`;
     const clients = await Promise.all([0, 1, 2, 3].map(() => connectClient(url, key)));
     const succeeded: string[] = [];
@@ -81,9 +78,8 @@ describe("graceful shutdown", () => {
       for (let i = 0; ; i++) {
         const before = signalled;
         try {
-          const res = (await c.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", label: `burst ${n}-${i}` } })) as Sc;
-          if (res.isError) throw new Error(JSON.stringify(res.structuredContent));
-          succeeded.push(res.structuredContent.connector_id);
+          const res = await toolCalls(c.client).call("start_connector_oauth", { provider: "hubspot", label: `burst ${n}-${i}` });
+          succeeded.push(res.connector_id);
           if (!before && signalled) sentBeforeSignalDoneAfter++;
           if (succeeded.length === 40 && !signalled) {
             signalled = true;
@@ -128,7 +124,7 @@ describe("graceful shutdown", () => {
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    while (!stderr.includes("ready on http")) await new Promise((r) => setTimeout(r, 20));
+    await waitForOutput(child, child.stderr!, () => stderr, "ready on http");
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     child.kill("SIGINT");
     expect(await exited).toBe(0);

@@ -47,7 +47,7 @@ interface Post {
 async function post(p: Post): Promise<{ res: RawResponse; msg: Sc }> {
   const id = nextId++;
   const params = { ...p.params, _meta: { ...envelope(p.caps), ...p.params?._meta } };
-  const name = typeof p.params?.name === "string" ? { "mcp-name": p.params.name } : {};
+  const name: Record<string, string> = typeof p.params?.name === "string" ? { "mcp-name": p.params.name } : {};
   const res = await rawRequest(`${h.url}/mcp`, {
     method: "POST",
     headers: {

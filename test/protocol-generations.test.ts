@@ -38,7 +38,7 @@ async function modernFlow(m: Modern, redirectUri: string, opts: { consentBeforeA
   // The person finishes in the browser before answering the client's prompt, or after.
   m.answer = async (params) => {
     if (opts.consentBeforeAnswer) await consent(String(params.url), redirectUri);
-    return "accept";
+    return "accept" as const;
   };
   const started = (await m.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } })) as Sc;
   expect(m.elicitations).toHaveLength(1);

@@ -86,7 +86,7 @@ describe("provider error text that echoes the request", () => {
     expect(s.status_reason).toBe("provider_error");
     expect(s.status_detail).toMatch(/^The code exchange with HubSpot failed: /);
     expect(s.status_detail).toContain("400 other");
-    expect(s.recent_events[0]).toMatchObject({ type: "grant_failed" });
+    expect(s.recent_events?.[0]).toMatchObject({ type: "grant_failed" });
     expect(page).toContain("400 other");
     expectNoLeak();
   });
@@ -123,7 +123,7 @@ describe("provider error text that echoes the request", () => {
 
     const s = await h.ok("get_connector_status", { connector_id: id });
     expect(s.status_detail).toContain("400 other");
-    expect(s.recent_events[0]).toMatchObject({ type: "refresh_failed", detail: "permanent: 400 other" });
+    expect(s.recent_events?.[0]).toMatchObject({ type: "refresh_failed", detail: "permanent: 400 other" });
     expect(h.logs.some((l) => l.includes("token refresh attempt failed") && l.includes('"reason":"400 other"'))).toBe(true);
     expectNoLeak();
   });

@@ -14,27 +14,16 @@
 //   asking for consent again (then reconnects in place). Never a half-written or unreadable secret.
 import SQLite from "better-sqlite3";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { FakeRoute } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
+import { issuedBy, type TokenBody } from "./sandbox/oauth-server.js";
 import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
 import { startHarness, type Harness } from "./support/harness.js";
 import { freePort, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("refresh across processes (built stdio servers on one database, rotating refresh tokens)", () => {
   let sandbox: ProviderSandbox;
@@ -68,6 +57,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     dir = tempDir("tenex-proc-");
     db = path.join(dir, "tenex.db");
   });
+  afterEach(() => sandbox.oauth.releaseGates());
   afterAll(async () => {
     releaseHeld();
     for (const s of servers) if (alive(s)) await s.close();
@@ -90,11 +80,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     await s.transport.waitForExit();
   }
 
-  async function call(s: StdioServer, name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; structuredContent: Sc }> {
-    return (await s.client.callTool({ name, arguments: args })) as never;
-  }
-
-  async function connectVia(start: () => Promise<Sc>): Promise<string> {
+  async function connectVia(start: () => Promise<{ connector_id: string; authorization_url: string }>): Promise<string> {
     const started = await start();
     const { callbackUrl } = await consentOverHttp(started.authorization_url, { login: "alice", redirectPrefix: redirectUri });
     expect((await fetch(callbackUrl)).status).toBe(200);
@@ -108,19 +94,18 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   }
 
   /** Read the stored secret straight from the file, opened with the master key. */
-  function stored(id: string): { version: number; lease_owner: string | null; tokens: Sc } {
+  function stored(id: string): { version: number; lease_owner: string | null; tokens: TokenBody } {
     const conn = new SQLite(db, { readonly: true });
     try {
-      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as Sc;
-      const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`));
+      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as { ciphertext: string; version: number; lease_owner: string | null };
+      const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`)) as { tokens: TokenBody };
       return { version: row.version, lease_owner: row.lease_owner, tokens: secret.tokens };
     } finally {
       conn.close();
     }
   }
-  const leaseHeld = (id: string) => stored(id).lease_owner !== null;
   const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
-  const lastIssued = () => refreshGrants().filter((c) => c.status === 200).at(-1)!.body as Sc;
+  const lastIssued = () => issuedBy(refreshGrants().filter((c) => c.status === 200).at(-1));
 
   let a: StdioServer;
   let b: StdioServer;
@@ -128,26 +113,32 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   it("two processes refreshing the same connector concurrently cause exactly one grant", async () => {
     a = await spawnServer({ callbackPort: port });
     b = await spawnServer();
-    const id = await connectVia(async () => (await call(a, "start_connector_oauth", { provider: "hubspot" })).structuredContent);
+    const id = await connectVia(() => a.call("start_connector_oauth", { provider: "hubspot" }));
     const before = refreshGrants().length;
-    sandbox.oauth.setTokenDelay(400); // hold the grant so every call overlaps it
-    const results = await Promise.all([a, b, a, b, a, b, a, b].map((s) => call(s, "refresh_connector", { connector_id: id })));
-    sandbox.oauth.setTokenDelay(0);
-    for (const r of results) expect(r.structuredContent.refreshed, JSON.stringify(r.structuredContent)).toBe(true);
+    // The grant is held at the provider so that every call overlaps it.
+    const gate = sandbox.oauth.holdTokenRequests();
+    const calls = Promise.all([a, b, a, b, a, b, a, b].map((s) => s.call("refresh_connector", { connector_id: id })));
+    await expect.poll(() => gate.waiting()).toBe(1);
+    // A read through each process queues behind the refresh calls it received first. (A refresh
+    // that read the token only after the release would make a second grant and fail below.)
+    await Promise.all([a, b].map((s) => s.call("get_connector_status", { connector_id: id })));
+    gate.release();
+    const results = await calls;
+    for (const r of results) expect(r.refreshed, JSON.stringify(r)).toBe(true);
     expect(refreshGrants().length - before).toBe(1);
     const s = stored(id);
     expect(s.tokens.refresh_token).toBe(lastIssued().refresh_token); // rotated once, the pair the provider issued
     expect(s.lease_owner).toBeNull();
-    expect((await call(b, "test_connector", { connector_id: id })).structuredContent.ok).toBe(true);
+    expect((await b.call("test_connector", { connector_id: id })).ok).toBe(true);
   });
 
   it("a rotated refresh token survives a crash right after the grant: it is written with the access token before anything else", async () => {
-    const id = await connectVia(async () => (await call(a, "start_connector_oauth", { provider: "hubspot" })).structuredContent);
+    const id = await connectVia(() => a.call("start_connector_oauth", { provider: "hubspot" }));
     const before = stored(id);
     apiMode = "401-then-hang";
     apiCalls = 0;
-    void call(a, "test_connector", { connector_id: id }).catch(() => undefined); // 401 → refresh → retry…
-    await until("the retried read after the refresh", () => apiCalls >= 2);
+    void a.callRaw("test_connector", { connector_id: id }).catch(() => undefined); // 401 → refresh → retry…
+    await expect.poll(() => apiCalls, { message: "the retried read after the refresh" }).toBeGreaterThanOrEqual(2);
     await kill(a); // …and the process dies while the retry is in flight
     releaseHeld();
     apiMode = "normal";
@@ -160,7 +151,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     expect(after.tokens.access_token).toBe(rotated.access_token);
 
     // Another process refreshes with the rotated token (reusing the old one would be invalid_grant).
-    const r = await call(b, "refresh_connector", { connector_id: id });
+    const r = await b.callRaw("refresh_connector", { connector_id: id });
     expect(r.isError, JSON.stringify(r.structuredContent)).toBeFalsy();
     expect(refreshGrants().at(-1)!.status).toBe(200);
   });
@@ -169,16 +160,16 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     const h = await theSurvivor();
     const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
     const before = stored(id);
-    sandbox.oauth.setTokenDelay(800);
-    void call(b, "refresh_connector", { connector_id: id }).catch(() => undefined);
-    await until("the refreshing process's lease", () => leaseHeld(id));
+    // Its token request is held at the provider (only that one) while it holds the lease.
+    const gate = sandbox.oauth.holdTokenRequests({ first: 1 });
+    void b.callRaw("refresh_connector", { connector_id: id }).catch(() => undefined);
+    await expect.poll(() => gate.waiting(), { message: "the refreshing process's token request" }).toBe(1);
     await kill(b);
-    sandbox.oauth.setTokenDelay(0);
 
     const mid = stored(id);
     expect(mid.version).toBe(before.version);
     expect(mid.tokens).toEqual(before.tokens);
-    expect(mid.lease_owner).not.toBeNull(); // left by the dead process; it runs out after 1 s
+    expect(mid.lease_owner).not.toBeNull(); // left by the dead process; it runs out after 1 s (the survivor waits for that)
 
     const r = await h.ok("refresh_connector", { connector_id: id });
     expect(r.refreshed).toBe(true);
@@ -194,12 +185,12 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
     const before = stored(id);
     const grantsBefore = refreshGrants().length;
-    sandbox.oauth.setTokenResponseDelay(2000);
-    void call(c, "refresh_connector", { connector_id: id }).catch(() => undefined);
-    // The provider has processed the grant (rotating the refresh token) but its answer is still on the way…
-    await until("the grant at the provider", () => refreshGrants().length > grantsBefore);
+    const gate = sandbox.oauth.holdTokenResponses({ first: 1 });
+    void c.callRaw("refresh_connector", { connector_id: id }).catch(() => undefined);
+    // The provider has processed the grant (rotating the refresh token) but holds its answer…
+    await expect.poll(() => gate.waiting(), { message: "the grant at the provider" }).toBe(1);
+    expect(refreshGrants().length).toBe(grantsBefore + 1);
     await kill(c); // …when the process dies.
-    sandbox.oauth.setTokenResponseDelay(0);
 
     const mid = stored(id);
     expect(mid.version).toBe(before.version);

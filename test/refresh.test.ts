@@ -1,10 +1,14 @@
 // The refresh engine against a real OAuth server (oidc-provider as HubSpot: 30-minute tokens,
 // non-rotating refresh tokens) through the MCP client: single-flight, invalid_grant, 5xx
 // retries, 401 retry, and the lease + version check between two apps on one database.
+// Overlaps are made with the sandbox's gates (a token request held until released) and the
+// harness clock, never with delays.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
+import { issuedBy } from "./sandbox/oauth-server.js";
 import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness, type Sc } from "./support/harness.js";
+import { movableClock, reservePort, startHarness, type Harness } from "./support/harness.js";
+import { freePort } from "./support/stdio.js";
 
 const MIN = 60_000;
 
@@ -19,6 +23,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
   let sandbox: ProviderSandbox;
   let h: Harness;
   const extra: Harness[] = [];
+  const clock = movableClock(() => h);
   const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
 
   beforeAll(async () => {
@@ -27,7 +32,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     h = await startHarness({ env: sandbox.env, port });
   });
   afterEach(async () => {
-    sandbox.oauth.setTokenDelay(0);
+    sandbox.oauth.releaseGates();
     while (extra.length) await extra.pop()!.close();
   });
   afterAll(async () => {
@@ -44,9 +49,13 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
   it("50 concurrent test_connector calls on a token about to expire cause exactly one refresh grant", async () => {
     const id = await connect();
     const before = refreshGrants().length;
-    h.advance(27 * MIN); // a 30-minute HubSpot token with 3 minutes left
-    sandbox.oauth.setTokenDelay(150); // keep the refresh in flight while the calls pile up
-    const results = await Promise.all(Array.from({ length: 50 }, () => h.ok("test_connector", { connector_id: id })));
+    clock.advance(27 * MIN); // a 30-minute HubSpot token with 3 minutes left
+    // The refresh is held at the provider while the calls pile up behind it.
+    const gate = sandbox.oauth.holdTokenRequests();
+    const calls = Promise.all(Array.from({ length: 50 }, () => h.ok("test_connector", { connector_id: id })));
+    await expect.poll(() => gate.waiting()).toBe(1);
+    gate.release();
+    const results = await calls;
     expect(results.every((r) => r.ok === true)).toBe(true);
     expect(refreshGrants().length - before).toBe(1);
     const status = await h.ok("get_connector_status", { connector_id: id });
@@ -57,7 +66,6 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     // The new token is fresh: more calls do not refresh again.
     await h.ok("test_connector", { connector_id: id });
     expect(refreshGrants().length - before).toBe(1);
-    h.advance(-27 * MIN);
   });
 
   it("refresh_connector refreshes on demand and reports when the new token expires", async () => {
@@ -65,7 +73,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const before = refreshGrants().length;
     const r = await h.ok("refresh_connector", { connector_id: id });
     expect(r.refreshed).toBe(true);
-    expect(Date.parse(r.access_expires_at) - Date.now()).toBeGreaterThan(29 * MIN);
+    expect(Date.parse(r.access_expires_at ?? "") - h.ctx.clock()).toBeGreaterThan(29 * MIN);
     expect(r.connector.status).toBe("connected");
     expect(refreshGrants().length - before).toBe(1);
     expect(refreshGrants().at(-1)!.status).toBe(200);
@@ -86,7 +94,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(c.status_reason).toBe("expired");
     expect(c.status_detail).toContain("consent again");
     expect(c.status_detail).toContain(`connector_id "${id}"`);
-    expect(c.recent_events.slice(0, 2).map((e: Sc) => e.type)).toEqual(["expired", "refresh_failed"]);
+    expect(c.recent_events?.slice(0, 2).map((e) => e.type)).toEqual(["expired", "refresh_failed"]);
     // An expired connector refuses use until the person consents again.
     const refused = await h.fail("test_connector", { connector_id: id });
     expect(refused.code).toBe("invalid_state");
@@ -109,7 +117,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     let c = await h.ok("get_connector_status", { connector_id: id });
     expect(c).toMatchObject({ status: "connected", health: "unhealthy", status_reason: "refresh_failing" });
     expect(c.status_detail).toContain("502");
-    expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed" });
+    expect(c.recent_events?.[0]).toMatchObject({ type: "refresh_failed" });
 
     await h.ok("refresh_connector", { connector_id: id });
     c = await h.ok("get_connector_status", { connector_id: id });
@@ -120,7 +128,6 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
 
   it("an unreachable token endpoint is retried, then leaves the connector connected but unhealthy", async () => {
     const id = await connect();
-    const { freePort } = await import("./support/stdio.js");
     const closed = `http://127.0.0.1:${await freePort()}/token`; // nothing listens there
     const offline = await startHarness({ env: { ...sandbox.env, TENEX_HUBSPOT_TOKEN_URL: closed }, share: h, listen: false });
     extra.push(offline);
@@ -130,7 +137,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(offline.logs.filter((l) => l.includes("token refresh attempt failed"))).toHaveLength(3);
     const c = await h.ok("get_connector_status", { connector_id: id });
     expect(c).toMatchObject({ status: "connected", health: "unhealthy" });
-    expect(c.recent_events[0]).toMatchObject({ type: "refresh_failed", detail: "transient: network error" });
+    expect(c.recent_events?.[0]).toMatchObject({ type: "refresh_failed", detail: "transient: network error" });
   });
 
   it("enabling a connector that was expired when it was disabled keeps it expired", async () => {
@@ -147,7 +154,7 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const id = await connect();
     const before = refreshGrants().length;
     // The provider drops the access token early (HubSpot can): find it and destroy it.
-    const issued = sandbox.oauth.tokenCalls.filter((c) => c.status === 200).at(-1)!.body as Sc;
+    const issued = issuedBy(sandbox.oauth.tokenCalls.filter((c) => c.status === 200).at(-1));
     const at = await sandbox.oauth.provider.AccessToken.find(issued.access_token);
     await at.destroy();
     const r = await h.ok("test_connector", { connector_id: id });
@@ -160,8 +167,15 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const other = await startHarness({ env: sandbox.env, share: h, listen: false });
     extra.push(other);
     const before = refreshGrants().length;
-    sandbox.oauth.setTokenDelay(300);
-    const [a, b] = await Promise.all([h.ok("refresh_connector", { connector_id: id }), other.ok("refresh_connector", { connector_id: id })]);
+    // Whichever app takes the lease first is held at the provider; the other waits for the lease.
+    const gate = sandbox.oauth.holdTokenRequests();
+    const both = Promise.all([h.ok("refresh_connector", { connector_id: id }), other.ok("refresh_connector", { connector_id: id })]);
+    await expect.poll(() => gate.waiting()).toBe(1);
+    // A read through each app's database connection queues behind that app's refresh reads. (A
+    // refresh that read the token only after the release would make a second grant and fail below.)
+    await Promise.all([h.ok("get_connector_status", { connector_id: id }), other.ok("get_connector_status", { connector_id: id })]);
+    gate.release();
+    const [a, b] = await both;
     expect(a.refreshed && b.refreshed).toBe(true);
     expect(refreshGrants().length - before).toBe(1);
     expect(a.access_expires_at).toBe(b.access_expires_at);
@@ -190,12 +204,15 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const fast = await startHarness({ env: shortLease, share: h, listen: false });
     extra.push(slow, fast);
     const before = refreshGrants().length;
-    sandbox.oauth.setTokenDelay(1800); // longer than the 1 s lease
-    const slowCall = slow.call("refresh_connector", { connector_id: id });
-    await new Promise((r) => setTimeout(r, 1300)); // the slow one's lease has run out
-    sandbox.oauth.setTokenDelay(0);
+    // The slow one takes the lease and its grant is held at the provider (only the first request is held)…
+    const gate = sandbox.oauth.holdTokenRequests({ first: 1 });
+    const slowCall = slow.callRaw("refresh_connector", { connector_id: id });
+    await expect.poll(() => gate.waiting()).toBe(1);
+    // …until, as the fast one's clock says, its 1 s lease has run out: the fast one takes over.
+    fast.advance(2_000);
     const fastResult = await fast.ok("refresh_connector", { connector_id: id });
     expect(fastResult.refreshed).toBe(true);
+    gate.release();
     const slowResult = await slowCall;
     expect(slowResult.isError).toBeFalsy();
     expect(refreshGrants().length - before).toBe(2);
@@ -210,19 +227,14 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     const id = await connect("rita");
     // The provider issues the new tokens, but its answer waits until the revoke has committed.
     const gate = sandbox.oauth.holdTokenResponses();
-    const refreshing = h.call("refresh_connector", { connector_id: id });
-    for (let i = 0; gate.waiting() === 0; i++) {
-      if (i > 500) throw new Error("the refresh never reached the sandbox");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const refreshing = h.callError("refresh_connector", { connector_id: id });
+    await expect.poll(() => gate.waiting(), { message: "the refresh never reached the sandbox" }).toBe(1);
     const revocationsBefore = sandbox.oauth.revocationCalls.length;
     expect((await h.ok("revoke_connector", { connector_id: id })).connector.status).toBe("revoked");
     const byRevoke = sandbox.oauth.revocationCalls.length - revocationsBefore;
     expect(byRevoke).toBeGreaterThan(0);
     gate.release();
-    const late = await refreshing;
-    expect(late.isError).toBe(true);
-    expect(late.structuredContent.error.code).toBe("invalid_state");
+    expect((await refreshing).code).toBe("invalid_state");
     // The refresh's own tokens were revoked too (refresh token and access token).
     expect(sandbox.oauth.revocationCalls.length - revocationsBefore).toBe(byRevoke + 2);
     expect(await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst()).toBeUndefined();

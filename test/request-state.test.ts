@@ -82,7 +82,7 @@ describe("an expired requestState", () => {
       await client.connect(clientSide as unknown as ClientMemory);
       await expect(client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } })).rejects.toMatchObject({ code: -32602 });
       expect(asked).toMatchObject({ mode: "url" });
-      const listed = await h.ok("list_connectors");
+      const listed = await h.ok("list_connectors", {});
       expect(listed.connectors).toEqual([expect.objectContaining({ status: "error", status_reason: "state_expired" })]);
     } finally {
       await client.close().catch(() => undefined);

@@ -145,15 +145,34 @@ describe('HubSpot provider sandbox', () => {
     expect(cb.searchParams.get('code')).toBeNull();
   });
 
-  it('setTokenDelay and 5xx injection', async () => {
+  it('token request and response gates, and 5xx injection', async () => {
     const { callbackUrl, pkceCodeVerifier, expectedState } = await authorize(sb, config, 'carol');
     const tokens = await client.authorizationCodeGrant(config, new URL(callbackUrl), { pkceCodeVerifier, expectedState });
+    const grants = () => sb.oauth.tokenCalls.filter((c) => c.grant_type === 'refresh_token').length;
 
-    sb.oauth.setTokenDelay(150);
-    const t0 = Date.now();
-    await client.refreshTokenGrant(config, tokens.refresh_token!);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
-    sb.oauth.setTokenDelay(0);
+    // A held request is not processed until released; only the first n are held.
+    const before = grants();
+    const requests = sb.oauth.holdTokenRequests({ first: 1 });
+    let answered = false;
+    const held = client.refreshTokenGrant(config, tokens.refresh_token!).then(() => (answered = true));
+    await expect.poll(() => requests.waiting()).toBe(1);
+    await client.refreshTokenGrant(config, tokens.refresh_token!); // the second one passes
+    expect(requests.waiting()).toBe(1);
+    expect(answered).toBe(false);
+    expect(grants()).toBe(before + 1);
+    requests.release();
+    await held;
+    expect(grants()).toBe(before + 2);
+
+    // A held response: the grant is processed and recorded, its answer waits.
+    const responses = sb.oauth.holdTokenResponses();
+    answered = false;
+    const late = client.refreshTokenGrant(config, tokens.refresh_token!).then(() => (answered = true));
+    await expect.poll(() => responses.waiting()).toBe(1);
+    expect(grants()).toBe(before + 3);
+    expect(answered).toBe(false);
+    responses.release();
+    await late;
 
     sb.oauth.failNextTokenCalls(1, 503, { error: 'temporarily_unavailable' });
     const err = await client.refreshTokenGrant(config, tokens.refresh_token!).catch((e) => e);

@@ -1,11 +1,11 @@
 // A stdio server started with TENEX_API_KEY acts for that key's workspace for as long as the key
 // lives: `keys revoke` stops it at the next tool call, without a restart.
+import type { ToolName } from "../tools/index.js";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, ROOT, startStdioServer, tempDir, type StdioServer } from "./support/stdio.js";
 
-type Sc = Record<string, any>;
 
 describe("stdio server with TENEX_API_KEY", () => {
   let server: StdioServer | undefined;
@@ -19,10 +19,10 @@ describe("stdio server with TENEX_API_KEY", () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
     expect(run("workspaces", "create", "team").status).toBe(0);
     const key = run("keys", "create", "--workspace", "team").stdout.trim();
-    const keyId = (JSON.parse(run("keys", "list", "--workspace", "team").stdout) as Sc[])[0]!.id as string;
+    const keyId = (JSON.parse(run("keys", "list", "--workspace", "team").stdout) as Array<{ id: string }>)[0]!.id;
 
     server = await startStdioServer({ ...env, TENEX_API_KEY: key, TENEX_CALLBACK_PORT: "0" });
-    const before = (await server.client.callTool({ name: "list_connectors", arguments: {} })) as Sc;
+    const before = await server.callRaw("list_connectors", {});
     expect(before.isError).toBeUndefined();
     expect(before.structuredContent).toEqual({ connectors: [], next_cursor: null });
 
@@ -30,10 +30,10 @@ describe("stdio server with TENEX_API_KEY", () => {
     expect(revoked.status).toBe(0);
 
     for (const name of ["list_connectors", "list_providers", "no_such_tool"]) {
-      const res = (await server.client.callTool({ name, arguments: {} })) as Sc;
+      const res = await server.callRaw(name as ToolName, {});
       expect(res.isError, name).toBe(true);
-      expect(res.structuredContent.error.code, name).toBe("invalid_state");
-      expect(res.structuredContent.error.message, name).toContain(`${keyId}) was revoked`);
+      expect(res.structuredContent.error?.code, name).toBe("invalid_state");
+      expect(res.structuredContent.error?.message, name).toContain(`${keyId}) was revoked`);
       expect(JSON.stringify(res), name).not.toContain(key);
     }
     // The process is still up and answering MCP; it just refuses tool calls.

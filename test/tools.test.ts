@@ -1,12 +1,15 @@
-// The tool surface through a real MCP client: bad arguments come back in the contract's
-// shape, the server keeps answering, and pagination is exact while connectors are added.
+// The tool surface through a real MCP client. The registry meta-test: every tool in its own
+// file, complete annotations, flat described schemas, a description that says when to use it,
+// one snapshot file per tool, and a test that calls it. Then: bad arguments come back in the
+// contract's shape, the server keeps answering, and pagination is exact while connectors are added.
 import fs from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { tools } from "../tools/index.js";
+import { toolRegistry, tools } from "../tools/index.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { ConnectorError } from "../src/common/errors.js";
 import { createLogger } from "../src/common/log.js";
@@ -16,6 +19,7 @@ import { restRoutes } from "../src/transports/http/rest.js";
 import { defineTool, type AnyToolDefinition, type ToolContext } from "../src/transports/tool.js";
 import { startHarness, type Harness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
+import { expectToolSnapshot, toolSnapshotFile, toolSnapshotNames, UPDATE_TOOL_SNAPSHOTS } from "./support/tool-snapshots.js";
 
 const HUBSPOT_ENV = {
   TENEX_HUBSPOT_CLIENT_ID: "client-id",
@@ -24,32 +28,82 @@ const HUBSPOT_ENV = {
   TENEX_HUBSPOT_TOKEN_URL: "http://127.0.0.1:1/token",
 };
 
+/** A test file calls a tool by name: h.call("x", …), h.ok("x", …), callTool({ name: "x" … }) and the like. */
+const callsByName = (name: string) => new RegExp(String.raw`(\b(call|callError|callRaw|ok|fail)\(\s*|\bname:\s*)"${name}"`);
+
+/** Every test file but this one (which names every tool). */
+function testSources(): Array<{ file: string; text: string }> {
+  const dir = path.join(ROOT, "test");
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".test.ts") && path.basename(f) !== "tools.test.ts")
+    .map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), "utf8") }));
+}
+
 describe("tool registry", () => {
-  it("has one file per tool, named after it, with complete annotations and flat object schemas", async () => {
-    // `_` files (such as _params.ts) are shared helpers, not tools.
-    const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts" && !f.startsWith("_"));
-    expect(files.map((f) => f.replace(/\.ts$/, "")).sort()).toEqual(tools.map((t) => t.name).sort());
+  const names = tools.map((t) => t.name);
+  let listed: Tool[];
+  const listing = (name: string) => {
+    const tool = listed.find((t) => t.name === name);
+    expect(tool, `${name} is not in tools/list`).toBeTruthy();
+    return tool!;
+  };
+
+  beforeAll(async () => {
     const t = await startHarness({ env: {} });
     try {
-      const { tools: listed } = await t.client.listTools();
-      for (const tool of listed) {
-        expect(Object.keys(tool.annotations ?? {})).toEqual(expect.arrayContaining(["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"]));
-        for (const s of [tool.inputSchema, tool.outputSchema!]) {
-          expect(s.type).toBe("object");
-          expect(s).not.toHaveProperty("anyOf");
-          expect(s).not.toHaveProperty("oneOf");
-        }
-        expect(tool.description!.length).toBeGreaterThan(80);
-        // Every input field is described for the model.
-        for (const [k, v] of Object.entries((tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>)) {
-          expect(v.description, `${tool.name}.${k}`).toBeTruthy();
-        }
-      }
-      // A contract change is a visible diff.
-      await expect(JSON.stringify(listed, null, 2) + "\n").toMatchFileSnapshot("__snapshots__/tools-list.json");
+      listed = (await t.client.listTools()).tools;
     } finally {
       await t.close();
     }
+  });
+
+  it("has one file per tool, named after it, and lists exactly the registry in its order", () => {
+    // `_` files (such as _params.ts) are shared helpers, not tools.
+    const files = fs.readdirSync(path.join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && f !== "index.ts" && !f.startsWith("_"));
+    expect(files.map((f) => f.replace(/\.ts$/, "")).sort()).toEqual([...names].sort());
+    expect(Object.keys(toolRegistry)).toEqual(names);
+    expect(listed.map((t) => t.name)).toEqual(names);
+  });
+
+  it.each(names)("%s: all four annotation hints, flat object schemas, every input field described", (name) => {
+    const tool = listing(name);
+    for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
+      expect(typeof tool.annotations?.[hint], `${name} ${hint}`).toBe("boolean");
+    }
+    for (const s of [tool.inputSchema, tool.outputSchema!]) {
+      expect(s.type).toBe("object");
+      expect(s).not.toHaveProperty("anyOf");
+      expect(s).not.toHaveProperty("oneOf");
+    }
+    // Unknown arguments are refused, not ignored.
+    expect(tool.inputSchema.additionalProperties).toBe(false);
+    for (const [k, v] of Object.entries(tool.inputSchema.properties ?? {})) {
+      expect((v as { description?: unknown }).description, `${name}.${k} has no description`).toEqual(expect.any(String));
+      expect((v as { description: string }).description.length, `${name}.${k}`).toBeGreaterThan(0);
+    }
+  });
+
+  it.each(names)("%s: a description of 80 to 2048 characters that says when to use it", (name) => {
+    const { description } = listing(name);
+    expect(description?.length).toBeGreaterThan(80);
+    expect(description?.length).toBeLessThanOrEqual(2048);
+    expect(description).toMatch(/Use this (when|before|only)/);
+  });
+
+  it.each(names)("%s: its listing matches its file in test/__snapshots__/tools/", (name) => {
+    expectToolSnapshot(listing(name));
+  });
+
+  it("has no snapshot file for a tool that is not in the registry", () => {
+    if (UPDATE_TOOL_SNAPSHOTS) for (const stale of toolSnapshotNames().filter((n) => !names.includes(n))) fs.rmSync(toolSnapshotFile(stale));
+    expect(toolSnapshotNames().sort()).toEqual([...names].sort());
+  });
+
+  it("has every tool called by name in at least one other test file", () => {
+    const sources = testSources();
+    const untested = names.filter((name) => !sources.some((s) => callsByName(name).test(s.text)));
+    expect(untested).toEqual([]);
   });
 });
 
@@ -84,9 +138,7 @@ describe("tool calls", () => {
     // not_found of a tool, not of a connector.
     expect(unknown.message).toMatch(/no tool of that name/);
     expect(unknown.message).toMatch(/tools\/list/);
-    const ok = await t.call("list_providers", {});
-    expect(ok.isError).toBeFalsy();
-    expect(ok.structuredContent.providers).toHaveLength(9);
+    expect((await t.call("list_providers", {})).providers).toHaveLength(9);
   });
 
   it("maps core refusals to their codes", async () => {
@@ -99,16 +151,16 @@ describe("tool calls", () => {
   });
 
   it("never shows the client secret in a result", async () => {
-    const res = await t.call("start_connector_oauth", { provider: "hubspot" });
+    const res = await t.callRaw("start_connector_oauth", { provider: "hubspot" });
     expect(JSON.stringify(res)).not.toContain(HUBSPOT_ENV.TENEX_HUBSPOT_CLIENT_SECRET);
-    expect(JSON.stringify(await t.call("list_providers"))).not.toContain(HUBSPOT_ENV.TENEX_HUBSPOT_CLIENT_SECRET);
+    expect(JSON.stringify(await t.callRaw("list_providers"))).not.toContain(HUBSPOT_ENV.TENEX_HUBSPOT_CLIENT_SECRET);
   });
 
   it("pages through every connector exactly once, newest first, while connectors are being added", async () => {
     const before = new Set<string>();
     for (let i = 0; i < 23; i++) {
       const r = await t.call("start_connector_oauth", { provider: "hubspot", label: `existing ${i}` });
-      before.add(r.structuredContent.connector_id);
+      before.add(r.connector_id);
     }
     const seen: string[] = [];
     const added: string[] = [];
@@ -116,21 +168,19 @@ describe("tool calls", () => {
     let pages = 0;
     do {
       const page = await t.call("list_connectors", { limit: 4, provider: "hubspot", ...(cursor ? { cursor } : {}) });
-      expect(page.isError).toBeFalsy();
-      const got = page.structuredContent.connectors as Array<{ id: string; created_at: string }>;
-      seen.push(...got.map((c) => c.id));
-      cursor = page.structuredContent.next_cursor;
+      seen.push(...page.connectors.map((c) => c.id));
+      cursor = page.next_cursor;
       pages++;
       // Others keep connecting while we page.
       const r = await t.call("start_connector_oauth", { provider: "hubspot", label: `added ${pages}` });
-      added.push(r.structuredContent.connector_id);
+      added.push(r.connector_id);
     } while (cursor);
     expect(new Set(seen).size).toBe(seen.length);
     for (const id of before) expect(seen).toContain(id);
     for (const id of added) expect(seen).not.toContain(id);
     // Newest first: the first page starts with the connector created last before paging began.
     const all = await t.call("list_connectors", { limit: 100, provider: "hubspot" });
-    const ids = all.structuredContent.connectors.map((c: { id: string }) => c.id);
+    const ids = all.connectors.map((c) => c.id);
     expect(ids[0]).toBe(added[added.length - 1]);
   });
 
@@ -138,10 +188,10 @@ describe("tool calls", () => {
     const r = await t.call("start_connector_oauth", { provider: "hubspot", roles: ["source"], label: "source only" });
     const bySource = await t.call("list_connectors", { role: "source", limit: 100 });
     const byCrm = await t.call("list_connectors", { role: "crm_sink", limit: 100 });
-    expect(bySource.structuredContent.connectors.map((c: { id: string }) => c.id)).toContain(r.structuredContent.connector_id);
-    expect(byCrm.structuredContent.connectors.map((c: { id: string }) => c.id)).not.toContain(r.structuredContent.connector_id);
+    expect(bySource.connectors.map((c) => c.id)).toContain(r.connector_id);
+    expect(byCrm.connectors.map((c) => c.id)).not.toContain(r.connector_id);
     const connected = await t.call("list_connectors", { status: "connected" });
-    expect(connected.structuredContent.connectors).toEqual([]);
+    expect(connected.connectors).toEqual([]);
   });
 });
 

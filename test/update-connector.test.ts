@@ -6,7 +6,8 @@ import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeApi, type FakeApi, type FakeRoute } from "./sandbox/fake-api.js";
-import { startHarness, type Harness, type Sc } from "./support/harness.js";
+import type { ToolInput } from "../tools/index.js";
+import { startHarness, type Harness } from "./support/harness.js";
 import { startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
@@ -103,7 +104,7 @@ describe("update_connector in one process", () => {
     expect(c.settings.dataset).toBe("other");
     expect(c.account).toMatchObject({ project_id: "abc123", dataset: "other" });
     expect(c.health).toBe("healthy");
-    const events = (await h.ok("get_connector_status", { connector_id: id })).recent_events as Sc[];
+    const events = (await h.ok("get_connector_status", { connector_id: id })).recent_events!;
     expect(events[0]!.detail).toContain("key checked against the new settings");
   });
 
@@ -133,19 +134,14 @@ describe("update_connector across two processes on one database", () => {
       servers.push(s);
       await waitForStderr(s.transport, "ready on stdio");
     }
-    const res = await servers[0]!.client.callTool({ name: "submit_connector_key", arguments: { provider: "sanity", api_key: SANITY_KEY, settings: SETTINGS } });
-    id = (res.structuredContent as Sc).id;
+    id = (await servers[0]!.call("submit_connector_key", { provider: "sanity", api_key: SANITY_KEY, settings: SETTINGS })).id;
   });
   afterAll(async () => {
     for (const s of servers) await s.close();
     await api?.close();
   });
 
-  const update = async (s: StdioServer, args: Sc) => {
-    const res = await s.client.callTool({ name: "update_connector", arguments: { connector_id: id, ...args } });
-    if (res.isError) throw new Error(JSON.stringify(res.structuredContent));
-    return res.structuredContent as Sc;
-  };
+  const update = (s: StdioServer, args: Omit<ToolInput<"update_connector">, "connector_id">) => s.call("update_connector", { connector_id: id, ...args });
 
   it("keeps concurrent updates of different settings keys made by different processes", async () => {
     const [a, b] = servers as [StdioServer, StdioServer];
@@ -157,7 +153,7 @@ describe("update_connector across two processes on one database", () => {
         update(a, { label: `A ${i}` }),
         update(b, { roles: i % 2 ? ["source"] : ["sink"] }),
       ]);
-      const c = (await b.client.callTool({ name: "get_connector_status", arguments: { connector_id: id } })).structuredContent as Sc;
+      const c = await b.call("get_connector_status", { connector_id: id });
       expect({ round: i, settings: c.settings, label: c.label, roles: c.roles }).toEqual({
         round: i,
         settings: { ...SETTINGS, api_version: version, perspective: `a${i}` },

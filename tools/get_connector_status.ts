@@ -9,7 +9,7 @@ export default defineTool({
   title: "Get connector status",
   description:
     "Get one connector: its status (pending, connected, error, expired, disabled, revoked), why it is in that state, roles, settings, health and account facts. " +
-    "Use this after start_connector_oauth to see whether the person finished consent, or before using a connector. " +
+    "Use this when start_connector_oauth has run, to see whether the person finished consent, or before using a connector. " +
     "Returns the connector object, plus recent_events (newest first: created, connected, refreshed, refresh_failed, tested, disabled, revoked, …).",
   inputSchema: z.object({ connector_id: connectorId }).strict(),
   outputSchema: connectorSchema.extend({

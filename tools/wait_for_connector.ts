@@ -10,7 +10,7 @@ export default defineTool({
   title: "Wait for a connector to finish connecting",
   description:
     "Wait until a pending connector leaves pending (the person approved or declined in the browser, or the grant failed), then return it. " +
-    "Use this right after start_connector_oauth, once the person has the authorization URL, instead of calling get_connector_status in a loop. " +
+    "Use this when start_connector_oauth has just returned and the person has the authorization URL, instead of calling get_connector_status in a loop. " +
     "Returns the connector object as soon as its status changes, or after timeout_seconds with its current status (still pending is not an error: ask the person whether they opened the link, then wait again). " +
     `When the authorization link expires (${grantTtlText()} after start_connector_oauth) before the person finishes, the wait ends then with the error code state_expired; when the person declines, with consent_denied (start again with start_connector_oauth, passing connector_id to keep the connector). ` +
     "Sends a progress notification every second when the request carries a progress token, so clients with request timeouts can keep the call alive. " +

@@ -45,13 +45,33 @@ export interface OAuthServerOptions {
   idTokenClaims?: string[];
 }
 
+/** A token endpoint's JSON answer as the client received it: tokens on success, `error` on failure. */
+export interface TokenBody {
+  access_token?: string;
+  refresh_token?: string;
+  token_type?: string;
+  expires_in?: number;
+  scope?: string;
+  error?: string;
+  [field: string]: unknown;
+}
+
+/** The tokens a token call issued (its body, with the access token checked to be there). */
+export type IssuedTokens = TokenBody & { access_token: string };
+
+export function issuedBy(call: TokenCall | undefined): IssuedTokens {
+  const body = call?.body;
+  if (!body || typeof body.access_token !== 'string') throw new Error(`no tokens were issued: ${JSON.stringify(call)}`);
+  return { ...body, access_token: body.access_token };
+}
+
 export interface TokenCall {
   grant_type: string;
   client_id?: string;
   status: number;
   at: number;
   /** response body (JSON) as sent to the client */
-  body?: unknown;
+  body?: TokenBody;
   /** the form parameters the client sent (code, code_verifier, refresh_token, client_secret, …) */
   request?: Record<string, unknown>;
   /** true when answered by failNextTokenCalls without reaching oidc-provider */
@@ -66,6 +86,17 @@ export interface RevocationCall {
   token_type_hint?: string;
   status: number;
   at: number;
+}
+
+/** Requests held at the sandbox until release(); waiting() counts the ones held so far. */
+export interface SandboxGate {
+  waiting(): number;
+  release(): void;
+}
+
+/** `first`: hold only the first n requests that arrive; later ones pass (default: all of them). */
+export interface HoldOptions {
+  first?: number;
 }
 
 export interface OAuthServer {
@@ -85,16 +116,21 @@ export interface OAuthServer {
   ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
   /** Answer the next n token requests with this error; `body` may be built from the request's form (to echo it). */
   failNextTokenCalls(n: number, status: number, body: FailureBody): void;
-  /** Hold revocation requests until release() (waiting() counts the held ones). */
-  holdRevocations(): { waiting(): number; release(): void };
+  /** Hold revocation requests until release(). */
+  holdRevocations(opts?: HoldOptions): SandboxGate;
   /** Answer the next n revocation requests with this error, like failNextTokenCalls. */
   failNextRevocations(n: number, status: number, body: FailureBody): void;
-  /** Hold token requests this long before the grant is processed. */
+  /**
+   * Delay every token request this long before the grant is processed: a slow provider for the
+   * bench. Tests order events with the gates below instead.
+   */
   setTokenDelay(ms: number): void;
-  /** Hold token responses this long after the grant was processed (and recorded in tokenCalls). */
-  setTokenResponseDelay(ms: number): void;
-  /** Hold token responses after the grant was processed (and recorded) until release(). */
-  holdTokenResponses(): { waiting(): number; release(): void };
+  /** Hold token requests before the grant is processed until release(). */
+  holdTokenRequests(opts?: HoldOptions): SandboxGate;
+  /** Hold token responses after the grant was processed (and recorded in tokenCalls) until release(). */
+  holdTokenResponses(opts?: HoldOptions): SandboxGate;
+  /** Release every gate still held (for afterEach: a failed test must not leave requests hanging). */
+  releaseGates(): void;
   close(): Promise<void>;
 }
 
@@ -159,25 +195,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Gate {
   promise: Promise<void>;
   waiting: number;
+  limit: number;
+  release(): void;
 }
 
 async function passGate(gate: Gate | undefined): Promise<void> {
-  if (!gate) return;
+  if (!gate || gate.waiting >= gate.limit) return;
   gate.waiting++;
   await gate.promise;
 }
 
-function holdGate<K extends string>(gates: Partial<Record<K, Gate>>, name: K): { waiting(): number; release(): void } {
-  let release = () => {};
-  const gate: Gate = { promise: new Promise<void>((r) => (release = r)), waiting: 0 };
-  gates[name] = gate;
-  return {
-    waiting: () => gate.waiting,
+function holdGate<K extends string>(gates: Partial<Record<K, Gate>>, name: K, opts: HoldOptions = {}): SandboxGate {
+  let open = () => {};
+  const gate: Gate = {
+    promise: new Promise<void>((r) => (open = r)),
+    waiting: 0,
+    limit: opts.first ?? Infinity,
     release: () => {
       if (gates[name] === gate) delete gates[name];
-      release();
+      open();
     },
   };
+  gates[name] = gate;
+  return { waiting: () => gate.waiting, release: gate.release };
 }
 
 export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthServer> {
@@ -258,9 +298,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
   const revocationPath: string = provider.pathFor('revocation', { mountPath: '' }); // served at the root, whatever the issuer's path
   /** Requests held until a test releases them: revocations (before they run), token answers (after the grant). */
-  const gates: { revocation?: Gate; tokenResponse?: Gate } = {};
+  const gates: { revocation?: Gate; tokenRequest?: Gate; tokenResponse?: Gate } = {};
   let tokenDelay = 0;
-  let tokenResponseDelay = 0;
 
   // Discover the real endpoint paths from the provider itself.
   const discoveryPath = '/.well-known/openid-configuration';
@@ -269,6 +308,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   provider.use(async (ctx: any, next: () => Promise<void>) => {
     const isTokenRequest = ctx.method === 'POST' && ctx.path === tokenPath;
     if (isTokenRequest && tokenDelay > 0) await sleep(tokenDelay);
+    if (isTokenRequest) await passGate(gates.tokenRequest);
 
     if (ctx.method === 'GET' && ctx.path === tokenPath && opts.handleGetToken) {
       const params = new URLSearchParams(ctx.querystring);
@@ -282,7 +322,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         client_id: params.get('client_id') ?? undefined,
         status: out.status,
         at: Date.now(),
-        body: out.body,
+        body: out.body as TokenBody,
         request: Object.fromEntries(params),
       });
       return;
@@ -303,7 +343,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
         status: failure.status,
         at: Date.now(),
-        body,
+        body: body as TokenBody,
         request: form,
         injected: true,
       });
@@ -345,7 +385,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
           clientIdFromBasic(ctx.get('authorization')),
         status: ctx.status,
         at: Date.now(),
-        body: ctx.body,
+        body: ctx.body as TokenBody,
         request: { ...(ctx.oidc.body ?? {}) },
       });
     } else if (route === 'revocation') {
@@ -357,7 +397,6 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       });
     }
 
-    if (route === 'token' && tokenResponseDelay > 0) await sleep(tokenResponseDelay);
     if (route === 'token') await passGate(gates.tokenResponse);
 
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
@@ -417,8 +456,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     failNextTokenCalls(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) failQueue.push({ status, body });
     },
-    holdRevocations() {
-      return holdGate(gates, 'revocation');
+    holdRevocations(opts?: HoldOptions) {
+      return holdGate(gates, 'revocation', opts);
     },
     failNextRevocations(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) revocationFailQueue.push({ status, body });
@@ -426,13 +465,17 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     setTokenDelay(ms: number) {
       tokenDelay = ms;
     },
-    setTokenResponseDelay(ms: number) {
-      tokenResponseDelay = ms;
+    holdTokenRequests(opts?: HoldOptions) {
+      return holdGate(gates, 'tokenRequest', opts);
     },
-    holdTokenResponses() {
-      return holdGate(gates, 'tokenResponse');
+    holdTokenResponses(opts?: HoldOptions) {
+      return holdGate(gates, 'tokenResponse', opts);
+    },
+    releaseGates() {
+      for (const gate of Object.values(gates)) gate?.release();
     },
     async close() {
+      for (const gate of Object.values(gates)) gate?.release();
       failQueue = [];
       revocationFailQueue = [];
       server.closeAllConnections?.();

@@ -4,6 +4,7 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterEach } from "vitest";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { tools } from "../../tools/index.js";
 import { createApp, type App } from "../../src/app/app.js";
@@ -15,17 +16,13 @@ import { createMcpServer } from "../../src/transports/mcp-server.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
 import { consentOverHttp } from "../sandbox/consent.js";
 import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
+import type { ToolInput } from "../../tools/index.js";
+import { toolCalls, type ToolCalls } from "./calls.js";
 import { freePort, tempDir } from "./stdio.js";
 
-export type Sc = Record<string, any>;
+export { textOf, toolCalls, type CallResult, type ToolCalls, type ToolError } from "./calls.js";
 
-export interface CallResult {
-  isError?: boolean;
-  structuredContent: Sc;
-  content: Array<{ type: string; text: string }>;
-}
-
-export interface Harness {
+export interface Harness extends ToolCalls {
   app: App;
   ctx: Context;
   client: Client;
@@ -38,13 +35,12 @@ export interface Harness {
   results: string[];
   /** Move this harness's clock forward (or back). */
   advance(ms: number): void;
-  call(name: string, args?: Record<string, unknown>): Promise<CallResult>;
-  /** Call and expect success: the structured result. */
-  ok(name: string, args?: Record<string, unknown>): Promise<Sc>;
-  /** Call and expect failure: the error object { code, message }. */
-  fail(name: string, args?: Record<string, unknown>): Promise<{ code: string; message: string; retryable?: boolean }>;
+  /** Same as call (expect success, typed result); the short name many tests use. */
+  ok: ToolCalls["call"];
+  /** Same as callError (expect failure, the error object). */
+  fail: ToolCalls["callError"];
   /** start_connector_oauth, consent as `login` in the sandbox, follow the callback. */
-  connect(provider: string, args?: Record<string, unknown>, login?: string): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
+  connect(provider: string, args?: Omit<ToolInput<"start_connector_oauth">, "provider">, login?: string): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
   close(): Promise<void>;
 }
 
@@ -90,13 +86,11 @@ export async function startHarness(opts: {
   const client = new Client({ name: "tenex-lifecycle-test", version: "1.0.0" });
   await client.connect(clientSide);
   const results: string[] = [];
-
-  const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const res = (await client.callTool({ name, arguments: args })) as unknown as CallResult;
-    results.push(JSON.stringify(res));
-    return res;
-  };
+  const calls = toolCalls(client, results);
   const h: Harness = {
+    ...calls,
+    ok: calls.call,
+    fail: calls.callError,
     app,
     ctx: app.ctx,
     client,
@@ -109,19 +103,8 @@ export async function startHarness(opts: {
     advance: (ms) => {
       offset += ms;
     },
-    call,
-    ok: async (name, args) => {
-      const res = await call(name, args);
-      if (res.isError) throw new Error(`${name} failed: ${JSON.stringify(res.structuredContent)}`);
-      return res.structuredContent;
-    },
-    fail: async (name, args) => {
-      const res = await call(name, args);
-      if (!res.isError) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(res.structuredContent)}`);
-      return res.structuredContent.error;
-    },
     connect: async (provider, args = {}, login = "alice") => {
-      const start = await h.ok("start_connector_oauth", { provider, ...args });
+      const start = await h.call("start_connector_oauth", { provider, ...args });
       const { callbackUrl } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: redirectUri });
       const res = await fetch(callbackUrl);
       const page = await res.text();
@@ -135,6 +118,33 @@ export async function startHarness(opts: {
     },
   };
   return h;
+}
+
+export interface MovableClock {
+  /** Move the harness's clock forward (or back) for the rest of this test. */
+  advance(ms: number): void;
+  /** Undo every move so far (runs by itself after each test). */
+  reset(): void;
+}
+
+/**
+ * The clock of a harness shared by a file's tests, moved only for the test that moves it: every
+ * advance() is undone after each test. Call at file or describe level (it registers afterEach).
+ */
+export function movableClock(harness: () => Harness): MovableClock {
+  let moved = 0;
+  const clock: MovableClock = {
+    advance: (ms) => {
+      moved += ms;
+      harness().advance(ms);
+    },
+    reset: () => {
+      if (moved !== 0) harness().advance(-moved);
+      moved = 0;
+    },
+  };
+  afterEach(() => clock.reset());
+  return clock;
 }
 
 /** The usual pair: a HubSpot stand-in and an in-process server pointed at it, on a fresh callback port. */

@@ -1,15 +1,18 @@
 // Spawn the built server over stdio and talk to it with the SDK's Client. The transport
 // records every raw stdout line so tests can assert stdout carries only JSON-RPC.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
+import { toolCalls, type ToolCalls } from "./calls.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
@@ -96,8 +99,10 @@ export class RecordingStdioTransport implements Transport {
   }
 }
 
-export interface StdioServer {
+export interface StdioServer extends ToolCalls {
   client: Client;
+  /** Every tool result's JSON, for leak checks. */
+  results: string[];
   transport: RecordingStdioTransport;
   close(): Promise<void>;
 }
@@ -107,7 +112,10 @@ export async function startStdioServer(env: Record<string, string>, opts: { clie
   const transport = new RecordingStdioTransport({ env });
   const client = new Client({ name: "tenex-test", version: "1.0.0" }, { capabilities: (opts.clientCapabilities ?? {}) as never });
   await client.connect(transport);
+  const results: string[] = [];
   return {
+    ...toolCalls(client, results),
+    results,
     client,
     transport,
     close: async () => {
@@ -117,11 +125,82 @@ export async function startStdioServer(env: Record<string, string>, opts: { clie
   };
 }
 
-/** Wait until the server's stderr shows a line containing `text`. */
-export async function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!t.stderr.includes(text)) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for "${text}" in stderr:\n${t.stderr}`);
-    await new Promise((r) => setTimeout(r, 25));
+/**
+ * Resolves when a child process's output shows `text`: `read()` returns all of it so far and is
+ * checked on every chunk the stream emits (no polling). Fails if the process exits first or
+ * nothing shows within `timeoutMs`. Usable in hooks, where expect.poll is not.
+ */
+export function waitForOutput(child: ChildProcess, stream: Readable, read: () => string, text: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      stream.off("data", check);
+      child.off("exit", exited);
+      if (err) reject(err);
+      else resolve();
+    };
+    // Registered after the caller's own "data" listener, so read() already holds the chunk.
+    const check = () => read().includes(text) && done();
+    const exited = () => done(new Error(`the process exited before "${text}" showed in its output:\n${read()}`));
+    const timer = setTimeout(() => done(new Error(`"${text}" did not show within ${timeoutMs} ms:\n${read()}`)), timeoutMs);
+    stream.on("data", check);
+    child.once("exit", exited);
+    if (read().includes(text)) done();
+    else if (child.exitCode !== null || child.signalCode !== null) exited();
+  });
+}
+
+/** Resolves when the server's stderr shows a line containing `text` (see waitForOutput). */
+export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+  return waitForOutput(t.child, t.child.stderr, () => t.stderr, text, timeoutMs);
+}
+
+export interface StdioHubSpot {
+  sandbox: HubSpotSandbox;
+  /** The built server over stdio, its callback listener ready. */
+  server: StdioServer;
+  port: number;
+  redirectUri: string;
+  /** The server's data directory (database, generated master key). */
+  dir: string;
+  dbPath: string;
+  /** The server's environment: start another process with it to share the database and the port. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual stdio set-up: a fresh callback port, a HubSpot stand-in redirecting to it, and the
+ * built server over stdio on a fresh database, once its callback listener is ready.
+ */
+export async function startStdioHubSpot(opts: { clientCapabilities?: Record<string, unknown> } = {}): Promise<StdioHubSpot> {
+  const port = await freePort();
+  const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
+  const sandbox = await startHubSpotSandbox({ redirectUri });
+  const dir = tempDir();
+  const dbPath = path.join(dir, "tenex.db");
+  const env = { TENEX_DB: dbPath, TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+  let server: StdioServer | undefined;
+  try {
+    server = await startStdioServer(env, opts);
+    await waitForStderr(server.transport, "oauth callback listener ready");
+  } catch (err) {
+    await server?.close();
+    await sandbox.close();
+    throw err;
   }
+  const started = server;
+  return {
+    sandbox,
+    server: started,
+    port,
+    redirectUri,
+    dir,
+    dbPath,
+    env,
+    close: async () => {
+      await started.close();
+      await sandbox.close();
+    },
+  };
 }
