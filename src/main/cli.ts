@@ -1,7 +1,5 @@
 import { keysCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
-import { serveHttp } from "./http.js";
-import { serveStdio } from "./stdio.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
@@ -29,14 +27,15 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + "\n");
     return;
   }
-  if (cmd === "serve" && rest.includes("--http")) return serveHttp(rest);
+  // The serve modes load the MCP SDK and HTTP code; admin commands start without them.
+  if (cmd === "serve" && rest.includes("--http")) return (await import("./http.js")).serveHttp(rest);
   if (cmd === "workspaces") return workspacesCommand(rest);
   if (cmd === "keys") return keysCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");
     const unknown = rest.filter((a) => a !== "--open-browser");
     if (unknown.length > 0) fail(`unknown option ${unknown[0]}\n${USAGE}`, 2);
-    return serveStdio({ openBrowser });
+    return (await import("./stdio.js")).serveStdio({ openBrowser });
   }
   if (cmd === "providers") return providersCommand();
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);
