@@ -125,8 +125,8 @@ describe("callback port held by another program", () => {
   });
 
   it("says which port and what to set on stderr, and keeps serving tools", async () => {
-    await waitForStderr(server.transport, "used by another program");
-    const line = server.transport.stderr.split("\n").find((l) => l.includes("used by another program"))!;
+    await waitForStderr(server.transport, "is held by another program");
+    const line = server.transport.stderr.split("\n").find((l) => l.includes("is held by another program"))!;
     expect(line).toContain(`127.0.0.1:${port}`);
     expect(line).toContain("TENEX_CALLBACK_PORT");
     expect(JSON.parse(line).level).toBe("error");
