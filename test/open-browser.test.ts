@@ -77,7 +77,7 @@ describe.runIf(process.platform === "linux")("serve --open-browser with a stand-
       const res = await server.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } });
       await expect.poll(() => fs.existsSync(out), { timeout: 5000 }).toBe(true);
       expect(fs.readFileSync(out, "utf8").trim()).toBe((res.structuredContent as { authorization_url: string }).authorization_url);
-      expect(server.transport.stderr).toContain("opened the authorization URL in the default browser");
+      await expect.poll(() => server.transport.stderr).toContain("opened the authorization URL in the default browser");
       expect(server.transport.stderr).not.toContain("open-browser-test-secret");
     } finally {
       await server.close();

@@ -58,7 +58,7 @@ describe("two stdio servers on one database and one callback port", () => {
     events.push("callback sent");
     const page = await fetch(callbackUrl);
     expect(page.status).toBe(200);
-    expect(page.headers.get("x-tenex-connectors")).toBe("1");
+    expect(page.headers.get("x-tenex-connectors")).toMatch(/^[0-9a-f]{16}$/);
     expect(await page.text()).toContain(`Connected HubSpot as portal ${portalIdFor("ida")}`);
 
     // The other process noticed through the database: its wait ended, its client was told.
@@ -109,8 +109,8 @@ describe("callback port held by another program", () => {
   });
 
   it("says which port and what to set on stderr, and keeps serving tools", async () => {
-    await waitForStderr(server.transport, "used by another program");
-    const line = server.transport.stderr.split("\n").find((l) => l.includes("used by another program"))!;
+    await waitForStderr(server.transport, "is held by another program");
+    const line = server.transport.stderr.split("\n").find((l) => l.includes("is held by another program"))!;
     expect(line).toContain(`127.0.0.1:${port}`);
     expect(line).toContain("TENEX_CALLBACK_PORT");
     expect(JSON.parse(line).level).toBe("error");

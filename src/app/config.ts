@@ -1,4 +1,7 @@
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
 import type { LogLevel } from "../common/log.js";
 import type { Limits } from "../store/quotas.js";
@@ -33,9 +36,40 @@ export interface Config {
 
 const STANDARD = ["CLIENT_ID", "CLIENT_SECRET", "AUTHORIZATION_URL", "TOKEN_URL", "REVOCATION_URL", "API_BASE_URL"] as const;
 
+/** The package folder (the one holding package.json), from this file's place in src/ or dist/src/. */
+function packageDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+function writable(dir: string): boolean {
+  // A folder not made yet is writable when its parent is.
+  const target = fs.existsSync(dir) ? dir : path.dirname(dir);
+  try {
+    fs.accessSync(target, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The data folder when TENEX_DB is not set: the package's `data/` when this user can write it,
+ * else `$XDG_DATA_HOME/tenex-connectors` (`~/.local/share/tenex-connectors`). Never relative to
+ * the working directory: clients start servers from anywhere (often `/`).
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv, pkgDir = packageDir()): string {
+  const own = path.join(pkgDir, "data");
+  if (writable(own)) return own;
+  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(env.HOME || os.homedir(), ".local", "share");
+  return path.join(xdg, "tenex-connectors");
+}
+
 /** Read configuration from an environment. The only place that reads env variables. */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
-  const dbPath = env.TENEX_DB ? path.resolve(cwd, env.TENEX_DB) : path.resolve(cwd, "data", "tenex.db");
+  const dataDir = env.TENEX_DB ? undefined : defaultDataDir(env);
+  const dbPath = env.TENEX_DB ? path.resolve(cwd, env.TENEX_DB) : path.join(dataDir!, "tenex.db");
   const port = env.TENEX_CALLBACK_PORT ? Number(env.TENEX_CALLBACK_PORT) : 8765;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`TENEX_CALLBACK_PORT must be a port number (0-65535), got "${env.TENEX_CALLBACK_PORT}"`);
@@ -73,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   }
   return {
     db_path: dbPath,
-    data_dir: env.TENEX_DB ? path.dirname(dbPath) : path.resolve(cwd, "data"),
+    data_dir: dataDir ?? path.dirname(dbPath),
     master_key: env.TENEX_MASTER_KEY || undefined,
     previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     api_key: env.TENEX_API_KEY || undefined,

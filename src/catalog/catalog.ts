@@ -78,6 +78,12 @@ export class Catalog {
   }
 }
 
+/** A value copied from the README or mcp.json unchanged (`…`, `your-hubspot-client-id`, `<client id>`) is not a credential. */
+export function isRealCredential(value: string | undefined): value is string {
+  if (!value) return false;
+  return !/^(\.\.\.|your[-_].*|<.*>|changeme|xxx+|todo)$/i.test(value.trim()) && !value.includes("…");
+}
+
 /** Build the running catalog: parse every definition and apply operator overrides. */
 export function buildCatalog(definitions: unknown[], configs: Partial<Record<ProviderId, ProviderConfig>>): Catalog {
   const providers: Provider[] = [];
@@ -115,7 +121,7 @@ export function buildCatalog(definitions: unknown[], configs: Partial<Record<Pro
       oauth_overrides: def.oauth ? overrides : {},
       ...(apiOverride ? { api_base_url_override: apiOverride.replace(/\/+$/, "") } : {}),
       env: cfg.extra,
-      configured: Boolean(oauth?.client_id && oauth?.client_secret),
+      configured: isRealCredential(oauth?.client_id) && isRealCredential(oauth?.client_secret),
     });
   }
   for (const id of PROVIDER_IDS) {

@@ -72,6 +72,8 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
     throw new ConnectorError("auth_type_unsupported", `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`);
   }
   if (!provider.configured) throw notConfigured(provider);
+  // A link is handed out only when the callback can finish it.
+  await ctx.callbackCheck?.();
   // A lapsed link settles first, so a connector still reading pending from it can be reconnected.
   if (input.connector_id) await expireAbandonedGrants(ctx, workspaceId, [input.connector_id]);
   const existing = input.connector_id ? await reconnectable(ctx, workspaceId, input.connector_id, provider) : undefined;

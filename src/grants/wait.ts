@@ -15,7 +15,7 @@ export interface WaitOptions {
   progressEveryMs?: number;
 }
 
-export type WaitEnd = "settled" | "timeout" | "cancelled" | "not_pending";
+export type WaitEnd = "settled" | "timeout" | "cancelled" | "not_pending" | "shutdown";
 
 /**
  * Wait until a connector leaves `pending`, the timeout passes, or the caller cancels; then
@@ -28,7 +28,7 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
   // An abandoned grant settles now; a live one is settled by a timer at its expiry below.
   await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status !== "pending" || opts.signal.aborted) return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
+  if (row.status !== "pending" || opts.signal.aborted || ctx.closing?.aborted) return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
 
   const started = Date.now();
   const totalS = Math.round(opts.timeoutMs / 1000);
@@ -38,7 +38,10 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
   let progressTimer: NodeJS.Timeout | undefined;
   let timeoutTimer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
-  let inflight: Promise<void> = Promise.resolve();
+  // Shutdown ends the wait at once with the connector as it is (still pending): the agent can wait again on a new server.
+  let onClosing = () => {};
+  const progress = opts.progress ? progressReporter(opts.progress, started, totalS, providerName) : undefined;
+  progress?.tick();
 
   const end = await new Promise<WaitEnd>((resolve) => {
     stopWatching = ctx.watcher.watch(connectorId, () => resolve("settled"));
@@ -47,19 +50,9 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
     stopExpiry = expireWhenDue(ctx, workspaceId, connectorId);
     onAbort = () => resolve("cancelled");
     opts.signal.addEventListener("abort", onAbort, { once: true });
-    if (opts.progress) {
-      let last = -1;
-      const send = () => {
-        const elapsedS = Math.min(totalS, Math.floor((Date.now() - started) / 1000));
-        // Progress must increase with every notification.
-        if (elapsedS <= last) return;
-        last = elapsedS;
-        const message = `Waiting for the person to approve ${providerName} in the browser (${elapsedS} s of ${totalS} s).`;
-        inflight = inflight.then(() => opts.progress?.(elapsedS, totalS, message)).catch(() => undefined);
-      };
-      send();
-      progressTimer = setInterval(send, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
-    }
+    onClosing = () => resolve("shutdown");
+    ctx.closing?.addEventListener("abort", onClosing, { once: true });
+    if (progress) progressTimer = setInterval(() => progress.tick(), opts.progressEveryMs ?? PROGRESS_EVERY_MS);
     // The connector may have settled between the first read and the watch.
     void getConnectorRow(ctx.db, workspaceId, connectorId).then(
       (r) => r.status !== "pending" && resolve("not_pending"),
@@ -72,9 +65,32 @@ export async function waitForConnector(ctx: GrantDeps, workspaceId: string, conn
   clearTimeout(timeoutTimer);
   clearInterval(progressTimer);
   opts.signal.removeEventListener("abort", onAbort);
-  await inflight;
+  ctx.closing?.removeEventListener("abort", onClosing);
+  // A wait that ended (settled or timed out) reports its total, so a client's progress bar completes.
+  if (end === "settled" || end === "not_pending" || end === "timeout") progress?.finish();
+  await progress?.flushed();
   ctx.log.info("wait_for_connector ended", { connector_id: connectorId, end, waited_ms: Date.now() - started });
   return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
+}
+
+/** Progress notifications in elapsed seconds, strictly increasing, sent one after another. */
+function progressReporter(send: NonNullable<WaitOptions["progress"]>, started: number, totalS: number, providerName: string) {
+  let last = -1;
+  let chain: Promise<void> = Promise.resolve();
+  const emit = (value: number, message: string) => {
+    // Progress must increase with every notification.
+    if (value <= last) return;
+    last = value;
+    chain = chain.then(() => send(value, totalS, message)).catch(() => undefined);
+  };
+  return {
+    tick: () => {
+      const elapsedS = Math.min(totalS, Math.floor((Date.now() - started) / 1000));
+      emit(elapsedS, `Waiting for the person to approve ${providerName} in the browser (${elapsedS} s of ${totalS} s).`);
+    },
+    finish: () => emit(totalS, `Done waiting for ${providerName}.`),
+    flushed: () => chain,
+  };
 }
 
 /**

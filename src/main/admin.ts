@@ -3,7 +3,7 @@ import { loadConfig } from "../app/config.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { listProviders } from "../catalog/listing.js";
 import { openDatabase, type OpenedDatabase } from "../store/db.js";
-import { createApiKey, createWorkspace, findWorkspace, listApiKeys, revokeApiKey } from "../store/workspaces.js";
+import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
 
 async function withDatabase<T>(fn: (db: OpenedDatabase["db"]) => Promise<T>): Promise<T> {
@@ -19,7 +19,7 @@ async function withDatabase<T>(fn: (db: OpenedDatabase["db"]) => Promise<T>): Pr
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 const now = () => new Date().toISOString();
 
-/** `workspaces create NAME`: prints `{ "id", "name" }`. */
+/** `workspaces create NAME`: prints `{ "id", "name" }`; `workspaces list`: `[ { id, name, created_at } ]`. */
 export async function workspacesCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const args = parseArgs(rest, { values: [], flags: [] });
@@ -29,7 +29,12 @@ export async function workspacesCommand(argv: string[]): Promise<void> {
     print(await withDatabase((db) => createWorkspace(db, name, now())));
     return;
   }
-  throw new UsageError(sub ? `unknown workspaces command "${sub}"` : "workspaces needs a command: create NAME");
+  if (sub === "list") {
+    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    print(await withDatabase((db) => listWorkspaces(db)));
+    return;
+  }
+  throw new UsageError(sub ? `unknown workspaces command "${sub}"` : "workspaces needs a command: create NAME, or list");
 }
 
 /** `keys create --workspace X` (prints the key alone, once), `keys list [--workspace X]`, `keys revoke KEY_ID`. */

@@ -9,6 +9,7 @@ const USAGE = `Usage:
                                   (default 127.0.0.1:8080; --no-auth-loopback: requests without a key
                                   act for the local workspace, loopback hosts only)
   tenex-connectors workspaces create NAME               prints { "id", "name" }
+  tenex-connectors workspaces list                      prints [ { id, name, created_at } ]
   tenex-connectors keys create --workspace ID_OR_NAME   prints a new tnx_ key, once
   tenex-connectors keys list [--workspace ID_OR_NAME]   prints [ { id, workspace_id, prefix, created_at, revoked_at } ] (never the key)
   tenex-connectors keys revoke KEY_ID                   the key stops working at once
@@ -41,10 +42,20 @@ async function main(argv: string[]): Promise<void> {
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);
 }
 
+/** A file-system refusal on the data folder, with the way out: TENEX_DB. */
+function explain(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = err instanceof Error ? err.message : String(err);
+  if (["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e?.code ?? "")) {
+    return `${message}\nThe database folder cannot be created or written here${e.path ? ` (${e.path})` : ""}. Set TENEX_DB to a file in a folder you can write, for example TENEX_DB="$HOME/.local/share/tenex-connectors/tenex.db".`;
+  }
+  return message;
+}
+
 /** Run the command line; errors go to stderr with a non-zero exit. */
 export function runCli(argv: string[]): void {
   main(argv).catch((err: unknown) => {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
-    fail(err instanceof Error ? err.message : String(err));
+    fail(explain(err));
   });
 }

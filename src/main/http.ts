@@ -38,7 +38,12 @@ async function listenOrClose(server: HttpServer, app: App, args: HttpArgs): Prom
   } catch (err) {
     await app.close();
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot listen on ${args.host}:${args.port}: ${code ?? (err as Error).message}`);
+    const next: Record<string, string> = {
+      EADDRINUSE: `another program is listening there; pick another port with --port (for example --port ${args.port === 8080 ? 8081 : 8080}), or stop the other program`,
+      EACCES: "this user may not listen on that port; pick one above 1023 with --port",
+      EADDRNOTAVAIL: "this machine has no such address; use --host 127.0.0.1, or an address of this machine",
+    };
+    throw new Error(`cannot listen on ${args.host}:${args.port}: ${code ?? (err as Error).message}${code && next[code] ? `: ${next[code]}` : ""}.`);
   }
 }
 
@@ -58,6 +63,8 @@ export async function serveHttp(argv: string[]): Promise<void> {
     noAuthLoopback: args.noAuthLoopback,
   });
   const bound = await listenOrClose(server, app, args);
+  const closing = new AbortController();
+  app.ctx.closing = closing.signal;
   // Without TENEX_PUBLIC_URL, providers send people back to this listener directly.
   app.ctx.redirectUri = redirectUriFor(config, "http", bound);
   if (!config.public_url && !isLoopbackHost(args.host)) {
@@ -66,6 +73,8 @@ export async function serveHttp(argv: string[]): Promise<void> {
   onShutdown(
     log,
     [
+      // Waits return the connector as it is at once, so in-flight requests finish well within the grace.
+      { what: "ending waits", close: async () => closing.abort() },
       { what: "http shutdown", close: () => server.close() },
       { what: "database close", close: () => app.close() },
     ],

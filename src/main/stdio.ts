@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { serveStdio as serveMcpStdio } from "@modelcontextprotocol/server/stdio";
 import { tools } from "../../tools/index.js";
 import { createApp, redirectUriFor } from "../app/app.js";
@@ -5,7 +6,9 @@ import { loadConfig } from "../app/config.js";
 import { createLogger, logUnhandledRejections } from "../common/log.js";
 import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "../store/workspaces.js";
 import { startCallbackListener } from "../transports/callback/listener.js";
+import { InFlightCalls } from "../transports/in-flight.js";
 import { createMcpServer } from "../transports/mcp-server.js";
+import { lingerForGrants, trackStartedGrants } from "./linger.js";
 import { openInBrowser } from "./open-browser.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -13,9 +16,14 @@ import { onShutdown } from "./shutdown.js";
 async function workspaceFor(db: Parameters<typeof authenticateApiKey>[0], apiKey: string | undefined): Promise<{ workspaceId: string; keyId?: string; authorize?: () => Promise<void> }> {
   if (!apiKey) return { workspaceId: LOCAL_WORKSPACE_ID };
   const auth = await authenticateApiKey(db, apiKey);
-  if (!auth) throw new Error("TENEX_API_KEY is not a valid, unrevoked key");
+  if (!auth) throw new Error("TENEX_API_KEY is not a valid, unrevoked key. Create one with `tenex-connectors keys create --workspace NAME`, or unset TENEX_API_KEY to act for the local workspace.");
   // A key revoked while this server runs stops working at once.
   return { workspaceId: auth.workspace_id, keyId: auth.key_id, authorize: () => assertKeyLive(db, auth.key_id) };
+}
+
+/** Which database a callback listener serves, told to siblings probing the port (a hash: the path itself may carry a password). */
+function databaseTag(dbPath: string): string {
+  return createHash("sha256").update(dbPath).digest("hex").slice(0, 16);
 }
 
 /** `tenex-connectors [serve] [--open-browser]`: the MCP server on stdio, with the OAuth callback listener. */
@@ -29,12 +37,18 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
     await app.close();
     throw err;
   });
-  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port });
+  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port, databaseTag: databaseTag(config.db_path) });
   // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
+  app.ctx.callbackCheck = () => listener.assertCanFinish();
+  const closing = new AbortController();
+  app.ctx.closing = closing.signal;
+  const started = trackStartedGrants(app.ctx);
+  const calls = new InFlightCalls();
   const session = {
     workspace_id: workspaceId,
     key_id: keyId ?? null,
+    calls,
     ...(authorize ? { authorize } : {}),
     ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
   };
@@ -44,11 +58,26 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
     onerror: (err) => log.debug("mcp stdio error", { error: err.message }),
   });
   const shutdown = onShutdown(log, [
+    // Waits return the connector as it is, and their answers go out before the transport closes.
+    {
+      what: "ending waits",
+      close: () => {
+        closing.abort();
+        return calls.drained();
+      },
+    },
     { what: "callback listener close", close: () => listener.close() },
     { what: "mcp server close", close: () => mcp.close() },
     { what: "database close", close: () => app.close() },
   ]);
-  process.stdin.on("end", () => void shutdown("stdin ended"));
-  process.stdin.on("close", () => void shutdown("stdin closed"));
+  let gone = false;
+  const clientGone = async (why: string) => {
+    if (gone || closing.signal.aborted) return;
+    gone = true;
+    await lingerForGrants(app.ctx, started, listener, log, closing.signal).catch((err: unknown) => log.error("keeping the callback listener up failed", { error: err }));
+    await shutdown(why);
+  };
+  process.stdin.on("end", () => void clientGone("stdin ended"));
+  process.stdin.on("close", () => void clientGone("stdin closed"));
   log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
 }

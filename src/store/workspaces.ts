@@ -21,12 +21,21 @@ export async function createWorkspace(db: DB, name: string, now: string): Promis
   return { id: ws.id, name: ws.name };
 }
 
+/** Every workspace, oldest first: `tenex-connectors workspaces list`. */
+export async function listWorkspaces(db: DB): Promise<Array<{ id: string; name: string; created_at: string }>> {
+  return db.selectFrom("workspaces").select(["id", "name", "created_at"]).orderBy("created_at").orderBy("id").execute();
+}
+
 /** A workspace by id, else by name (ids win, so a name from before names were checked cannot shadow an id). */
 export async function findWorkspace(db: DB, idOrName: string): Promise<{ id: string; name: string }> {
   const ws =
     (await db.selectFrom("workspaces").select(["id", "name"]).where("id", "=", idOrName).executeTakeFirst()) ??
     (await db.selectFrom("workspaces").select(["id", "name"]).where("name", "=", idOrName).executeTakeFirst());
-  if (!ws) throw new ConnectorError("not_found", `No workspace "${idOrName}".`);
+  if (!ws) {
+    const names = (await listWorkspaces(db)).map((w) => w.name);
+    const known = names.length ? `The workspaces are: ${names.slice(0, 10).join(", ")}${names.length > 10 ? ", …" : ""}.` : "There are no workspaces yet.";
+    throw new ConnectorError("not_found", `No workspace "${idOrName}". ${known} List them with \`tenex-connectors workspaces list\`; create one with \`tenex-connectors workspaces create NAME\`.`);
+  }
   return ws;
 }
 

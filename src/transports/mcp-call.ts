@@ -19,6 +19,7 @@ import {
 import type { GrantDeps } from "../grants/deps.js";
 import { errorResult, invokeTool, refusal, unknownToolMessage } from "./boundary.js";
 import { CONSENT_INPUT, consentAnswerOf, mintConsentState, type ConsentState } from "./request-state.js";
+import type { InFlightCalls } from "./in-flight.js";
 import type { AnyToolDefinition, SessionHandle, ToolContext } from "./tool.js";
 
 export interface SessionOptions {
@@ -32,6 +33,8 @@ export interface SessionOptions {
    * (stdio mode with TENEX_API_KEY: the key is checked again, so a revoked key stops at once).
    */
   authorize?: () => Promise<void>;
+  /** Counts running calls, so shutdown can let them answer first (stdio mode). */
+  calls?: InFlightCalls;
 }
 
 export interface CallDeps {
@@ -65,6 +68,11 @@ export function isMalformedCall(params: unknown): boolean {
 
 /** A tools/call handler over the tool registry, for both generations. */
 export function toolCaller(d: CallDeps): (params: unknown, sctx: ServerContext) => Promise<CallResult> {
+  const call = oneCall(d);
+  return (params, sctx) => (d.session.calls ? d.session.calls.track(call(params, sctx)) : call(params, sctx));
+}
+
+function oneCall(d: CallDeps): (params: unknown, sctx: ServerContext) => Promise<CallResult> {
   return async (params, sctx) => {
     if (!isPlainObject(params) || typeof params.name !== "string") {
       return refusal(d.ctx.log, "invalid_input", "tools/call needs params { name, arguments }: name is the tool's name (a string), arguments an object. Call tools/list to see the tools.", "tools/call");

@@ -4,6 +4,7 @@ import { callbackPage } from "./page.js";
 import { completeCallback } from "../../grants/callback.js";
 import { renderPage } from "./html.js";
 import type { GrantDeps } from "../../grants/deps.js";
+import { ConnectorError } from "../../common/errors.js";
 
 export const CALLBACK_PATH = "/oauth/callback";
 const MARKER_HEADER = "x-tenex-connectors";
@@ -15,7 +16,6 @@ const PAGE_HEADERS = {
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  [MARKER_HEADER]: "1",
 };
 
 /** Serve one callback request (shared by the stdio listener and HTTP mode). */
@@ -52,28 +52,54 @@ function notFound(res: http.ServerResponse): void {
 export interface CallbackListener {
   /** The bound port, or null while another process holds it. */
   port(): number | null;
+  /**
+   * Throws invalid_state (retryable) when a grant started now could not finish: the port is
+   * held by anything but a tenex-connectors sibling on the same database. Asks the holder anew.
+   */
+  assertCanFinish(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Who holds a callback port we could not bind: another tenex-connectors answers with its marker header. */
-async function describeHolder(host: string, port: number): Promise<"another tenex-connectors process" | "another program"> {
+/** Who holds a callback port we could not bind. A tenex-connectors listener answers with its marker header: the tag of its database. */
+export type Holder = { kind: "sibling" } | { kind: "other_database" } | { kind: "other"; server?: string } | { kind: "silent" };
+
+async function describeHolder(host: string, port: number, tag: string): Promise<Holder> {
   try {
     const r = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${CALLBACK_PATH}`, { signal: AbortSignal.timeout(1000) });
     await r.body?.cancel();
-    return r.headers.get(MARKER_HEADER) ? "another tenex-connectors process" : "another program";
+    const marker = r.headers.get(MARKER_HEADER);
+    // "1": a version that did not tag its database; it was always assumed to share ours.
+    if (marker === tag || marker === "1") return { kind: "sibling" };
+    if (marker) return { kind: "other_database" };
+    const server = r.headers.get("server")?.replace(/[^\x20-\x7e]/g, "").slice(0, 60);
+    return server ? { kind: "other", server } : { kind: "other" };
   } catch {
-    return "another program";
+    return { kind: "silent" };
   }
 }
 
+function holderText(h: Holder): string {
+  if (h.kind === "other_database") return "another tenex-connectors server that uses a different database";
+  if (h.kind === "other") return h.server ? `another program (it answers HTTP as "${h.server}")` : "another program (a web server)";
+  return "another program";
+}
+
+/** What to do about a port another program holds: one text for the log and for the tool result. */
+export function busyPortAdvice(host: string, port: number, h: Holder): string {
+  return (
+    `The OAuth callback port ${host}:${port} is held by ${holderText(h)}, so a sign-in link started here could not finish. ` +
+    `Either close that program (find it with \`lsof -i :${port}\` or \`ss -ltnp 'sport = :${port}'\`); this server takes the port over within seconds; ` +
+    `or start this server with TENEX_CALLBACK_PORT set to a free port and register http://${host}:<that port>${CALLBACK_PATH} as a redirect URI of the provider's OAuth app.`
+  );
+}
+
 /** Say once, in the log, why grants cannot finish in this process while the port is taken. */
-async function reportBusyPort(ctx: GrantDeps, opts: { host: string; port: number }, retryMs: number): Promise<void> {
-  if ((await describeHolder(opts.host, opts.port)) === "another tenex-connectors process") {
+async function reportBusyPort(ctx: GrantDeps, opts: { host: string; port: number; tag: string }, retryMs: number): Promise<void> {
+  const holder = await describeHolder(opts.host, opts.port, opts.tag);
+  if (holder.kind === "sibling") {
     ctx.log.info(`callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`);
   } else {
-    ctx.log.error(
-      `callback port ${opts.host}:${opts.port} is used by another program, so OAuth grants cannot finish here. Set TENEX_CALLBACK_PORT to a free port (and register that redirect URI with your OAuth apps), or stop the other program. Retrying every ${retryMs / 1000}s.`,
-    );
+    ctx.log.error(`${busyPortAdvice(opts.host, opts.port, holder)} Retrying every ${retryMs / 1000}s.`);
   }
 }
 
@@ -93,9 +119,10 @@ class RetryingListener implements CallbackListener {
 
   constructor(
     private readonly ctx: GrantDeps,
-    private readonly opts: { host: string; port: number; retryMs: number },
+    private readonly opts: { host: string; port: number; retryMs: number; tag: string },
   ) {
     this.server = http.createServer((req, res) => {
+      res.setHeader(MARKER_HEADER, opts.tag);
       const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
       if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
       else notFound(res);
@@ -108,6 +135,14 @@ class RetryingListener implements CallbackListener {
 
   port(): number | null {
     return this.bound;
+  }
+
+  async assertCanFinish(): Promise<void> {
+    if (this.bound !== null || this.closed) return;
+    const holder = await describeHolder(this.opts.host, this.opts.port, this.opts.tag);
+    if (holder.kind === "sibling") return;
+    const advice = busyPortAdvice(this.opts.host, this.opts.port, holder);
+    throw new ConnectorError("invalid_state", `${advice} Then call start_connector_oauth again; nothing was started.`, { retryable: true });
   }
 
   close(): Promise<void> {
@@ -163,6 +198,6 @@ class RetryingListener implements CallbackListener {
  * keeps serving tools and retries, so it takes the port over when its owner exits; grants
  * it starts meanwhile are finished by the owner, which shares the database.
  */
-export function startCallbackListener(ctx: GrantDeps, opts: { host: string; port: number; retryMs?: number }): Promise<CallbackListener> {
-  return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000 }).ready;
+export function startCallbackListener(ctx: GrantDeps, opts: { host: string; port: number; retryMs?: number; databaseTag?: string }): Promise<CallbackListener> {
+  return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000, tag: opts.databaseTag ?? "1" }).ready;
 }

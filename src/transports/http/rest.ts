@@ -133,6 +133,17 @@ export class RestApi {
     return this.compiled.some((c) => c.pattern.test(sub));
   }
 
+  /**
+   * Error messages are written for agents and name tools ("Use list_connectors …"); a REST caller
+   * is told the route instead ("Use GET /api/v1/connectors …"). Tools without a route keep their name.
+   */
+  inRestTerms(message: string): string {
+    return message.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (word) => {
+      const hit = this.compiled.find((c) => c.tool.name === word);
+      return hit ? `${hit.route.method} ${API_BASE}${hit.route.path}` : word;
+    });
+  }
+
   async handle(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, url: URL): Promise<void> {
     const sub = url.pathname.slice(API_BASE.length);
     const candidates = this.compiled.filter((c) => c.pattern.test(sub));
@@ -205,7 +216,10 @@ export class RestApi {
       const result = await invokeTool(hit.tool, args, toolCtx);
       // The client hung up: the call was cancelled and there is nobody to answer.
       if (abort.signal.aborted) return;
-      if (result.isError) return sendJson(res, httpStatusOf(result.structuredContent.error.code), result.structuredContent);
+      if (result.isError) {
+        const error = { ...result.structuredContent.error, message: this.inRestTerms(result.structuredContent.error.message) };
+        return sendJson(res, httpStatusOf(error.code), { ...result.structuredContent, error });
+      }
       sendJson(res, hit.route.status ?? 200, result.structuredContent);
     } finally {
       res.off("close", onClose);

@@ -4,6 +4,7 @@ import type { GrantDeps } from "../../grants/deps.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
+import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
 import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
@@ -75,6 +76,8 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
   return [
     { name: "health", matches: exact(HEALTH_PATH), anyHost: true, auth: false, handle: (_req, res) => health(d.ctx, res) },
     { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res) },
+    // Before the Host check: what a client is told after a 401 should not depend on how it reached us.
+    { name: "oauth-probe", matches: isOAuthProbe, anyHost: true, auth: false, handle: async (_req, res) => answerOAuthProbe(res) },
     { name: "openapi", matches: exact(OPENAPI_PATH), methods: ["GET", "HEAD"], auth: false, handle: async (req, res) => openapi(req, res, d.openapi) },
     {
       name: "mcp",
