@@ -76,6 +76,8 @@ export async function seedDatabase(n: number): Promise<SeededDb> {
       if (i === 0) firstId = r.connector_id;
     }
     copyRows(app.database.sqlite, Math.min(n, CORE_MADE), n);
+    // Served from the main file, as a database at rest would be, not from a large write-ahead log.
+    app.database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
   } finally {
     await app.close();
   }
