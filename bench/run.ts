@@ -6,7 +6,11 @@
 //   wake_cross_process  the same, with the callback handled by a second server on the database
 //                       (noticed through PRAGMA data_version polling)
 //   refresh_50          50 concurrent test_connector calls on a token about to expire
+// Then the floor comparison (bench/compare.ts): this project against the bare v2 SDK server
+// (bench/floor.mjs) on the same transport, ratio, goal, meets/misses (issue 14). `--only-floor`
+// runs just that part.
 import { performance } from "node:perf_hooks";
+import { coldStart, httpRate, listLatency, pinSelf, seedDatabase, statusLatency, type Figure, type Sizes } from "./compare.js";
 import { consentOverHttp } from "../test/sandbox/consent.js";
 import { HUBSPOT_SCOPES } from "../test/sandbox/hubspot.js";
 import { startProviderSandbox } from "../test/sandbox/provider.js";
@@ -14,6 +18,10 @@ import { reservePort, startHarness } from "../test/support/harness.js";
 import { startStdioHubSpot, startStdioServer, waitForStderr, type StdioServer } from "../test/support/stdio.js";
 
 const quick = process.argv.includes("--quick");
+const onlyFloor = process.argv.includes("--only-floor");
+const SIZES: Sizes = quick
+  ? { coldRuns: 2, warmMs: 400, measureMs: 400, bigN: 10_000, httpPairs: 1, httpSeconds: 2 }
+  : { coldRuns: 10, warmMs: 4000, measureMs: 4000, bigN: 100_000, httpPairs: 3, httpSeconds: 6 };
 const RUNS = quick ? 3 : 10;
 const REFRESH_RUNS = quick ? 1 : 5;
 /** How slow the sandbox's token endpoint is in the refresh scenario (a provider's round trip). */
@@ -133,6 +141,41 @@ async function refresh50(): Promise<void> {
   }
 }
 
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+async function floorComparison(): Promise<void> {
+  const t0 = now();
+  const one = await seedDatabase(1);
+  const small = await seedDatabase(1000);
+  const big = await seedDatabase(SIZES.bigN);
+  notes.push(`seeded 1, 1,000 and ${SIZES.bigN.toLocaleString("en")} connectors in ${Math.round(now() - t0)} ms`);
+  const pinned = pinSelf("0");
+  notes.push(pinned ? "stdio: bench and servers pinned to CPU 0 (taskset)" : "stdio: taskset unavailable, unpinned");
+  figures.push(...(await coldStart(one.env, SIZES.coldRuns)));
+  figures.push(...(await statusLatency(one, SIZES)));
+  const at1k = await listLatency(small, "1,000", SIZES);
+  const atBig = await listLatency(big, SIZES.bigN.toLocaleString("en"), SIZES);
+  figures.push(at1k, atBig);
+  const flat = atBig.project / at1k.project;
+  figures.push({ figure: `list_connectors p50 at ${SIZES.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`, unit: "×", floor: NaN, project: flat, ratio: flat, goal: "≤ 1.2×", meets: flat <= 1.2, n: "" });
+  if (pinned) pinSelf("0-1023");
+  figures.push(await httpRate(one, SIZES, async () => (await reservePort()).port));
+}
+
+function printFigures(): void {
+  const f = (x: number) => (Number.isNaN(x) ? "" : x >= 100 ? Math.round(x).toLocaleString("en") : x.toFixed(2));
+  const header = ["figure", "SDK floor", "tenex-connectors", "ratio", "goal", "result", "n (floor/project)"];
+  const body = figures.map((r) => [r.figure, `${f(r.floor)} ${Number.isNaN(r.floor) ? "" : r.unit}`.trim(), `${f(r.project)} ${r.unit === "×" ? "" : r.unit}`.trim(), `${r.ratio.toFixed(2)}×`, r.goal, r.meets === null ? "—" : r.meets ? "meets" : "misses", r.n]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(line(header));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const b of body) console.log(line(b));
+  for (const n of notes) console.log(`note: ${n}`);
+  console.log("");
+}
+
 function print(): void {
   const header = ["scenario", "metric", "n", "median", "p95", "max", "unit", "note"];
   const body = rows.map((r) => {
@@ -148,6 +191,7 @@ function print(): void {
   const json = {
     quick,
     node: process.version,
+    figures: figures.map((r) => ({ ...r, floor: round(r.floor), project: round(r.project), ratio: Math.round(r.ratio * 100) / 100 })),
     at: new Date().toISOString(),
     results: rows.map((r) => {
       const { n, median, p95, max } = stats(r.samples);
@@ -157,7 +201,11 @@ function print(): void {
   console.log(`BENCH ${JSON.stringify(json)}`);
 }
 
-await wakeSameProcess();
-await wakeCrossProcess();
-await refresh50();
+if (!onlyFloor) {
+  await wakeSameProcess();
+  await wakeCrossProcess();
+  await refresh50();
+}
+await floorComparison();
+printFigures();
 print();

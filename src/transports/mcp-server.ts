@@ -60,6 +60,17 @@ const INSTRUCTIONS =
   "start_connector_oauth to begin an OAuth connection (show the person the authorization_url), then wait_for_connector or get_connector_status. " +
   "Secrets never appear in results.";
 
+/**
+ * The tools/list listing, built once per registry: a 2026-07-28 HTTP request gets a fresh server,
+ * and converting every tool's zod schemas to JSON Schema per request cost more than the call.
+ */
+const listings = new WeakMap<ToolDefinition[], Tool[]>();
+function listingOf(tools: ToolDefinition[]): Tool[] {
+  let listing = listings.get(tools);
+  if (!listing) listings.set(tools, (listing = toolListing(tools)));
+  return listing;
+}
+
 type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
 
 /**
@@ -112,7 +123,7 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
       inputRequired: { legacyShim: false },
     },
   );
-  const listing = toolListing(tools);
+  const listing = listingOf(tools);
 
   // One handle per 2025 session: the callback (outside any request, maybe in another process)
   // notifies through it. The SDK's notifier throws unless the client declared URL elicitation.

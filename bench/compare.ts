@@ -1,0 +1,197 @@
+// Floor (bare v2 SDK server, bench/floor.mjs) against this project, side by side, over the
+// transports the project ships. Floor and project run interleaved in short blocks (≈10 ms of
+// calls each) after a long warm-up, with the bench and both servers pinned to one CPU for stdio.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
+import { ENVELOPE, httpCall, RawStdio } from "./raw.js";
+import { seedDatabase, type SeededDb } from "./seed.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FLOOR = path.join(here, "floor.mjs");
+const CLI = path.join(here, "..", "dist", "src", "cli.js");
+const CPU = 0;
+
+export interface Sizes {
+  coldRuns: number;
+  warmMs: number;
+  measureMs: number;
+  /** The large workspace of the list rows (100k; smaller with --quick). */
+  bigN: number;
+  httpPairs: number;
+  httpSeconds: number;
+}
+
+export interface Figure {
+  figure: string;
+  unit: string;
+  floor: number;
+  project: number;
+  /** project ÷ floor, or floor ÷ project for a rate (higher is better). */
+  ratio: number;
+  goal: string;
+  meets: boolean | null;
+  n: string;
+}
+
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Pin this process (every thread) to one CPU, or undo it. taskset missing: run unpinned. */
+export function pinSelf(cpus: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-pc", cpus, String(process.pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type Call = () => Promise<unknown>;
+
+/** Run `fn` back to back for `ms`; the latency of each call in µs. */
+async function block(fn: Call, ms: number, out?: number[]): Promise<void> {
+  const end = performance.now() + ms;
+  for (let t = performance.now(); t < end; ) {
+    await fn();
+    const t2 = performance.now();
+    out?.push((t2 - t) * 1000);
+    t = t2;
+  }
+}
+
+/** Interleave a and b in ≈10 ms blocks: `warmMs` each of warm-up, then `measureMs` each measured. */
+export async function interleave(a: Call, b: Call, warmMs: number, measureMs: number): Promise<[number[], number[]]> {
+  const BLOCK = 10;
+  for (let spent = 0; spent < warmMs; spent += BLOCK) {
+    await block(a, BLOCK);
+    await block(b, BLOCK);
+  }
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let spent = 0; spent < measureMs; spent += BLOCK) {
+    await block(a, BLOCK, sa);
+    await block(b, BLOCK, sb);
+  }
+  return [sa, sb];
+}
+
+const floorStdio = () => new RawStdio([FLOOR], {}, CPU);
+const projectStdio = (env: Record<string, string>) => new RawStdio([CLI, "serve"], env, CPU);
+
+/** Cold start to the initialize result, RSS after it, and the first 2026-07-28 request of a fresh process. */
+export async function coldStart(env: Record<string, string>, runs: number): Promise<Figure[]> {
+  const init: Record<"f" | "p", number[]> = { f: [], p: [] };
+  const rss: Record<"f" | "p", number[]> = { f: [], p: [] };
+  const modern: Record<"f" | "p", number[]> = { f: [], p: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const [k, make] of [["f", floorStdio], ["p", () => projectStdio(env)]] as const) {
+      const s = make();
+      await s.initialize();
+      init[k].push(performance.now() - s.spawnedAt);
+      await sleep(500);
+      rss[k].push(s.rssMb());
+      await s.close();
+      const m = make();
+      const r = await m.request("tools/list", { _meta: ENVELOPE });
+      if (!r.result?.tools) throw new Error(`2026-07-28 tools/list failed: ${JSON.stringify(r).slice(0, 200)}`);
+      modern[k].push(performance.now() - m.spawnedAt);
+      await m.close();
+    }
+  }
+  const n = `${runs} each`;
+  return [
+    figure("stdio cold start → initialize result (2025-11-25)", "ms", p50(init.f), p50(init.p), 1.5, n),
+    figure("stdio cold start → first 2026-07-28 request (tools/list)", "ms", p50(modern.f), p50(modern.p), 1.5, n),
+    figure("idle RSS after initialize", "MB", p50(rss.f), p50(rss.p), 1.3, n),
+  ];
+}
+
+export function figure(name: string, unit: string, floor: number, project: number, goal: number, n: string, rate = false): Figure {
+  const ratio = rate ? project / floor : project / floor;
+  const meets = rate ? ratio >= goal : ratio <= goal;
+  return { figure: name, unit, floor, project, ratio, goal: `${rate ? "≥" : "≤"} ${goal}×`, meets, n };
+}
+
+/** get_connector_status over stdio against echo, and the A/A row (echo against echo). */
+export async function statusLatency(db: SeededDb, s: Sizes): Promise<Figure[]> {
+  const floor = floorStdio();
+  const floor2 = floorStdio();
+  const project = projectStdio(db.env);
+  try {
+    await Promise.all([floor.initialize(), floor2.initialize(), project.initialize()]);
+    const echo = () => floor.call("echo", { text: "hello" });
+    const echo2 = () => floor2.call("echo", { text: "hello" });
+    const status = () => project.call("get_connector_status", { connector_id: db.firstId });
+    const [f, p] = await interleave(echo, status, s.warmMs, s.measureMs);
+    const [a1, a2] = await interleave(echo, echo2, s.warmMs / 2, s.measureMs);
+    return [
+      figure("get_connector_status p50, stdio, one connector (floor: echo)", "µs", p50(f), p50(p), 1.5, `${f.length}/${p.length}`),
+      { ...figure("A/A: echo p50 against echo p50 (the bench's noise)", "µs", p50(a1), p50(a2), 1.5, `${a1.length}/${a2.length}`), goal: "≈ 1.00×", meets: null },
+    ];
+  } finally {
+    await Promise.all([floor.close(), floor2.close(), project.close()]);
+  }
+}
+
+/** list_connectors, a filtered page of 25, against the floor's page of 25 connector-shaped objects. */
+export async function listLatency(db: SeededDb, label: string, s: Sizes): Promise<Figure> {
+  const floor = floorStdio();
+  const project = projectStdio(db.env);
+  try {
+    await Promise.all([floor.initialize(), project.initialize()]);
+    const page = () => floor.call("list_page", { limit: 25 });
+    const list = () => project.call("list_connectors", { provider: "hubspot", limit: 25 });
+    const [f, p] = await interleave(page, list, s.warmMs, s.measureMs);
+    return figure(`list_connectors p50, ${label} connectors, page of 25, filtered (floor: page of 25)`, "µs", p50(f), p50(p), 1.5, `${f.length}/${p.length}`);
+  } finally {
+    await Promise.all([floor.close(), project.close()]);
+  }
+}
+
+export { seedDatabase };
+
+/** Calls per second from 16 concurrent clients over `ms`. */
+async function throughput(fn: (id: number) => Promise<void>, ms: number): Promise<number> {
+  let calls = 0;
+  const end = performance.now() + ms;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, c) => {
+      while (performance.now() < end) await fn(c * 1e6 + calls++);
+    }),
+  );
+  return calls / ((performance.now() - t0) / 1000);
+}
+
+async function httpServer(args: string[], env: Record<string, string>, port: number): Promise<{ s: RawStdio; pool: Pool }> {
+  const s = new RawStdio(args, env);
+  for (let i = 0; i < 200 && !/ready on http/.test(s.stderr); i++) await sleep(25);
+  if (!/ready on http/.test(s.stderr)) throw new Error(`HTTP server did not start: ${s.stderr.slice(0, 500)}`);
+  return { s, pool: new Pool(`http://127.0.0.1:${port}`, { connections: 16 }) };
+}
+
+/** Streamable HTTP (2026-07-28, stateless) calls/s with 16 concurrent clients, over fresh server pairs, alternating 0.5 s windows. */
+export async function httpRate(db: SeededDb, s: Sizes, ports: () => Promise<number>): Promise<Figure> {
+  const f: number[] = [];
+  const p: number[] = [];
+  for (let pair = 0; pair < s.httpPairs; pair++) {
+    const [fp, pp] = [await ports(), await ports()];
+    const floor = await httpServer([FLOOR, "--http", String(fp)], {}, fp);
+    const project = await httpServer([CLI, "serve", "--http", "--port", String(pp), "--no-auth-loopback"], db.env, pp);
+    try {
+      const echo = (id: number) => httpCall(floor.pool, "echo", { text: "hello" }, id);
+      const status = (id: number) => httpCall(project.pool, "get_connector_status", { connector_id: db.firstId }, id);
+      await throughput(echo, 1000);
+      await throughput(status, 1000);
+      for (let w = 0; w < s.httpSeconds; w++) {
+        f.push(await throughput(echo, 500));
+        p.push(await throughput(status, 500));
+      }
+    } finally {
+      await Promise.all([floor.pool.close(), project.pool.close(), floor.s.close(), project.s.close()]);
+    }
+  }
+  return figure("Streamable HTTP calls/s, 16 clients, get_connector_status (floor: echo)", "calls/s", p50(f), p50(p), 0.7, `${s.httpPairs} pairs × ${f.length / s.httpPairs} windows`, true);
+}
