@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { ENVELOPE, httpCall, RawStdio } from "./raw.js";
-import { seedDatabase, type SeededDb } from "./seed.js";
+import { type SeededDb, seedDatabase } from "./seed.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FLOOR = path.join(here, "floor.mjs");
@@ -86,7 +86,10 @@ export async function coldStart(env: Record<string, string>, runs: number): Prom
   const rss: Record<"f" | "p", number[]> = { f: [], p: [] };
   const modern: Record<"f" | "p", number[]> = { f: [], p: [] };
   for (let i = 0; i < runs; i++) {
-    for (const [k, make] of [["f", floorStdio], ["p", () => projectStdio(env)]] as const) {
+    for (const [k, make] of [
+      ["f", floorStdio],
+      ["p", () => projectStdio(env)],
+    ] as const) {
       const s = make();
       await s.initialize();
       init[k].push(performance.now() - s.spawnedAt);
@@ -128,7 +131,11 @@ export async function statusLatency(db: SeededDb, s: Sizes): Promise<Figure[]> {
     const [a1, a2] = await interleave(echo, echo2, s.warmMs / 2, s.measureMs);
     return [
       figure("get_connector_status p50, stdio, one connector (floor: echo)", "µs", p50(f), p50(p), 1.5, `${f.length}/${p.length}`),
-      { ...figure("A/A: echo p50 against echo p50 (the bench's noise)", "µs", p50(a1), p50(a2), 1.5, `${a1.length}/${a2.length}`), goal: "≈ 1.00×", meets: null },
+      {
+        ...figure("A/A: echo p50 against echo p50 (the bench's noise)", "µs", p50(a1), p50(a2), 1.5, `${a1.length}/${a2.length}`),
+        goal: "≈ 1.00×",
+        meets: null,
+      },
     ];
   } finally {
     await Promise.all([floor.close(), floor2.close(), project.close()]);
@@ -144,7 +151,14 @@ export async function listLatency(db: SeededDb, label: string, s: Sizes): Promis
     const page = () => floor.call("list_page", { limit: 25 });
     const list = () => project.call("list_connectors", { provider: "hubspot", limit: 25 });
     const [f, p] = await interleave(page, list, s.warmMs, s.measureMs);
-    return figure(`list_connectors p50, ${label} connectors, page of 25, filtered (floor: page of 25)`, "µs", p50(f), p50(p), 1.5, `${f.length}/${p.length}`);
+    return figure(
+      `list_connectors p50, ${label} connectors, page of 25, filtered (floor: page of 25)`,
+      "µs",
+      p50(f),
+      p50(p),
+      1.5,
+      `${f.length}/${p.length}`,
+    );
   } finally {
     await Promise.all([floor.close(), project.close()]);
   }
@@ -193,5 +207,13 @@ export async function httpRate(db: SeededDb, s: Sizes, ports: () => Promise<numb
       await Promise.all([floor.pool.close(), project.pool.close(), floor.s.close(), project.s.close()]);
     }
   }
-  return figure("Streamable HTTP calls/s, 16 clients, get_connector_status (floor: echo)", "calls/s", p50(f), p50(p), 0.7, `${s.httpPairs} pairs × ${f.length / s.httpPairs} windows`, true);
+  return figure(
+    "Streamable HTTP calls/s, 16 clients, get_connector_status (floor: echo)",
+    "calls/s",
+    p50(f),
+    p50(p),
+    0.7,
+    `${s.httpPairs} pairs × ${f.length / s.httpPairs} windows`,
+    true,
+  );
 }

@@ -4,8 +4,8 @@
 // compile step, like the project's dist/. `node bench/floor.mjs` serves stdio;
 // `node bench/floor.mjs --http PORT` serves Streamable HTTP at /mcp.
 import http from "node:http";
-import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
+import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { z } from "zod";
 
@@ -36,10 +36,14 @@ function createServer() {
   server.registerTool("echo", { description: "Echo", inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
     content: [{ type: "text", text }],
   }));
-  server.registerTool("list_page", { description: "A page of 25 connectors", inputSchema: z.object({ limit: z.number().optional() }) }, async () => ({
-    content: [{ type: "text", text: JSON.stringify(PAGE) }],
-    structuredContent: PAGE,
-  }));
+  server.registerTool(
+    "list_page",
+    { description: "A page of 25 connectors", inputSchema: z.object({ limit: z.number().optional() }) },
+    async () => ({
+      content: [{ type: "text", text: JSON.stringify(PAGE) }],
+      structuredContent: PAGE,
+    }),
+  );
   return server;
 }
 

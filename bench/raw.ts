@@ -1,8 +1,8 @@
 // A raw JSON-RPC client for the bench: newline-delimited messages over a spawned server's pipes
 // (no SDK Client, so the client's own cost does not pull ratios toward 1), and undici for HTTP.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import fs from "node:fs";
-import { Pool } from "undici";
+import type { Pool } from "undici";
 
 export type Msg = { id?: number; result?: any; error?: any; method?: string };
 
@@ -56,7 +56,11 @@ export class RawStdio {
   }
 
   async initialize(): Promise<Msg> {
-    const r = await this.request("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1.0.0" } });
+    const r = await this.request("initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: {},
+      clientInfo: { name: "bench", version: "1.0.0" },
+    });
     this.notify("notifications/initialized");
     return r;
   }
@@ -89,9 +93,16 @@ export async function httpCall(pool: Pool, name: string, args: Record<string, un
   const res = await pool.request({
     path: "/mcp",
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": V2026, "mcp-method": "tools/call", "mcp-name": name },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": V2026,
+      "mcp-method": "tools/call",
+      "mcp-name": name,
+    },
     body,
   });
   const text = await res.body.text();
-  if (res.statusCode !== 200 || text.includes('"isError":true')) throw new Error(`HTTP ${name} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  if (res.statusCode !== 200 || text.includes('"isError":true'))
+    throw new Error(`HTTP ${name} answered ${res.statusCode}: ${text.slice(0, 300)}`);
 }

@@ -10,12 +10,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type SQLite from "better-sqlite3";
 import { createApp } from "../src/app/app.js";
 import { loadConfig } from "../src/app/config.js";
 import { createLogger } from "../src/common/log.js";
 import { startOAuth } from "../src/grants/start.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
-import type SQLite from "better-sqlite3";
 
 const CORE_MADE = 1000;
 
@@ -28,9 +28,15 @@ function copyRows(sqlite: SQLite.Database, made: number, n: number): void {
   const ev = list("connector_events", ["id", "connector_id"]);
   const round = sqlite.transaction((r: number, count: number) => {
     const ids = `(select id from connectors where seq <= ${count})`;
-    sqlite.exec(`insert into connectors (id, ${con.join(",")}) select id || '_${r}', ${con.join(",")} from connectors where seq <= ${count} order by seq`);
-    sqlite.exec(`insert into oauth_grants (state_hash, connector_id, ${grant.join(",")}) select lower(hex(randomblob(32))), connector_id || '_${r}', ${grant.join(",")} from oauth_grants where connector_id in ${ids}`);
-    sqlite.exec(`insert into connector_events (connector_id, ${ev.join(",")}) select connector_id || '_${r}', ${ev.join(",")} from connector_events where connector_id in ${ids}`);
+    sqlite.exec(
+      `insert into connectors (id, ${con.join(",")}) select id || '_${r}', ${con.join(",")} from connectors where seq <= ${count} order by seq`,
+    );
+    sqlite.exec(
+      `insert into oauth_grants (state_hash, connector_id, ${grant.join(",")}) select lower(hex(randomblob(32))), connector_id || '_${r}', ${grant.join(",")} from oauth_grants where connector_id in ${ids}`,
+    );
+    sqlite.exec(
+      `insert into connector_events (connector_id, ${ev.join(",")}) select connector_id || '_${r}', ${ev.join(",")} from connector_events where connector_id in ${ids}`,
+    );
   });
   for (let have = made, r = 1; have < n; r++) {
     const count = Math.min(made, n - have);

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { ConnectorChange, ConnectorEvents } from "../common/events.js";
-import type { DB } from "../store/db.js";
 import type { Logger } from "../common/log.js";
+import type { DB } from "../store/db.js";
 
 /** How often the database is checked for commits by other processes while anyone watches. */
 export const DEFAULT_POLL_MS = 250;
@@ -42,7 +42,10 @@ export class ConnectorWatcher {
   watch(connectorId: string, listener: SettledListener): () => void {
     if (this.closed) throw new Error("the connector watcher is closed");
     let set = this.listeners.get(connectorId);
-    if (!set) this.listeners.set(connectorId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(connectorId, set);
+    }
     set.add(listener);
     this.fresh = true;
     this.schedule();

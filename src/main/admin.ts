@@ -2,7 +2,7 @@ import { definitions } from "../../providers/index.js";
 import { loadConfig } from "../app/config.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { listProviders } from "../catalog/listing.js";
-import { openDatabase, type OpenedDatabase } from "../store/db.js";
+import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
 
@@ -16,7 +16,7 @@ async function withDatabase<T>(fn: (db: OpenedDatabase["db"]) => Promise<T>): Pr
   }
 }
 
-const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 const now = () => new Date().toISOString();
 
 /** `workspaces create NAME`: prints `{ "id", "name" }`; `workspaces list`: `[ { id, name, created_at } ]`. */
@@ -47,7 +47,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     if (!workspace) throw new UsageError("keys create needs --workspace ID_OR_NAME");
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     const created = await withDatabase(async (db) => createApiKey(db, (await findWorkspace(db, workspace)).id, now()));
-    process.stdout.write(created.key + "\n");
+    process.stdout.write(`${created.key}\n`);
     process.stderr.write(`Created key ${created.id} (${created.prefix}…). It is shown only this once: store it now.\n`);
     return;
   }
@@ -69,5 +69,5 @@ export async function keysCommand(argv: string[]): Promise<void> {
 export function providersCommand(): void {
   const config = loadConfig(process.env);
   const catalog = buildCatalog(definitions, config.providers);
-  process.stdout.write(JSON.stringify({ providers: listProviders(catalog) }, null, 2) + "\n");
+  process.stdout.write(`${JSON.stringify({ providers: listProviders(catalog) }, null, 2)}\n`);
 }

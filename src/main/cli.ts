@@ -25,7 +25,7 @@ function fail(message: string, code = 1): never {
 async function main(argv: string[]): Promise<void> {
   const [cmd = "serve", ...rest] = argv;
   if (cmd === "--help" || cmd === "-h" || cmd === "help") {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   // The serve modes load the MCP SDK and HTTP code; admin commands start without them.

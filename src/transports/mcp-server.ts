@@ -1,8 +1,8 @@
-import { Server, type CallToolResult, type JSONRPCRequest, type Result, type ServerContext, type Tool } from "@modelcontextprotocol/server";
+import { type CallToolResult, type JSONRPCRequest, type Result, Server, type ServerContext, type Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { GrantDeps } from "../grants/deps.js";
 import { toolErrorSchema } from "./boundary.js";
-import { isMalformedCall, toolCaller, type SessionOptions } from "./mcp-call.js";
+import { isMalformedCall, type SessionOptions, toolCaller } from "./mcp-call.js";
 import { consentStateVerifier } from "./request-state.js";
 import type { SessionHandle, ToolDefinition } from "./tool.js";
 
@@ -39,6 +39,7 @@ export function outputJsonSchema(tool: ToolDefinition): NonNullable<Tool["output
     type: "object",
     properties: { ...(schema.properties ?? {}), error },
     if: { required: ["error"] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keyword, not a thenable.
     then: { required: ["error"] },
     else: { required: required ?? [] },
   } as NonNullable<Tool["outputSchema"]>;
@@ -67,7 +68,10 @@ const INSTRUCTIONS =
 const listings = new WeakMap<ToolDefinition[], Tool[]>();
 function listingOf(tools: ToolDefinition[]): Tool[] {
   let listing = listings.get(tools);
-  if (!listing) listings.set(tools, (listing = toolListing(tools)));
+  if (!listing) {
+    listing = toolListing(tools);
+    listings.set(tools, listing);
+  }
   return listing;
 }
 

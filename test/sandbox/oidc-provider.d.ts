@@ -1,5 +1,5 @@
 // oidc-provider 9 ships no type declarations; the sandbox only needs it loosely typed.
-declare module 'oidc-provider' {
+declare module "oidc-provider" {
   const Provider: any;
   export default Provider;
   export const Provider: any;
