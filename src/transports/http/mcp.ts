@@ -7,7 +7,7 @@ import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
 import { revokedKeyIds } from "../../store/workspaces.js";
 import type { Caller } from "./auth.js";
-import { BoundedEventStore } from "./event-store.js";
+import { BoundedEventStore, EventBudget, type EventStoreLimits } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
 import type { GrantDeps } from "../../grants/deps.js";
@@ -25,8 +25,8 @@ export interface McpSessionLimits {
   idleMs: number;
   /** A session with no request after the one that opened it is closed this soon. */
   unusedIdleMs: number;
-  /** Per-session bound on the events kept for resumable SSE streams. */
-  eventStore: { maxEvents: number; maxBytes: number };
+  /** Per-session bound on the events kept for resumable SSE streams, and `maxTotalBytes` across all sessions. */
+  eventStore: EventStoreLimits & { maxTotalBytes: number };
 }
 
 export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
@@ -34,8 +34,8 @@ export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
   maxSessionsPerWorkspace: 100,
   idleMs: 30 * 60 * 1000,
   unusedIdleMs: 60 * 1000,
-  // Worst case held in memory: maxSessions × maxBytes = 256 MiB.
-  eventStore: { maxEvents: 200, maxBytes: 256 * 1024 },
+  // Held in memory at most: 64 MiB across sessions (bytes of serialized messages), 256 KiB a session.
+  eventStore: { maxEvents: 200, maxBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
 };
 
 interface Session {
@@ -69,6 +69,8 @@ export class McpSessions {
   private readonly opening = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
   private readonly modern: ModernMcp;
+  /** The event stores' shared byte budget. */
+  readonly eventBudget: EventBudget;
 
   constructor(
     private readonly ctx: GrantDeps,
@@ -76,6 +78,7 @@ export class McpSessions {
     private readonly limits: McpSessionLimits = DEFAULT_SESSION_LIMITS,
   ) {
     this.modern = new ModernMcp(ctx, tools);
+    this.eventBudget = new EventBudget(limits.eventStore.maxTotalBytes);
   }
 
   get size(): number {
@@ -171,20 +174,25 @@ export class McpSessions {
 
   private async initialize(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
     const server = this.newServer(caller);
+    const events = new BoundedEventStore(this.limits.eventStore, this.eventBudget);
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new BoundedEventStore(this.limits.eventStore),
+      eventStore: events,
       onsessioninitialized: (id) => {
         this.opened({ kind: "streamable", id, workspace_id: caller.workspace_id, key_id: caller.key_id, server, transport, lastSeen: this.ctx.clock(), used: false });
       },
     });
     transport.onclose = () => {
+      events.clear();
       if (transport.sessionId && this.sessions.get(transport.sessionId)?.transport === transport) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
     // An initialize that failed leaves no session behind.
-    if (!transport.sessionId || !this.sessions.has(transport.sessionId)) await server.close().catch(() => undefined);
+    if (!transport.sessionId || !this.sessions.has(transport.sessionId)) {
+      await server.close().catch(() => undefined);
+      events.clear();
+    }
   }
 
   /** GET /sse: opens an HTTP+SSE session; the endpoint event names /messages?sessionId=…. */

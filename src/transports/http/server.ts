@@ -55,6 +55,8 @@ export interface HttpServer {
   sessionCount(): number;
   /** Requests being served now, not counting long-lived SSE streams. */
   inFlight(): number;
+  /** Bytes the sessions' event stores keep for resumable streams, across sessions. */
+  eventBytes(): number;
   /**
    * Graceful shutdown: stop accepting, answer new requests on open connections with 503,
    * let in-flight requests finish (up to the grace period), then close the MCP sessions and
@@ -215,6 +217,10 @@ class TenexHttpServer implements HttpServer {
 
   inFlight(): number {
     return this.inFlightCount;
+  }
+
+  eventBytes(): number {
+    return this.sessions.eventBudget.used;
   }
 
   close(): Promise<void> {
