@@ -15,7 +15,7 @@
  * 2027-02-23); a connector's `api_version` setting is refused once its version has ended.
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
+import { type ConnectionView, defineProvider, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
 import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
 const DEFAULT_API_VERSION = "v26.0";

@@ -3,11 +3,12 @@
 // per-session bound and its share of a global bound, never stores an event that does not fit,
 // and in place of a response too large to keep replays an error telling the client to send the
 // request again.
-import type { JSONRPCMessage } from "@modelcontextprotocol/server";
+
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BoundedEventStore, EventBudget, NOT_KEPT_CODE } from "../src/transports/http/event-store.js";
-import { bearer, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 const note = (text: string): JSONRPCMessage => ({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: text } });
 const result = (id: number, text: string): JSONRPCMessage => ({ jsonrpc: "2.0", id, result: { content: [{ type: "text", text }] } });
@@ -39,7 +40,10 @@ describe("BoundedEventStore", () => {
     expect(await store.getStreamIdForEventId(bigNote)).toBe("s");
     const sent = await replay(store, first);
     expect(sent.map(([id]) => id)).toEqual([bigResult, after]);
-    expect(sent[0]![1]).toMatchObject({ id: 7, error: { code: NOT_KEPT_CODE, message: expect.stringContaining("send the request again") } });
+    expect(sent[0]![1]).toMatchObject({
+      id: 7,
+      error: { code: NOT_KEPT_CODE, message: expect.stringContaining("send the request again") },
+    });
   });
 
   it("drops its oldest events to make room, and a resume from a dropped event finds nothing", async () => {
@@ -86,19 +90,35 @@ describe("event store bound in HTTP mode", () => {
     const init = await rawRequest(`${h.url}/mcp`, {
       method: "POST",
       headers: headersOf(),
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+      }),
     });
     const sid = init.headers["mcp-session-id"] as string;
-    await rawRequest(`${h.url}/mcp`, { method: "POST", headers: headersOf(sid), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+    await rawRequest(`${h.url}/mcp`, {
+      method: "POST",
+      headers: headersOf(sid),
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
     // tools/list is far larger than 2 KiB: delivered live in full, not kept.
-    const list = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: headersOf(sid), body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) });
+    const list = await rawRequest(`${h.url}/mcp`, {
+      method: "POST",
+      headers: headersOf(sid),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+    });
     expect(list.body.length).toBeGreaterThan(2048);
     expect(list.body).toContain('"tools"');
     const priming = /id: (\S+)\ndata: *\n/.exec(list.body)?.[1];
     expect(priming).toBeTruthy();
     expect(h.server.eventBytes()).toBeLessThanOrEqual(2048);
 
-    const replay = await rawRequest(`${h.url}/mcp`, { method: "GET", headers: { ...headersOf(sid), accept: "text/event-stream", "last-event-id": priming! } });
+    const replay = await rawRequest(`${h.url}/mcp`, {
+      method: "GET",
+      headers: { ...headersOf(sid), accept: "text/event-stream", "last-event-id": priming! },
+    });
     expect(replay.status).toBe(200);
     expect(replay.body).toContain('"id":2');
     expect(replay.body).toContain("send the request again");

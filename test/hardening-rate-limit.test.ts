@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/app/config.js";
 import { RateLimiter } from "../src/transports/http/rate-limit.js";
-import { bearer, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 describe("RateLimiter", () => {
   it("allows a burst of 4× the rate, then says how long to wait, and refills with time", () => {
@@ -49,7 +49,15 @@ describe("per-key request rate limit in HTTP mode", () => {
     expect(limited.json().error).toMatchObject({ code: "rate_limited" });
     expect(limited.json().error.message).toContain("TENEX_RATE_LIMIT");
     // The MCP endpoint shares the key's bucket.
-    expect((await rawRequest(`${h.url}/mcp`, { method: "POST", headers: { ...bearer(h.a.key), "content-type": "application/json" }, body: "{}" })).status).toBe(429);
+    expect(
+      (
+        await rawRequest(`${h.url}/mcp`, {
+          method: "POST",
+          headers: { ...bearer(h.a.key), "content-type": "application/json" },
+          body: "{}",
+        })
+      ).status,
+    ).toBe(429);
     expect((await get(h.b.key)).status).toBe(200);
     now += 1000;
     expect((await get(h.a.key)).status).toBe(200);

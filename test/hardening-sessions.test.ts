@@ -6,10 +6,15 @@
 import http from "node:http";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 const CAP = 3;
-const initBody = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+const initBody = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
 const rpcHeaders = (key: string) => ({ ...bearer(key), "content-type": "application/json", accept: "application/json, text/event-stream" });
 
 /** GET /sse and hold the stream: resolves once the endpoint event arrived; `ended` resolves when the server ends it. */
@@ -74,7 +79,9 @@ describe("finding 1: fair shares of MCP sessions between workspaces", () => {
     try {
       await sse.ended;
       await expect.poll(() => h.server.sessionCount(), { timeout: 5000 }).toBe(2);
-      expect(h.logs.some((l) => l.includes("closing mcp session") && l.includes('"transport":"sse"') && l.includes('"why":"unused"'))).toBe(true);
+      expect(h.logs.some((l) => l.includes("closing mcp session") && l.includes('"transport":"sse"') && l.includes('"why":"unused"'))).toBe(
+        true,
+      );
     } finally {
       h.app.ctx.clock = realClock;
     }

@@ -1,7 +1,7 @@
-import { checkEndpoint, type ConnectionView, type Provider } from "./catalog.js";
 import { ConnectorError } from "../common/errors.js";
-import { networkFailure } from "./provider-errors.js";
 import type { CatalogDeps } from "./catalog.js";
+import { type ConnectionView, checkEndpoint, type Provider } from "./catalog.js";
+import { networkFailure } from "./provider-errors.js";
 
 export interface ApiResult {
   status: number;
@@ -55,7 +55,7 @@ export async function callProviderApi(
     });
   }
   const text = await res.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

@@ -59,7 +59,12 @@ export class BoundedEventStore implements EventStore {
   /** Make room for `size` bytes by dropping this session's oldest events; false when it cannot fit at all. */
   private fit(size: number): boolean {
     if (size > this.limits.maxBytes || this.budget.used - this.bytes + size > this.budget.maxBytes) return false;
-    while (this.events.size > 0 && (this.events.size >= this.limits.maxEvents || this.bytes + size > this.limits.maxBytes || this.budget.used + size > this.budget.maxBytes)) {
+    while (
+      this.events.size > 0 &&
+      (this.events.size >= this.limits.maxEvents ||
+        this.bytes + size > this.limits.maxBytes ||
+        this.budget.used + size > this.budget.maxBytes)
+    ) {
       this.dropOldest();
     }
     return this.budget.used + size <= this.budget.maxBytes;
@@ -91,7 +96,10 @@ export class BoundedEventStore implements EventStore {
     return this.events.get(eventId)?.streamId;
   }
 
-  async replayEventsAfter(lastEventId: EventId, { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
+  async replayEventsAfter(
+    lastEventId: EventId,
+    { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<StreamId> {
     const last = this.events.get(lastEventId);
     if (!last) return "";
     let after = false;

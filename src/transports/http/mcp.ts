@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { NodeStreamableHTTPServerTransport, toWebRequest } from "@modelcontextprotocol/node";
+import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
+import type { GrantDeps } from "../../grants/deps.js";
+import { revokedKeyIds } from "../../store/workspaces.js";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
-import { revokedKeyIds } from "../../store/workspaces.js";
 import type { Caller } from "./auth.js";
 import { BoundedEventStore, EventBudget, type EventStoreLimits } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
-import type { GrantDeps } from "../../grants/deps.js";
 
 export const MCP_PATH = "/mcp";
 export const SSE_PATH = "/sse";
@@ -124,8 +124,20 @@ export class McpSessions {
     const total = this.sessions.size + [...this.opening.values()].reduce((a, b) => a + b, 0);
     const why = open >= cap ? "workspace cap" : total >= maxSessions ? "server cap" : null;
     if (why) {
-      this.ctx.log.info("mcp session refused", { workspace_id: caller.workspace_id, transport, why, open, cap: why === "workspace cap" ? cap : maxSessions });
-      if (why === "server cap") sendError(res, "unavailable", `The server has its maximum of ${maxSessions} open MCP sessions across all workspaces; try again in 30 seconds.`, { "retry-after": "30" });
+      this.ctx.log.info("mcp session refused", {
+        workspace_id: caller.workspace_id,
+        transport,
+        why,
+        open,
+        cap: why === "workspace cap" ? cap : maxSessions,
+      });
+      if (why === "server cap")
+        sendError(
+          res,
+          "unavailable",
+          `The server has its maximum of ${maxSessions} open MCP sessions across all workspaces; try again in 30 seconds.`,
+          { "retry-after": "30" },
+        );
       else
         sendError(
           res,
@@ -146,7 +158,12 @@ export class McpSessions {
 
   private opened(s: Session): void {
     this.sessions.set(s.id, s);
-    this.ctx.log.info("mcp session opened", { session: s.id, workspace_id: s.workspace_id, transport: s.kind === "sse" ? "sse" : "streamable-http", open: [...this.sessions.values()].filter((o) => o.workspace_id === s.workspace_id).length });
+    this.ctx.log.info("mcp session opened", {
+      session: s.id,
+      workspace_id: s.workspace_id,
+      transport: s.kind === "sse" ? "sse" : "streamable-http",
+      open: [...this.sessions.values()].filter((o) => o.workspace_id === s.workspace_id).length,
+    });
   }
 
   /** POST, GET or DELETE /mcp. `body` is the parsed JSON body of a POST. */
@@ -158,11 +175,13 @@ export class McpSessions {
     if (typeof sid === "string" && sid !== "") {
       const s = this.lookup(sid, "streamable", caller);
       if (!s) return rpcError(res, 404, -32001, "Session not found");
-      if (s === "other-key") return rpcError(res, 403, -32000, "Forbidden: this session was opened with another API key; open a new one with initialize.");
+      if (s === "other-key")
+        return rpcError(res, 403, -32000, "Forbidden: this session was opened with another API key; open a new one with initialize.");
       await (s.transport as NodeStreamableHTTPServerTransport).handleRequest(req, res, body);
       return;
     }
-    const initializing = req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
+    const initializing =
+      req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
     if (!initializing) return rpcError(res, 400, -32000, "Bad Request: No valid session ID provided");
     if (!this.reserve(res, caller, "streamable")) return;
     try {
@@ -179,7 +198,16 @@ export class McpSessions {
       sessionIdGenerator: () => randomUUID(),
       eventStore: events,
       onsessioninitialized: (id) => {
-        this.opened({ kind: "streamable", id, workspace_id: caller.workspace_id, key_id: caller.key_id, server, transport, lastSeen: this.ctx.clock(), used: false });
+        this.opened({
+          kind: "streamable",
+          id,
+          workspace_id: caller.workspace_id,
+          key_id: caller.key_id,
+          server,
+          transport,
+          lastSeen: this.ctx.clock(),
+          used: false,
+        });
       },
     });
     transport.onclose = () => {
@@ -203,7 +231,16 @@ export class McpSessions {
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
     // Registered at once (nothing is awaited between the check and here), so no reservation is kept.
-    this.opened({ kind: "sse", id, workspace_id: caller.workspace_id, key_id: caller.key_id, server, transport, lastSeen: this.ctx.clock(), used: false });
+    this.opened({
+      kind: "sse",
+      id,
+      workspace_id: caller.workspace_id,
+      key_id: caller.key_id,
+      server,
+      transport,
+      lastSeen: this.ctx.clock(),
+      used: false,
+    });
     // Comments keep proxies from closing a quiet stream.
     const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 25_000);
     keepAlive.unref();
@@ -219,7 +256,8 @@ export class McpSessions {
     const id = new URL(req.url ?? "/", "http://mcp.invalid").searchParams.get("sessionId");
     const s = this.lookup(id, "sse", caller);
     if (!s) return sendError(res, "not_found", "No such SSE session. Open one with GET /sse.");
-    if (s === "other-key") return sendError(res, "forbidden", "This SSE session was opened with another API key; open a new one with GET /sse.");
+    if (s === "other-key")
+      return sendError(res, "forbidden", "This SSE session was opened with another API key; open a new one with GET /sse.");
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 
@@ -235,9 +273,21 @@ export class McpSessions {
         const revoked = await revokedKeyIds(this.ctx.db, keyIds);
         const now = this.ctx.clock();
         for (const s of [...this.sessions.values()]) {
-          const why = s.key_id && revoked.has(s.key_id) ? "key revoked" : !s.used && s.lastSeen < now - this.limits.unusedIdleMs ? "unused" : s.lastSeen < now - this.limits.idleMs ? "idle" : null;
+          const why =
+            s.key_id && revoked.has(s.key_id)
+              ? "key revoked"
+              : !s.used && s.lastSeen < now - this.limits.unusedIdleMs
+                ? "unused"
+                : s.lastSeen < now - this.limits.idleMs
+                  ? "idle"
+                  : null;
           if (!why) continue;
-          this.ctx.log.info("closing mcp session", { session: s.id, workspace_id: s.workspace_id, transport: s.kind === "sse" ? "sse" : "streamable-http", why });
+          this.ctx.log.info("closing mcp session", {
+            session: s.id,
+            workspace_id: s.workspace_id,
+            transport: s.kind === "sse" ? "sse" : "streamable-http",
+            why,
+          });
           this.sessions.delete(s.id);
           await s.server.close().catch(() => undefined);
         }
