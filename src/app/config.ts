@@ -29,6 +29,10 @@ export interface Config {
   refresh_lease_ms: number;
   /** Accept a group-writable database or master key file (TENEX_ALLOW_GROUP_WRITABLE=1), for volumes shared with a group on purpose. */
   allow_group_writable: boolean;
+  /** HTTP mode: requests per second per API key (per workspace without one), burst 4×; 0 turns the limit off (TENEX_RATE_LIMIT, default 50). */
+  rate_limit: number;
+  /** HTTP mode: open MCP sessions per workspace (TENEX_MAX_SESSIONS_PER_WORKSPACE, default 100; the global cap is 1000). */
+  max_sessions_per_workspace: number;
   /** Per-workspace quotas (TENEX_MAX_PENDING_GRANTS, default 200; TENEX_MAX_CONNECTORS, default 5,000). */
   limits: Limits;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
@@ -129,6 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     refresh_lease_ms: lease * 1000,
     allow_group_writable: env.TENEX_ALLOW_GROUP_WRITABLE === "1" || env.TENEX_ALLOW_GROUP_WRITABLE === "true",
     limits,
+    rate_limit: rateLimit(env),
+    max_sessions_per_workspace: positiveInt(env, "TENEX_MAX_SESSIONS_PER_WORKSPACE", 100),
     providers,
   };
 }
@@ -139,5 +145,15 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, got "${raw}"`);
+  return n;
+}
+
+/** TENEX_RATE_LIMIT: requests per second, a number of at least 0 (0: no limit); default 50. */
+function rateLimit(env: NodeJS.ProcessEnv): number {
+  const raw = env.TENEX_RATE_LIMIT;
+  if (raw === undefined || raw === "") return 50;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`TENEX_RATE_LIMIT must be a number of requests per second, at least 0 (0 turns the limit off), got "${raw}"`);
   return n;
 }

@@ -54,7 +54,7 @@ export const HTTP_STATUS: Record<ErrorCode | TransportErrorCode, { status: numbe
   state_expired: { status: 410 },
   payload_too_large: { status: 413 },
   unsupported_media_type: { status: 415, note: "a body that is not `application/json`" },
-  rate_limited: { status: 429, note: "retryable, with `Retry-After`; not raised yet" },
+  rate_limited: { status: 429, note: "retryable, with `Retry-After`: more requests than TENEX_RATE_LIMIT allows this key" },
   internal: { status: 500 },
   provider_error: { status: 502 },
   unavailable: { status: 503, note: "shutting down, too many sessions" },

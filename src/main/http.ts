@@ -64,6 +64,8 @@ export async function serveHttp(argv: string[]): Promise<void> {
     publicUrl: config.public_url,
     allowedHosts: config.allowed_hosts,
     noAuthLoopback: args.noAuthLoopback,
+    sessionLimits: { maxSessionsPerWorkspace: config.max_sessions_per_workspace },
+    rateLimit: config.rate_limit,
   });
   const bound = await listenOrClose(server, app, args);
   const closing = new AbortController();

@@ -8,7 +8,7 @@ import { revokedKeyIds } from "../../store/workspaces.js";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
 import type { Caller } from "./auth.js";
-import { BoundedEventStore } from "./event-store.js";
+import { BoundedEventStore, EventBudget, type EventStoreLimits } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
 
@@ -17,19 +17,25 @@ export const SSE_PATH = "/sse";
 export const SSE_MESSAGES_PATH = "/messages";
 
 export interface McpSessionLimits {
-  /** Open sessions (both transports) at most; more are refused with 503. */
+  /** Open sessions (both transports, all workspaces) at most; more are refused with 503. */
   maxSessions: number;
-  /** A Streamable HTTP session with no request for this long is closed. */
+  /** Open sessions of one workspace at most (TENEX_MAX_SESSIONS_PER_WORKSPACE); more are refused with `quota_exceeded`. */
+  maxSessionsPerWorkspace: number;
+  /** A session (either transport) with no request for this long is closed. */
   idleMs: number;
-  /** Per-session bound on the events kept for resumable SSE streams. */
-  eventStore: { maxEvents: number; maxBytes: number };
+  /** A session with no request after the one that opened it is closed this soon. */
+  unusedIdleMs: number;
+  /** Per-session bound on the events kept for resumable SSE streams, and `maxTotalBytes` across all sessions. */
+  eventStore: EventStoreLimits & { maxTotalBytes: number };
 }
 
 export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
   maxSessions: 1000,
+  maxSessionsPerWorkspace: 100,
   idleMs: 30 * 60 * 1000,
-  // Worst case held in memory: maxSessions × maxBytes = 256 MiB.
-  eventStore: { maxEvents: 200, maxBytes: 256 * 1024 },
+  unusedIdleMs: 60 * 1000,
+  // Held in memory at most: 64 MiB across sessions (bytes of serialized messages), 256 KiB a session.
+  eventStore: { maxEvents: 200, maxBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
 };
 
 interface Session {
@@ -41,6 +47,8 @@ interface Session {
   server: Server;
   transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
   lastSeen: number;
+  /** A request came after the one that opened the session. */
+  used: boolean;
 }
 
 function rpcError(res: http.ServerResponse, status: number, code: number, message: string): void {
@@ -57,8 +65,12 @@ function rpcError(res: http.ServerResponse, status: number, code: number, messag
  */
 export class McpSessions {
   private readonly sessions = new Map<string, Session>();
+  /** Sessions being initialized, per workspace: counted against the caps before they exist. */
+  private readonly opening = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
   private readonly modern: ModernMcp;
+  /** The event stores' shared byte budget. */
+  readonly eventBudget: EventBudget;
 
   constructor(
     private readonly ctx: GrantDeps,
@@ -66,6 +78,7 @@ export class McpSessions {
     private readonly limits: McpSessionLimits = DEFAULT_SESSION_LIMITS,
   ) {
     this.modern = new ModernMcp(ctx, tools);
+    this.eventBudget = new EventBudget(limits.eventStore.maxTotalBytes);
   }
 
   get size(): number {
@@ -84,6 +97,7 @@ export class McpSessions {
     if (!s || s.kind !== kind || s.workspace_id !== caller.workspace_id) return undefined;
     if (s.key_id !== caller.key_id) return "other-key";
     s.lastSeen = this.ctx.clock();
+    s.used = true;
     return s;
   }
 
@@ -93,10 +107,63 @@ export class McpSessions {
     return server;
   }
 
-  private full(res: http.ServerResponse): boolean {
-    if (this.sessions.size < this.limits.maxSessions) return false;
-    sendError(res, "unavailable", "Too many open MCP sessions; try again later.", { "retry-after": "30" });
+  /** Open sessions of a workspace, counting those still being initialized. */
+  private openIn(workspaceId: string): number {
+    let n = this.opening.get(workspaceId) ?? 0;
+    for (const s of this.sessions.values()) if (s.workspace_id === workspaceId) n++;
+    return n;
+  }
+
+  /**
+   * Refuse a new session when the caller's workspace has its share or the server is full; else
+   * reserve a place for it (release with `unreserve`) so concurrent initializes cannot overshoot.
+   */
+  private reserve(res: http.ServerResponse, caller: Caller, transport: Session["kind"]): boolean {
+    const { maxSessions, maxSessionsPerWorkspace: cap, unusedIdleMs, idleMs } = this.limits;
+    const open = this.openIn(caller.workspace_id);
+    const total = this.sessions.size + [...this.opening.values()].reduce((a, b) => a + b, 0);
+    const why = open >= cap ? "workspace cap" : total >= maxSessions ? "server cap" : null;
+    if (why) {
+      this.ctx.log.info("mcp session refused", {
+        workspace_id: caller.workspace_id,
+        transport,
+        why,
+        open,
+        cap: why === "workspace cap" ? cap : maxSessions,
+      });
+      if (why === "server cap")
+        sendError(
+          res,
+          "unavailable",
+          `The server has its maximum of ${maxSessions} open MCP sessions across all workspaces; try again in 30 seconds.`,
+          { "retry-after": "30" },
+        );
+      else
+        sendError(
+          res,
+          "quota_exceeded",
+          `This workspace already has ${open} open MCP sessions, its share (TENEX_MAX_SESSIONS_PER_WORKSPACE=${cap}). Reuse an open session, end ones you no longer need (DELETE /mcp with their Mcp-Session-Id, or close their /sse stream), or wait: sessions never used after they opened close after ${Math.round(unusedIdleMs / 1000)} s, idle ones after ${Math.round(idleMs / 60_000)} min. An operator can raise TENEX_MAX_SESSIONS_PER_WORKSPACE.`,
+        );
+      return false;
+    }
+    this.opening.set(caller.workspace_id, (this.opening.get(caller.workspace_id) ?? 0) + 1);
     return true;
+  }
+
+  private unreserve(workspaceId: string): void {
+    const n = (this.opening.get(workspaceId) ?? 1) - 1;
+    if (n > 0) this.opening.set(workspaceId, n);
+    else this.opening.delete(workspaceId);
+  }
+
+  private opened(s: Session): void {
+    this.sessions.set(s.id, s);
+    this.ctx.log.info("mcp session opened", {
+      session: s.id,
+      workspace_id: s.workspace_id,
+      transport: s.kind === "sse" ? "sse" : "streamable-http",
+      open: [...this.sessions.values()].filter((o) => o.workspace_id === s.workspace_id).length,
+    });
   }
 
   /** POST, GET or DELETE /mcp. `body` is the parsed JSON body of a POST. */
@@ -116,14 +183,22 @@ export class McpSessions {
     const initializing =
       req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
     if (!initializing) return rpcError(res, 400, -32000, "Bad Request: No valid session ID provided");
-    if (this.full(res)) return;
+    if (!this.reserve(res, caller, "streamable")) return;
+    try {
+      await this.initialize(req, res, caller, body);
+    } finally {
+      this.unreserve(caller.workspace_id);
+    }
+  }
 
+  private async initialize(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
     const server = this.newServer(caller);
+    const events = new BoundedEventStore(this.limits.eventStore, this.eventBudget);
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new BoundedEventStore(this.limits.eventStore),
+      eventStore: events,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, {
+        this.opened({
           kind: "streamable",
           id,
           workspace_id: caller.workspace_id,
@@ -131,26 +206,32 @@ export class McpSessions {
           server,
           transport,
           lastSeen: this.ctx.clock(),
+          used: false,
         });
-        this.ctx.log.debug("mcp session opened", { session: id, workspace_id: caller.workspace_id, transport: "streamable-http" });
       },
     });
     transport.onclose = () => {
+      events.clear();
       if (transport.sessionId && this.sessions.get(transport.sessionId)?.transport === transport) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
     // An initialize that failed leaves no session behind.
-    if (!transport.sessionId || !this.sessions.has(transport.sessionId)) await server.close().catch(() => undefined);
+    if (!transport.sessionId || !this.sessions.has(transport.sessionId)) {
+      await server.close().catch(() => undefined);
+      events.clear();
+    }
   }
 
   /** GET /sse: opens an HTTP+SSE session; the endpoint event names /messages?sessionId=…. */
   async openSse(res: http.ServerResponse, caller: Caller): Promise<void> {
-    if (this.full(res)) return;
+    if (!this.reserve(res, caller, "sse")) return;
+    this.unreserve(caller.workspace_id);
     const server = this.newServer(caller);
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
-    this.sessions.set(id, {
+    // Registered at once (nothing is awaited between the check and here), so no reservation is kept.
+    this.opened({
       kind: "sse",
       id,
       workspace_id: caller.workspace_id,
@@ -158,6 +239,7 @@ export class McpSessions {
       server,
       transport,
       lastSeen: this.ctx.clock(),
+      used: false,
     });
     // Comments keep proxies from closing a quiet stream.
     const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 25_000);
@@ -167,7 +249,6 @@ export class McpSessions {
       if (this.sessions.get(id)?.transport === transport) this.sessions.delete(id);
     };
     await server.connect(transport);
-    this.ctx.log.debug("mcp session opened", { session: id, workspace_id: caller.workspace_id, transport: "sse" });
   }
 
   /** POST /messages?sessionId=… */
@@ -182,19 +263,31 @@ export class McpSessions {
 
   /**
    * Close sessions whose opening key was revoked (the key is also checked on every request;
-   * this ends open streams too) and Streamable HTTP sessions idle for too long. Read-only.
+   * this ends open streams too), sessions never used after they opened (`unusedIdleMs`) and
+   * sessions idle for too long (`idleMs`), Streamable HTTP and SSE alike. Read-only.
    */
   sweep(): Promise<void> {
     this.sweeping ??= (async () => {
       try {
         const keyIds = [...new Set([...this.sessions.values()].map((s) => s.key_id).filter((k): k is string => k !== null))];
         const revoked = await revokedKeyIds(this.ctx.db, keyIds);
-        const idleBefore = this.ctx.clock() - this.limits.idleMs;
+        const now = this.ctx.clock();
         for (const s of [...this.sessions.values()]) {
           const why =
-            s.key_id && revoked.has(s.key_id) ? "key revoked" : s.kind === "streamable" && s.lastSeen < idleBefore ? "idle" : null;
+            s.key_id && revoked.has(s.key_id)
+              ? "key revoked"
+              : !s.used && s.lastSeen < now - this.limits.unusedIdleMs
+                ? "unused"
+                : s.lastSeen < now - this.limits.idleMs
+                  ? "idle"
+                  : null;
           if (!why) continue;
-          this.ctx.log.info("closing mcp session", { session: s.id, workspace_id: s.workspace_id, why });
+          this.ctx.log.info("closing mcp session", {
+            session: s.id,
+            workspace_id: s.workspace_id,
+            transport: s.kind === "sse" ? "sse" : "streamable-http",
+            why,
+          });
           this.sessions.delete(s.id);
           await s.server.close().catch(() => undefined);
         }

@@ -8,6 +8,7 @@ import { authenticateRequest, type Caller, sendUnauthorized } from "./auth.js";
 import { HostAllowList } from "./hosts.js";
 import { DEFAULT_SESSION_LIMITS, MCP_PATH, type McpSessionLimits, McpSessions, SSE_PATH } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
+import { RateLimiter } from "./rate-limit.js";
 import { sendError } from "./respond.js";
 import { RestApi } from "./rest.js";
 import { type HttpRoute, httpRoutes, methodNotAllowed, OPENAPI_PATH } from "./routes.js";
@@ -37,6 +38,10 @@ export interface HttpServerOptions {
   /** How long shutdown waits for in-flight requests before cutting them (default 10 s). */
   shutdownGraceMs?: number;
   sessionLimits?: Partial<McpSessionLimits>;
+  /** Requests per second per API key (per workspace without one), burst 4× (TENEX_RATE_LIMIT); 0 turns it off. Default 50. */
+  rateLimit?: number;
+  /** The rate limit's clock (default: the context's). */
+  rateClock?: () => number;
   /** How often sessions are checked for revoked keys and idleness (default 15 s). */
   sweepIntervalMs?: number;
 }
@@ -50,6 +55,8 @@ export interface HttpServer {
   sessionCount(): number;
   /** Requests being served now, not counting long-lived SSE streams. */
   inFlight(): number;
+  /** Bytes the sessions' event stores keep for resumable streams, across sessions. */
+  eventBytes(): number;
   /**
    * Graceful shutdown: stop accepting, answer new requests on open connections with 503,
    * let in-flight requests finish (up to the grace period), then close the MCP sessions and
@@ -81,6 +88,7 @@ export function createHttpServer(ctx: GrantDeps, opts: HttpServerOptions): HttpS
 class TenexHttpServer implements HttpServer {
   private readonly allow: HostAllowList;
   private readonly sessions: McpSessions;
+  private readonly limiter: RateLimiter;
   private readonly routes: HttpRoute[];
   private readonly server: http.Server;
   private draining = false;
@@ -97,6 +105,7 @@ class TenexHttpServer implements HttpServer {
     const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
     this.allow = HostAllowList.forServer({ publicUrl: opts.publicUrl, allowedHosts: opts.allowedHosts ?? [], bindHost: opts.host });
     this.sessions = new McpSessions(ctx, opts.tools, { ...DEFAULT_SESSION_LIMITS, ...opts.sessionLimits });
+    this.limiter = new RateLimiter(opts.rateLimit ?? 50, opts.rateClock ?? (() => this.ctx.clock()));
     const rest = new RestApi(ctx, opts.tools, { maxBodyBytes });
     const openapi = JSON.stringify(buildOpenApi(opts.tools, { serverUrl: opts.publicUrl }));
     this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes });
@@ -168,7 +177,21 @@ class TenexHttpServer implements HttpServer {
     if (route.methods && !route.methods.includes(req.method ?? "")) return methodNotAllowed(res, route.methods);
     if (!route.auth) return route.handle(req, res, url);
     const caller = await this.authenticate(req, res);
-    if (caller) await route.handle(req, res, url, caller);
+    if (caller && !this.limited(res, caller)) await route.handle(req, res, url, caller);
+  }
+
+  /** Answer 429 `rate_limited` with Retry-After when the caller's key has used its burst. */
+  private limited(res: http.ServerResponse, caller: Caller): boolean {
+    const wait = this.limiter.take(caller.key_id ?? `workspace:${caller.workspace_id}`);
+    if (wait === 0) return false;
+    this.ctx.log.debug("request rate limited", { workspace_id: caller.workspace_id, retry_after: wait });
+    sendError(
+      res,
+      "rate_limited",
+      `Too many requests with this API key: at most ${this.limiter.perSecond} a second (bursts of ${this.limiter.burst}). Retry after ${wait} s and slow down; an operator can raise TENEX_RATE_LIMIT.`,
+      { "retry-after": String(wait) },
+    );
+    return true;
   }
 
   private async authenticate(req: http.IncomingMessage, res: http.ServerResponse): Promise<Caller | null> {
@@ -182,6 +205,7 @@ class TenexHttpServer implements HttpServer {
   }
 
   private sweep(): void {
+    this.limiter.prune();
     void this.sessions.sweep().catch((err: unknown) => this.ctx.log.warn("session sweep failed", { error: err }));
   }
 
@@ -208,6 +232,10 @@ class TenexHttpServer implements HttpServer {
 
   inFlight(): number {
     return this.inFlightCount;
+  }
+
+  eventBytes(): number {
+    return this.sessions.eventBudget.used;
   }
 
   close(): Promise<void> {

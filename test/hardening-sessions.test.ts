@@ -1,0 +1,94 @@
+// Issue 12, finding 1: one tenant could deny all others by filling the global session cap.
+// Each workspace now has its own share (TENEX_MAX_SESSIONS_PER_WORKSPACE) below the global cap,
+// for Streamable HTTP and HTTP+SSE sessions alike; sessions never used after they opened are
+// closed soon, SSE sessions are swept like the others, and opening and refusing are logged at
+// info level with the workspace and no key.
+import http from "node:http";
+import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
+
+const CAP = 3;
+const initBody = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
+const rpcHeaders = (key: string) => ({ ...bearer(key), "content-type": "application/json", accept: "application/json, text/event-stream" });
+
+/** GET /sse and hold the stream: resolves once the endpoint event arrived; `ended` resolves when the server ends it. */
+function openSseStream(url: string, key: string): Promise<{ status: number; ended: Promise<void>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/sse`, { headers: { ...bearer(key), accept: "text/event-stream" } }, (res) => {
+      const ended = new Promise<void>((r) => res.once("end", () => r()).once("close", () => r()));
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+        if (text.includes("event: endpoint")) resolve({ status: res.statusCode ?? 0, ended, close: () => req.destroy() });
+      });
+      if (res.statusCode !== 200) res.once("end", () => resolve({ status: res.statusCode ?? 0, ended, close: () => req.destroy() }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("finding 1: fair shares of MCP sessions between workspaces", () => {
+  let h: HttpHarness;
+  beforeAll(async () => {
+    h = await startHttpHarness({ server: { sessionLimits: { maxSessionsPerWorkspace: CAP, unusedIdleMs: 60_000 }, sweepIntervalMs: 50 } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("workspace A filling its share does not stop workspace B; the refusal says what to do; unused sessions of both transports are swept", async () => {
+    const sse = await openSseStream(h.url, h.a.key);
+    expect(sse.status).toBe(200);
+    for (let i = 0; i < CAP - 1; i++) {
+      const r = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.a.key), body: initBody });
+      expect(r.status).toBe(200);
+    }
+    // A has its share: a new session of either transport is refused with what to do.
+    const refused = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.a.key), body: initBody });
+    expect(refused.status).toBe(409);
+    expect(refused.json().error.code).toBe("quota_exceeded");
+    expect(refused.json().error.message).toContain("TENEX_MAX_SESSIONS_PER_WORKSPACE=3");
+    expect(refused.json().error.message).toContain("DELETE /mcp");
+    const refusedSse = await openSseStream(h.url, h.a.key);
+    expect(refusedSse.status).toBe(409);
+
+    // B is not affected, over either transport.
+    const b1 = await connectClient(h.url, h.b.key, "streamable");
+    const b2 = await connectClient(h.url, h.b.key, "sse");
+    expect((await b1.client.listTools()).tools.length).toBeGreaterThan(0);
+    expect((await b2.client.listTools()).tools.length).toBeGreaterThan(0);
+
+    // Info-level logs with the workspace, never the key.
+    const refusal = h.logs.find((l) => l.includes("mcp session refused"));
+    expect(JSON.parse(refusal!)).toMatchObject({ level: "info", workspace_id: h.a.workspace_id, why: "workspace cap" });
+    expect(h.logs.some((l) => l.includes("mcp session opened") && l.includes(h.b.workspace_id) && l.includes('"info"'))).toBe(true);
+    expect(h.logs.filter((l) => l.includes("mcp session")).join("\n")).not.toContain(h.a.key);
+
+    // A's sessions were never used after they opened: a minute later the sweep closes them,
+    // the SSE stream too; B's sessions, used, stay.
+    const realClock = h.app.ctx.clock;
+    h.app.ctx.clock = () => realClock() + 61_000;
+    try {
+      await sse.ended;
+      await expect.poll(() => h.server.sessionCount(), { timeout: 5000 }).toBe(2);
+      expect(h.logs.some((l) => l.includes("closing mcp session") && l.includes('"transport":"sse"') && l.includes('"why":"unused"'))).toBe(
+        true,
+      );
+    } finally {
+      h.app.ctx.clock = realClock;
+    }
+    const again = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.a.key), body: initBody });
+    expect(again.status).toBe(200);
+    expect((await b1.client.listTools()).tools.length).toBeGreaterThan(0);
+    await b1.client.close();
+    await b2.client.close();
+  });
+});
