@@ -10,7 +10,7 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 
 /** Highest first. `tools/` and `providers/` sit at the repository root but are layers like the folders of src/. */
 const LAYERS = [
-  "main",
+  "cli",
   "app",
   "tools",
   "transports",
@@ -26,7 +26,7 @@ const LAYERS = [
 function layerOf(file: string): string {
   const rel = path.relative(ROOT, file).split(path.sep);
   if (rel[0] === "tools" || rel[0] === "providers") return rel[0];
-  if (rel[0] === "src" && rel.length === 2) return "main"; // src/cli.ts, the bin shim
+  if (rel[0] === "src" && rel.length === 2) return "cli"; // src/cli.ts, the bin shim
   if (rel[0] === "src" && rel[1]) return rel[1];
   throw new Error(`${file} is in no layer`);
 }
@@ -134,6 +134,6 @@ describe("architecture", () => {
     expect(LAYERS.indexOf("app")).toBeLessThan(LAYERS.indexOf("store"));
     expect(layerOf(path.join(ROOT, "src/store/db.ts"))).toBe("store");
     expect(layerOf(path.join(ROOT, "tools/list_providers.ts"))).toBe("tools");
-    expect(layerOf(path.join(ROOT, "src/cli.ts"))).toBe("main");
+    expect(layerOf(path.join(ROOT, "src/cli.ts"))).toBe("cli");
   });
 });
