@@ -48,7 +48,7 @@ export default defineProvider({
   api_versions: [{ version: "v1", ends: null, source: "https://developers.google.com/workspace/gmail/api/reference/rest (v1; no end announced)", confirmed: false }],
   test: {
     path: "/gmail/v1/users/me/profile",
-    account_fields: ["email", "history_id"],
+    account_fields: { email: "email", history_id: "id" },
   },
   hooks: {
     accountFromTestRead: (body) => {

@@ -58,7 +58,7 @@ export default defineProvider({
   test: {
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",
-    account_fields: ["site_ids", "site_names", "workspace_ids", "application"],
+    account_fields: { site_ids: "id", site_names: "name", workspace_ids: "id", application: "name" },
   },
   hooks: {
     fixTokenResponse: bearerTokenType,

@@ -10,6 +10,7 @@ import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
+import { cleanLabel } from "../common/text.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { sealSecret } from "../credentials/secrets.js";
 import { getConnector, type ConnectorObject } from "../store/connectors.js";
@@ -87,7 +88,7 @@ async function storeKey(ctx: CredentialDeps, workspaceId: string, provider: Prov
         id: connectorId,
         workspace_id: workspaceId,
         provider: provider.id,
-        label: label?.trim() || provider.def.name,
+        label: cleanLabel(label ?? "") || provider.def.name,
         auth_type: "api_key",
         status: "connected",
         status_reason: null,

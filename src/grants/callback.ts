@@ -4,7 +4,7 @@
  * (revoke what was just obtained, change nothing).
  */
 import * as client from "openid-client";
-import type { Json, Provider, TokenSet } from "../catalog/catalog.js";
+import type { FactType, Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
@@ -252,7 +252,7 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
   return {
     kind: "connected",
     provider: c.name,
-    account_label: accountLabel(check.account),
+    account_label: accountLabel(check.account, provider.def.test.account_fields),
     connector: await getConnector(ctx.db, row.workspace_id, row.id),
     ...(check.ok ? {} : { warning: "The account's first test read failed; your assistant can run test_connector to check again." }),
   };
@@ -267,13 +267,19 @@ async function cancelAfterConsent(ctx: GrantDeps, c: Claim, obtained?: TokenSet)
   return { kind: "cancelled", provider: c.name, provider_revocation: revocation.outcome };
 }
 
-/** The most human way to name an account in a sentence. */
-export function accountLabel(account: Record<string, Json>): string | null {
-  for (const k of ["email", "username", "display_name", "name", "portal_id", "project_id", "customer_ids", "ad_account_ids", "site_ids"]) {
-    const v = account[k];
-    if (typeof v === "string" && v) return v;
-    if (typeof v === "number") return k === "portal_id" ? `portal ${v}` : String(v);
-    if (Array.isArray(v) && v.length > 0) return v.map(String).join(", ");
+/**
+ * How the result page names the account: identifiers only (the first email, then the first id the
+ * provider declares), never free text such as a portal or site name, which a provider or its user chose.
+ */
+export function accountLabel(account: Record<string, Json>, types: Readonly<Record<string, FactType>>): string | null {
+  const fields = Object.entries(types);
+  for (const wanted of ["email", "id"] as const) {
+    for (const [k, type] of fields) {
+      if (type !== wanted) continue;
+      const v = account[k];
+      const values = (Array.isArray(v) ? v.slice(0, 3) : [v]).filter((x) => (typeof x === "string" && x !== "" && x !== "[redacted]") || typeof x === "number");
+      if (values.length > 0) return values.map(String).join(", ");
+    }
   }
   return null;
 }
