@@ -17,6 +17,7 @@
 import { z } from "zod";
 import { defineProvider, type ConnectionView, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
 import { ProviderHttpError } from "../src/catalog/provider-errors.js";
+import { readBoundedJson, TOKEN_BODY_LIMIT } from "../src/catalog/bounded-body.js";
 
 const DEFAULT_API_VERSION = "v26.0";
 const API_VERSION = /^v(\d+)\.\d$/;
@@ -113,7 +114,9 @@ export default defineProvider({
         // The URL carries the client secret and token: never let it reach an error message.
         throw new Error("Meta long-lived token exchange failed: network error");
       }
-      const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+      // Read within the token-answer cap: a provider streaming without end is a provider_error, not memory.
+      const parsed = await readBoundedJson(res, TOKEN_BODY_LIMIT, "Meta's long-lived token exchange");
+      const body = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
       if (!res.ok || body === null || typeof body.access_token !== "string" || body.access_token === "") {
         const err = body && typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {};
         // Only the status and Meta's numeric code travel on: its message text may echo the request.

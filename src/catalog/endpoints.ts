@@ -6,6 +6,7 @@
 import { ConnectorError } from "../common/errors.js";
 import { checkEndpoint, type CatalogDeps, type ConnectionEndpoints, type Provider } from "./catalog.js";
 import { networkFailure } from "./provider-errors.js";
+import { readBoundedJson, TOKEN_BODY_LIMIT } from "./bounded-body.js";
 
 /** The endpoints one connection talks to, every field decided. */
 export interface EffectiveEndpoints {
@@ -86,7 +87,7 @@ async function discoveredIssuer(ctx: Pick<CatalogDeps, "fetch">, provider: Provi
   } catch (err) {
     throw new ConnectorError("provider_error", `${name}'s sign-in configuration could not be read (${networkFailure(err)}). Try again shortly.`, { retryable: true, cause: err });
   }
-  const body = (await res.json().catch(() => null)) as { issuer?: unknown } | null;
+  const body = (await readBoundedJson(res, TOKEN_BODY_LIMIT, `${name}'s sign-in configuration`)) as { issuer?: unknown } | undefined;
   if (res.status >= 400 && res.status < 500) {
     throw new ConnectorError("invalid_input", `${name} does not know the sign-in these settings name (its discovery document answered HTTP ${res.status}); check the settings (an Outlook tenant must exist).`);
   }

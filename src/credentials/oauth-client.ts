@@ -2,6 +2,7 @@ import * as client from "openid-client";
 import { isLoopbackHost, type ConnectionEndpoints, type Provider } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { ConnectorError } from "../common/errors.js";
+import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
 import type { CredentialDeps } from "./deps.js";
 import { saneTokenResponse } from "./lifetimes.js";
 
@@ -41,12 +42,21 @@ export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider:
   const fix = provider.def.hooks.fixTokenResponse;
   config[client.customFetch] = async (url, options) => {
     const res = await ctx.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(20_000) });
-    if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return res;
-    return saneTokenResponse(res, fix);
+    // Token and revocation answers are read here, within TOKEN_BODY_LIMIT, before openid-client sees them.
+    const bounded = await boundedResponse(res, `${provider.def.name}'s ${url === e.token_url ? "token" : "OAuth"} endpoint`);
+    if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return bounded;
+    return saneTokenResponse(bounded, fix);
   };
   // A connection's endpoints come from a handful of settings values; the map stays small.
   byEndpoints.set(key, config);
   return config;
+}
+
+/** The same answer with its body read within TOKEN_BODY_LIMIT (a null body stays null: 204, 304). */
+async function boundedResponse(res: Response, what: string): Promise<Response> {
+  const init = { status: res.status, statusText: res.statusText, headers: res.headers };
+  if (res.body === null || [204, 205, 304].includes(res.status)) return new Response(null, init);
+  return new Response(await readBoundedText(res, TOKEN_BODY_LIMIT, what), init);
 }
 
 export function notConfigured(provider: Provider): ConnectorError {

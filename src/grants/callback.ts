@@ -10,6 +10,7 @@ import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
 import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
 import { readAccount } from "../catalog/test-read.js";
+import { bodyTooLarge } from "../catalog/bounded-body.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { sha256Hex } from "../common/ids.js";
@@ -127,7 +128,8 @@ function refusalFromProvider(c: Claim, query: URLSearchParams): Failure | undefi
 
 /** Why a code exchange failed, without any text the provider wrote. */
 function exchangeFailureText(err: unknown): string {
-  if (err instanceof ConnectorError) return err.message.replace(/\.$/, "");
+  const known = err instanceof ConnectorError ? err : bodyTooLarge(err);
+  if (known) return known.message.replace(/\.$/, "");
   const f = describeProviderFailure(err);
   if (f.status !== undefined || f.code !== undefined) return `the provider answered ${f.text}`;
   if (err instanceof client.ClientError) return `the provider's answer was unusable (${f.text})`;
