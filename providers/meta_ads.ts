@@ -109,7 +109,8 @@ export default defineProvider({
       url.searchParams.set("fb_exchange_token", t.access_token);
       let res: Response;
       try {
-        res = await c.fetch(url, { method: "GET", headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
+        // The URL carries the client secret: a redirect is never followed (and a 3xx is no token).
+        res = await c.fetch(url, { method: "GET", headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(15_000) });
       } catch {
         // The URL carries the client secret and token: never let it reach an error message.
         throw new Error("Meta long-lived token exchange failed: network error");
@@ -136,6 +137,8 @@ export default defineProvider({
       const res = await c.fetch(`${c.api_base_url}/${apiVersion(c.connection)}/me/permissions`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${t.access_token}`, accept: "application/json" },
+        // Never follow a redirect with the Bearer token; a 3xx is not ok, so not revoked.
+        redirect: "manual",
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();

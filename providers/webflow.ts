@@ -69,6 +69,8 @@ export default defineProvider({
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json" },
         body: JSON.stringify({ client_id: c.client_id, client_secret: c.client_secret, access_token: t.access_token }),
+        // A redirect would carry the client secret and token elsewhere: never followed, and not a success (3xx is not ok).
+        redirect: "manual",
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();

@@ -77,3 +77,11 @@ export function bodyTooLarge(err: unknown): BodyTooLargeError | undefined {
   }
   return undefined;
 }
+
+/**
+ * `fetch` for provider hooks that carry secrets (token swaps, revocations): a redirect is never
+ * followed, whatever the hook asked for, so a 3xx comes back as itself (and is not `ok`).
+ */
+export function noRedirects(fetchFn: typeof fetch): typeof fetch {
+  return (input, init) => fetchFn(input, { ...init, redirect: "manual" });
+}

@@ -1,6 +1,7 @@
 import * as client from "openid-client";
 import { isLoopbackHost, type ConnectionEndpoints, type Provider } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
+import { ProviderHttpError } from "../catalog/provider-errors.js";
 import { ConnectorError } from "../common/errors.js";
 import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
 import type { CredentialDeps } from "./deps.js";
@@ -41,7 +42,12 @@ export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider:
   }
   const fix = provider.def.hooks.fixTokenResponse;
   config[client.customFetch] = async (url, options) => {
-    const res = await ctx.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(20_000) });
+    // Never follow a redirect: it would re-send the client secret, code or token to wherever it points.
+    const res = await ctx.fetch(url, { ...(options as RequestInit), redirect: "manual", signal: AbortSignal.timeout(20_000) });
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new ProviderHttpError(`${provider.def.name}'s OAuth endpoint (a redirect, not followed)`, res.status);
+    }
     // Token and revocation answers are read here, within TOKEN_BODY_LIMIT, before openid-client sees them.
     const bounded = await boundedResponse(res, `${provider.def.name}'s ${url === e.token_url ? "token" : "OAuth"} endpoint`);
     if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return bounded;

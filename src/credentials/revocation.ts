@@ -8,6 +8,7 @@ import type { Provider, TokenSet } from "../catalog/catalog.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { oauthConfiguration } from "./oauth-client.js";
 import { apiBaseUrl } from "../catalog/api.js";
+import { noRedirects } from "../catalog/bounded-body.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure } from "../catalog/provider-errors.js";
 import { connectionView } from "../catalog/connection.js";
@@ -59,7 +60,7 @@ export async function revokeTokens(
   try {
     if (hook) {
       const view = connectionView(provider, row, tokens);
-      await hook(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, revocation_url: revocationUrl, api_base_url: apiBaseUrl(provider, view), connection: view });
+      await hook(tokens, { fetch: noRedirects(ctx.fetch), client_id: o.client_id, client_secret: o.client_secret, revocation_url: revocationUrl, api_base_url: apiBaseUrl(provider, view), connection: view });
       return { outcome: "revoked", detail: `revoked at ${name}` };
     }
     return await revokeRfc7009(ctx, provider, row, tokens);

@@ -10,7 +10,7 @@ import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
 import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
 import { readAccount } from "../catalog/test-read.js";
-import { bodyTooLarge } from "../catalog/bounded-body.js";
+import { bodyTooLarge, noRedirects } from "../catalog/bounded-body.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { sha256Hex } from "../common/ids.js";
@@ -174,7 +174,7 @@ async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): P
     if (mismatch) return { failure: await tenantMismatch(ctx, c, mismatch, res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }) };
     const o = provider.oauth;
     if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
-      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: ctx.fetch, client_id: o.client_id, client_secret: o.client_secret, token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url, now: ctx.clock });
+      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: noRedirects(ctx.fetch), client_id: o.client_id, client_secret: o.client_secret, token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url, now: ctx.clock });
     }
     tokens = saneTokenSet(tokens, ctx.clock(), odd);
     return { tokens, obtained: res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }, verifier: sealed.verifier };
