@@ -280,7 +280,7 @@ export function accountLabel(account: Record<string, Json>, types: Readonly<Reco
       if (type !== wanted) continue;
       const v = account[k];
       const values = (Array.isArray(v) ? v.slice(0, 3) : [v]).filter((x) => (typeof x === "string" && x !== "" && x !== "[redacted]") || typeof x === "number");
-      if (values.length > 0) return values.map(String).join(", ");
+      if (values.length > 0) return (k === "portal_id" ? "portal " : "") + values.map(String).join(", ");
     }
   }
   return null;
