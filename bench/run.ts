@@ -11,7 +11,7 @@ import { consentOverHttp } from "../test/sandbox/consent.js";
 import { HUBSPOT_SCOPES } from "../test/sandbox/hubspot.js";
 import { startProviderSandbox } from "../test/sandbox/provider.js";
 import { reservePort, startHarness } from "../test/support/harness.js";
-import { startStdioHubSpot, startStdioServer, waitForStderr, type StdioServer } from "../test/support/stdio.js";
+import { type StdioServer, startStdioHubSpot, startStdioServer, waitForStderr } from "../test/support/stdio.js";
 
 const quick = process.argv.includes("--quick");
 const RUNS = quick ? 3 : 10;
@@ -42,13 +42,21 @@ function stats(xs: number[]): { n: number; median: number; p95: number; max: num
  * One grant on `starter`, waited for on `waiter`: start, begin the wait, consent, send the
  * callback; the times of the callback's answer and of the wait's result, from the callback's start.
  */
-async function wakeOnce(starter: StdioServer, waiter: StdioServer, redirectUri: string, login: string): Promise<{ callbackMs: number; returnedMs: number }> {
+async function wakeOnce(
+  starter: StdioServer,
+  waiter: StdioServer,
+  redirectUri: string,
+  login: string,
+): Promise<{ callbackMs: number; returnedMs: number }> {
   const { connector_id, authorization_url } = await starter.call("start_connector_oauth", { provider: "hubspot" });
   let returnedAt = 0;
   let began = () => {};
   const waitBegan = new Promise<void>((r) => (began = r));
   const waiting = waiter.client
-    .callTool({ name: "wait_for_connector", arguments: { connector_id, timeout_seconds: 60 } }, undefined, { onprogress: () => began(), timeout: 70_000 })
+    .callTool({ name: "wait_for_connector", arguments: { connector_id, timeout_seconds: 60 } }, undefined, {
+      onprogress: () => began(),
+      timeout: 70_000,
+    })
     .then(() => (returnedAt = now()));
   await waitBegan;
   const { callbackUrl } = await consentOverHttp(authorization_url, { login, redirectPrefix: redirectUri });
@@ -71,8 +79,20 @@ async function wakeSameProcess(): Promise<void> {
       callback.push(r.callbackMs);
       returned.push(r.returnedMs);
     }
-    rows.push({ scenario: "wake_same_process", metric: "callback answered", unit: "ms", samples: callback, note: "from the callback request's start" });
-    rows.push({ scenario: "wake_same_process", metric: "wait returned", unit: "ms", samples: returned, note: "from the callback request's start" });
+    rows.push({
+      scenario: "wake_same_process",
+      metric: "callback answered",
+      unit: "ms",
+      samples: callback,
+      note: "from the callback request's start",
+    });
+    rows.push({
+      scenario: "wake_same_process",
+      metric: "wait returned",
+      unit: "ms",
+      samples: returned,
+      note: "from the callback request's start",
+    });
   } finally {
     await stdio.close();
   }
@@ -92,7 +112,13 @@ async function wakeCrossProcess(): Promise<void> {
       returned.push(r.returnedMs);
     }
     rows.push({ scenario: "wake_cross_process", metric: "callback answered", unit: "ms", samples: callback, note: "by the port's owner" });
-    rows.push({ scenario: "wake_cross_process", metric: "wait returned", unit: "ms", samples: returned, note: "on the other process, from the callback's start" });
+    rows.push({
+      scenario: "wake_cross_process",
+      metric: "wait returned",
+      unit: "ms",
+      samples: returned,
+      note: "on the other process, from the callback's start",
+    });
   } finally {
     await other.close();
     await stdio.close();
@@ -125,8 +151,20 @@ async function refresh50(): Promise<void> {
       if (!results.every((r) => r.ok)) throw new Error("a test_connector call failed");
       grants.push(sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token").length - before);
     }
-    rows.push({ scenario: "refresh_50", metric: "refresh grants", unit: "count", samples: grants, note: "50 concurrent test_connector calls" });
-    rows.push({ scenario: "refresh_50", metric: "all 50 answered", unit: "ms", samples: total, note: `token endpoint delayed ${TOKEN_DELAY_MS} ms` });
+    rows.push({
+      scenario: "refresh_50",
+      metric: "refresh grants",
+      unit: "count",
+      samples: grants,
+      note: "50 concurrent test_connector calls",
+    });
+    rows.push({
+      scenario: "refresh_50",
+      metric: "all 50 answered",
+      unit: "ms",
+      samples: total,
+      note: `token endpoint delayed ${TOKEN_DELAY_MS} ms`,
+    });
   } finally {
     await h.close();
     await sandbox.close();
@@ -141,7 +179,11 @@ function print(): void {
     return [r.scenario, r.metric, String(s.n), f(s.median), f(s.p95), f(s.max), r.unit, r.note ?? ""];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const b of body) console.log(line(b));
@@ -151,7 +193,16 @@ function print(): void {
     at: new Date().toISOString(),
     results: rows.map((r) => {
       const { n, median, p95, max } = stats(r.samples);
-      return { scenario: r.scenario, metric: r.metric, unit: r.unit, n, median: round(median), p95: round(p95), max: round(max), samples: r.samples.map(round) };
+      return {
+        scenario: r.scenario,
+        metric: r.metric,
+        unit: r.unit,
+        n,
+        median: round(median),
+        p95: round(p95),
+        max: round(max),
+        samples: r.samples.map(round),
+      };
     }),
   };
   console.log(`BENCH ${JSON.stringify(json)}`);

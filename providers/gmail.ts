@@ -12,8 +12,8 @@
  * API version: Gmail API v1 (no end announced).
  */
 import { z } from "zod";
-import { googleOAuth } from "./shared/google.js";
 import { defineProvider } from "../src/catalog/catalog.js";
+import { googleOAuth } from "./shared/google.js";
 
 export default defineProvider({
   id: "gmail",
@@ -23,12 +23,7 @@ export default defineProvider({
     "A Google Cloud OAuth client of type Web application (APIs & Services \u2192 Credentials) with the redirect URI; `gmail.metadata` is a restricted scope (verification and a CASA assessment before production).",
   auth_types: ["oauth2"],
   roles: ["source", "sink"],
-  oauth: googleOAuth([
-    "openid",
-    "email",
-    "https://www.googleapis.com/auth/gmail.metadata",
-    "https://www.googleapis.com/auth/gmail.send",
-  ]),
+  oauth: googleOAuth(["openid", "email", "https://www.googleapis.com/auth/gmail.metadata", "https://www.googleapis.com/auth/gmail.send"]),
   api: { base_url: "https://gmail.googleapis.com" },
   settings: z
     .object({
@@ -45,7 +40,14 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
-  api_versions: [{ version: "v1", ends: null, source: "https://developers.google.com/workspace/gmail/api/reference/rest (v1; no end announced)", confirmed: false }],
+  api_versions: [
+    {
+      version: "v1",
+      ends: null,
+      source: "https://developers.google.com/workspace/gmail/api/reference/rest (v1; no end announced)",
+      confirmed: false,
+    },
+  ],
   test: {
     path: "/gmail/v1/users/me/profile",
     account_fields: { email: "email", history_id: "id" },

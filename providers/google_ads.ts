@@ -12,8 +12,8 @@
  * 2026-10-07); a connector's `api_version` setting is refused once its version has sunset.
  */
 import { z } from "zod";
+import { type ConnectionView, defineProvider, type VersionEnd } from "../src/catalog/catalog.js";
 import { googleOAuth } from "./shared/google.js";
-import { defineProvider, type ConnectionView, type VersionEnd } from "../src/catalog/catalog.js";
 
 const DEFAULT_API_VERSION = "v26";
 const API_VERSION = /^v(\d+)$/;
@@ -69,7 +69,14 @@ export default defineProvider({
     })
     .strict(),
   api_versions: [
-    { version: DEFAULT_API_VERSION, ends: ESTIMATED[26]!, source: `${SUNSET_SOURCE} (v26 sunset not yet announced; estimated a year after release)`, confirmed: false, setting: "api_version", endOf: versionEnd },
+    {
+      version: DEFAULT_API_VERSION,
+      ends: ESTIMATED[26]!,
+      source: `${SUNSET_SOURCE} (v26 sunset not yet announced; estimated a year after release)`,
+      confirmed: false,
+      setting: "api_version",
+      endOf: versionEnd,
+    },
   ],
   test: {
     path: (c) => `/${setting(c, "api_version", API_VERSION) ?? DEFAULT_API_VERSION}/customers:listAccessibleCustomers`,

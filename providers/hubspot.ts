@@ -18,8 +18,7 @@ export default defineProvider({
   id: "hubspot",
   name: "HubSpot",
   docs_url: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/oauth/oauth-quickstart-guide",
-  setup:
-    "An app on HubSpot's Projects-based developer platform with the redirect URI and the CRM scopes.",
+  setup: "An app on HubSpot's Projects-based developer platform with the redirect URI and the CRM scopes.",
   auth_types: ["oauth2"],
   roles: ["source", "crm_sink"],
   oauth: {
@@ -53,7 +52,12 @@ export default defineProvider({
   api_versions: [
     // https://developers.hubspot.com/docs/developer-tooling/platform/versioning : "Unsupported: 18 months after a
     // version originally went into GA"; 2026-03 went GA on 2026-03-30 (https://developers.hubspot.com/docs/api-reference/legacy/migration-guide).
-    { version: "2026-03", ends: "2027-09-30", source: "https://developers.hubspot.com/docs/developer-tooling/platform/versioning (18 months after GA)", confirmed: true },
+    {
+      version: "2026-03",
+      ends: "2027-09-30",
+      source: "https://developers.hubspot.com/docs/developer-tooling/platform/versioning (18 months after GA)",
+      confirmed: true,
+    },
   ],
   test: {
     path: "/account-info/2026-03/details",

@@ -30,7 +30,8 @@ const versionEnd = (v: string): VersionEnd | undefined => {
   const m = LINKEDIN_VERSION.exec(v);
   if (!m) return undefined;
   const published = PUBLISHED[v];
-  if (published) return { ends: published, source: "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations", confirmed: true };
+  if (published)
+    return { ends: published, source: "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations", confirmed: true };
   return { ends: `${Number(m[1]) + 1}-${m[2]}-15`, source: `${VERSIONING_SOURCE} (at least one year of support)`, confirmed: false };
 };
 
@@ -96,9 +97,7 @@ export default defineProvider({
       if (!Array.isArray(b.elements)) return { ad_account_ids: null, ad_account_names: null };
       const accounts = b.elements.filter((e): e is Record<string, unknown> => typeof e === "object" && e !== null);
       return {
-        ad_account_ids: accounts.flatMap((a) =>
-          typeof a.id === "number" || typeof a.id === "string" ? [String(a.id)] : [],
-        ),
+        ad_account_ids: accounts.flatMap((a) => (typeof a.id === "number" || typeof a.id === "string" ? [String(a.id)] : [])),
         ad_account_names: accounts.flatMap((a) => (typeof a.name === "string" ? [a.name] : [])),
       };
     },

@@ -15,9 +15,9 @@
  * 2027-02-23); a connector's `api_version` setting is refused once its version has ended.
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
-import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 import { readBoundedJson, TOKEN_BODY_LIMIT } from "../src/catalog/bounded-body.js";
+import { type ConnectionView, defineProvider, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
+import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
 const DEFAULT_API_VERSION = "v26.0";
 const API_VERSION = /^v(\d+)\.\d$/;
@@ -110,7 +110,12 @@ export default defineProvider({
       let res: Response;
       try {
         // The URL carries the client secret: a redirect is never followed (and a 3xx is no token).
-        res = await c.fetch(url, { method: "GET", headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(15_000) });
+        res = await c.fetch(url, {
+          method: "GET",
+          headers: { accept: "application/json" },
+          redirect: "manual",
+          signal: AbortSignal.timeout(15_000),
+        });
       } catch {
         // The URL carries the client secret and token: never let it reach an error message.
         throw new Error("Meta long-lived token exchange failed: network error");

@@ -71,7 +71,14 @@ export default defineProvider({
     },
   },
   api: { base_url: "https://graph.microsoft.com" },
-  api_versions: [{ version: "v1.0", ends: null, source: "https://learn.microsoft.com/en-us/graph/versioning-and-support (v1.0 is the GA endpoint; no end announced)", confirmed: false }],
+  api_versions: [
+    {
+      version: "v1.0",
+      ends: null,
+      source: "https://learn.microsoft.com/en-us/graph/versioning-and-support (v1.0 is the GA endpoint; no end announced)",
+      confirmed: false,
+    },
+  ],
   settings: z
     .object({
       sender_address: z

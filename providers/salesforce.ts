@@ -22,7 +22,7 @@
  * API version: v68.0 (Winter '27); Salesforce supports each version at least three years.
  */
 import { z } from "zod";
-import { defineProvider, isLoopbackHost, type ConnectionView, type VersionEnd } from "../src/catalog/catalog.js";
+import { type ConnectionView, defineProvider, isLoopbackHost, type VersionEnd } from "../src/catalog/catalog.js";
 import { allowedSignInOrigin } from "../src/catalog/endpoints.js";
 
 const PLACEHOLDER_BASE = "https://login.salesforce.com";
@@ -35,7 +35,10 @@ const INSTANCE_SUFFIXES = [".salesforce.com", ".force.com", ".my.site.com", ".sa
 const myDomainUrl = z
   .string()
   .max(253)
-  .refine((v) => allowedSignInOrigin(v, MY_DOMAIN_SUFFIXES) !== null, "an https My Domain URL such as https://acme.my.salesforce.com (no path, port or userinfo)");
+  .refine(
+    (v) => allowedSignInOrigin(v, MY_DOMAIN_SUFFIXES) !== null,
+    "an https My Domain URL such as https://acme.my.salesforce.com (no path, port or userinfo)",
+  );
 
 /** The sign-in origin a login_host setting names; null for production (the default endpoints). */
 const loginOrigin = (v: unknown): string | null => {
@@ -105,7 +108,9 @@ export default defineProvider({
     .object({
       login_host: z
         .union([z.enum(["production", "sandbox"]), myDomainUrl])
-        .describe("Where the org signs in: production (default), sandbox, or its My Domain URL (https://<domain>.my.salesforce.com); fixed once connected")
+        .describe(
+          "Where the org signs in: production (default), sandbox, or its My Domain URL (https://<domain>.my.salesforce.com); fixed once connected",
+        )
         .optional(),
       api_version: z
         .string()
@@ -121,7 +126,8 @@ export default defineProvider({
     {
       version: "v68.0",
       ends: "2029-10-01",
-      source: "https://developer.salesforce.com/docs/revenue/subscription-management/guide/api-end-of-life.html (API End-of-Life Policy: at least 3 years)",
+      source:
+        "https://developer.salesforce.com/docs/revenue/subscription-management/guide/api-end-of-life.html (API End-of-Life Policy: at least 3 years)",
       confirmed: false,
       setting: "api_version",
       endOf: versionEnd,

@@ -12,7 +12,7 @@
  * version and announces no end for them.
  */
 import { z } from "zod";
-import { defineProvider, type ConnectionView } from "../src/catalog/catalog.js";
+import { type ConnectionView, defineProvider } from "../src/catalog/catalog.js";
 
 const DEFAULT_API_VERSION = "v2025-02-19";
 const PROJECT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/i;
@@ -39,10 +39,7 @@ export default defineProvider({
   api: { base_url: "https://api.sanity.io" },
   settings: z
     .object({
-      project_id: z
-        .string()
-        .regex(PROJECT_ID, "letters, digits and dashes")
-        .describe("Sanity project ID (Manage → project → Project ID)"),
+      project_id: z.string().regex(PROJECT_ID, "letters, digits and dashes").describe("Sanity project ID (Manage → project → Project ID)"),
       dataset: z
         .string()
         .regex(DATASET, "lower-case letters, digits, underscores and dashes, at most 64 characters")
@@ -59,7 +56,15 @@ export default defineProvider({
         .optional(),
     })
     .strict(),
-  api_versions: [{ version: DEFAULT_API_VERSION, ends: null, source: "https://www.sanity.io/docs/api-versioning (dated versions; no end announced)", confirmed: false, setting: "api_version" }],
+  api_versions: [
+    {
+      version: DEFAULT_API_VERSION,
+      ends: null,
+      source: "https://www.sanity.io/docs/api-versioning (dated versions; no end announced)",
+      confirmed: false,
+      setting: "api_version",
+    },
+  ],
   test: {
     path: (c) => {
       const version = setting(c, "api_version", API_VERSION) ?? DEFAULT_API_VERSION;

@@ -20,8 +20,7 @@ import { bearerTokenType } from "./shared/token-type.js";
 
 const webflowId = z.string().regex(/^[A-Za-z0-9]{1,64}$/, "a Webflow ID (letters and digits)");
 
-const strings = (v: unknown): string[] | null =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : null;
+const strings = (v: unknown): string[] | null => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : null);
 
 export default defineProvider({
   id: "webflow",
@@ -47,14 +46,17 @@ export default defineProvider({
   settings: z
     .object({
       site_id: webflowId.describe("Webflow site to read from and write to by default").optional(),
-      collection_ids: z
-        .array(webflowId)
-        .max(50)
-        .describe("CMS collection IDs of that site to use by default")
-        .optional(),
+      collection_ids: z.array(webflowId).max(50).describe("CMS collection IDs of that site to use by default").optional(),
     })
     .strict(),
-  api_versions: [{ version: "v2", ends: null, source: "https://developers.webflow.com/data/reference/rest-introduction (v1 was retired; no end announced for v2)", confirmed: false }],
+  api_versions: [
+    {
+      version: "v2",
+      ends: null,
+      source: "https://developers.webflow.com/data/reference/rest-introduction (v1 was retired; no end announced for v2)",
+      confirmed: false,
+    },
+  ],
   test: {
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",

@@ -17,7 +17,8 @@ export function toolsTable(): string {
       .map((k) => ((t.inputSchema.shape as Record<string, { isOptional(): boolean }>)[k]!.isOptional() ? `\`${k}?\`` : `\`${k}\``))
       .join(", ");
     // The first sentence; abbreviations such as "e.g." do not end one.
-    const summary = /^.*?[.!?](?=\s+[A-Z]|$)/s.exec(t.description.replace(/\b(e\.g|i\.e)\./g, "$1\u0000"))?.[0].replace(/\u0000/g, ".") ?? t.description;
+    const summary =
+      /^.*?[.!?](?=\s+[A-Z]|$)/s.exec(t.description.replace(/\b(e\.g|i\.e)\./g, "$1\u0000"))?.[0].replace(/\u0000/g, ".") ?? t.description;
     return `| \`${t.name}\` | ${input || "—"} | ${summary} |`;
   });
   return ["| tool | input | does |", "|---|---|---|", ...rows].join("\n");
@@ -26,12 +27,18 @@ export function toolsTable(): string {
 export function providersTable(): string {
   const catalog = buildCatalog(definitions, {});
   const rows = catalog.list().map((p) => {
-    const settings = Object.keys(p.def.settings.shape).map((k) => `\`${k}\``).join(", ");
+    const settings = Object.keys(p.def.settings.shape)
+      .map((k) => `\`${k}\``)
+      .join(", ");
     const v = p.def.api_versions[0];
     const version = v ? `\`${v.version}\`${v.ends ? ` (until ${v.ends}${v.confirmed ? "" : ", estimated"})` : ""}` : "—";
     return `| \`${p.id}\` | ${p.def.name} | ${p.def.auth_types.join(", ")} | ${p.def.roles.join(", ")} | ${settings} | ${version} | ${p.def.setup} [docs](${p.def.docs_url}) | \`TENEX_${p.id.toUpperCase()}_…\` |`;
   });
-  return ["| id | provider | auth | roles | settings | API version | setup | env prefix |", "|---|---|---|---|---|---|---|---|", ...rows].join("\n");
+  return [
+    "| id | provider | auth | roles | settings | API version | setup | env prefix |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
 }
 
 /** What a REST row adds to its tool's name, besides a 201. */
@@ -56,7 +63,10 @@ export function restTable(): string {
 
 export function renderReadme(readme: string): string {
   const put = (text: string, name: string, table: string) =>
-    text.replace(new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`), (_m, a: string, b: string) => `${a}\n${table}\n${b}`);
+    text.replace(
+      new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`),
+      (_m, a: string, b: string) => `${a}\n${table}\n${b}`,
+    );
   return put(put(put(put(readme, "tools", toolsTable()), "providers", providersTable()), "rest", restTable()), "errors", statusTable());
 }
 

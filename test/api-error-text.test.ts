@@ -3,8 +3,8 @@
 // `HTTP <status>` plus at most a short error code, for submit_connector_key and test_connector.
 // And an unreachable provider is one clean sentence pair.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
-import { startHarness, type Harness } from "./support/harness.js";
+import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
+import { type Harness, startHarness } from "./support/harness.js";
 import { freePort } from "./support/stdio.js";
 
 const KEY = "skR7pQ2xZk9LmW4vTn8YbC3dHf6JsA1uGe5NqV0o";
@@ -85,7 +85,9 @@ describe("provider API error text", () => {
     try {
       const err = await offline.fail("submit_connector_key", { provider: "sanity", api_key: KEY, settings: SETTINGS });
       expect(err).toMatchObject({ code: "provider_error", retryable: true });
-      expect(err.message).toBe("Sanity could not be reached (network error), so the key could not be checked. Nothing was stored; try again shortly.");
+      expect(err.message).toBe(
+        "Sanity could not be reached (network error), so the key could not be checked. Nothing was stored; try again shortly.",
+      );
     } finally {
       await offline.close();
     }

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { definitions } from "../providers/index.js";
 import { buildCatalog } from "../src/catalog/catalog.js";
 import { checkVersionSettings, versionsEndingWithin } from "../src/catalog/versions.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const DAY = 86_400_000;
 const META_KEY = "EAAL-system-user-token-for-tests-0123456789";
@@ -44,7 +44,11 @@ beforeAll(async () => {
       provider: "webflow",
       redirectUri,
       scopes: ["sites:read", "cms:read", "cms:write"],
-      routes: { "GET /v2/token/introspect": () => ({ json: { authorization: { authorizedTo: { siteIds: ["5f0c8c9e1c9d440000e8d8c3"] } }, application: { displayName: "tenex" } } }) },
+      routes: {
+        "GET /v2/token/introspect": () => ({
+          json: { authorization: { authorizedTo: { siteIds: ["5f0c8c9e1c9d440000e8d8c3"] } }, application: { displayName: "tenex" } },
+        }),
+      },
       oauth: {
         rewriteTokenResponse: (body) => {
           delete body.token_type; // unconfirmed for Webflow; openid-client refuses such a response unless fixed
@@ -73,7 +77,9 @@ describe("the version calendar", () => {
     const catalog = buildCatalog(definitions, {});
     const meta = catalog.get("meta_ads").def.api_versions[0]!;
     const sixtyDaysBefore = Date.parse(`${meta.ends}T00:00:00Z`) - 60 * DAY;
-    expect(versionsEndingWithin(catalog.list(), sixtyDaysBefore, 60)).toContainEqual(expect.objectContaining({ provider: "meta_ads", version: meta.version, days_left: 60 }));
+    expect(versionsEndingWithin(catalog.list(), sixtyDaysBefore, 60)).toContainEqual(
+      expect.objectContaining({ provider: "meta_ads", version: meta.version, days_left: 60 }),
+    );
     expect(versionsEndingWithin(catalog.list(), sixtyDaysBefore - DAY, 60).map((v) => v.provider)).not.toContain("meta_ads");
   });
 
@@ -105,7 +111,9 @@ describe("version settings", () => {
   });
 
   it("submit_connector_key refuses an ended version, and update_connector refuses moving to one", async () => {
-    expect((await h.fail("submit_connector_key", { provider: "meta_ads", api_key: META_KEY, settings: { api_version: "v23.0" } })).code).toBe("invalid_input");
+    expect(
+      (await h.fail("submit_connector_key", { provider: "meta_ads", api_key: META_KEY, settings: { api_version: "v23.0" } })).code,
+    ).toBe("invalid_input");
     const c = await h.ok("submit_connector_key", { provider: "meta_ads", api_key: META_KEY, settings: { api_version: "v25.0" } });
     const err = await h.fail("update_connector", { connector_id: c.id, settings: { api_version: "v24.0" } });
     expect(err.code).toBe("invalid_input");
@@ -114,7 +122,12 @@ describe("version settings", () => {
   });
 
   it("a connector whose version has since ended is flagged by test_connector (status_detail), without calling the provider", async () => {
-    const c = await h.ok("submit_connector_key", { provider: "meta_ads", api_key: META_KEY, label: "Old version", settings: { api_version: "v25.0" } });
+    const c = await h.ok("submit_connector_key", {
+      provider: "meta_ads",
+      api_key: META_KEY,
+      label: "Old version",
+      settings: { api_version: "v25.0" },
+    });
     const calls = sandboxes.meta_ads!.api.calls.length;
     h.advance(Date.parse("2027-02-24T00:00:00Z") - h.ctx.clock());
     try {

@@ -9,7 +9,19 @@ import { describe, expect, it } from "vitest";
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 /** Highest first. `tools/` and `providers/` sit at the repository root but are layers like the folders of src/. */
-export const LAYERS = ["main", "app", "tools", "transports", "grants", "connectors", "credentials", "store", "providers", "catalog", "common"] as const;
+export const LAYERS = [
+  "main",
+  "app",
+  "tools",
+  "transports",
+  "grants",
+  "connectors",
+  "credentials",
+  "store",
+  "providers",
+  "catalog",
+  "common",
+] as const;
 
 function layerOf(file: string): string {
   const rel = path.relative(ROOT, file).split(path.sep);
@@ -45,7 +57,11 @@ function edges(): Edge[] {
     for (const m of fs.readFileSync(from, "utf8").matchAll(re)) {
       const to = path.resolve(path.dirname(from), m[4] ?? "").replace(/\.js$/, ".ts");
       // `import { type A, type B }` is type-only too.
-      const names = (m[3] ?? "").replace(/^\{|\}$/g, "").split(",").map((s) => s.trim()).filter(Boolean);
+      const names = (m[3] ?? "")
+        .replace(/^\{|\}$/g, "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       const typeOnly = Boolean(m[2]) || (names.length > 0 && names.every((n) => n.startsWith("type ")));
       out.push({ from, to, typeOnly });
     }

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 import { ROOT } from "./support/stdio.js";
 
 describe("HTTP session sweep", () => {
@@ -25,7 +25,12 @@ describe("HTTP session sweep", () => {
     try {
       const res = await rawRequest(`${h.url}/mcp`, {
         method: "POST",
-        headers: { authorization: "Bearer tnx_short", "mcp-session-id": sessionId!, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        headers: {
+          authorization: "Bearer tnx_short",
+          "mcp-session-id": sessionId!,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
       });
       expect(res.status).toBe(401);

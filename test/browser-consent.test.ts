@@ -2,14 +2,16 @@
 // URL-mode elicitation is asked to open the authorization URL, the person signs in and
 // approves (or cancels) on the OAuth server's own pages, the provider redirects to our
 // callback, our result page tells them what happened, and the client is told it is over.
-import SQLite from "better-sqlite3";
+
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import SQLite from "better-sqlite3";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { portalIdFor, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
-import { artifactPath, launchChromium, recordedContext, type RecordedContext } from "./support/browser.js";
-import { startStdioHubSpot, waitForStderr, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
+import { artifactPath, launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
+import { type StdioHubSpot, type StdioServer, startStdioHubSpot, waitForStderr } from "./support/stdio.js";
+
 interface UrlElicitation {
   mode: "url";
   url: string;
@@ -166,7 +168,9 @@ describe("consent in a real browser", () => {
     // Age the grant in the real database file, as if ten minutes had passed.
     const db = new SQLite(dbPath);
     db.pragma("busy_timeout = 5000");
-    const changed = db.prepare("update oauth_grants set expires_at = ? where connector_id = ?").run(new Date(Date.now() - 60_000).toISOString(), connector_id);
+    const changed = db
+      .prepare("update oauth_grants set expires_at = ? where connector_id = ?")
+      .run(new Date(Date.now() - 60_000).toISOString(), connector_id);
     db.close();
     expect(changed.changes).toBe(1);
 

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecret } from "../src/credentials/secrets.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
-import { issuedBy, type IssuedTokens } from "./sandbox/oauth-server.js";
-import { startHubSpotHarness, type Harness } from "./support/harness.js";
+import { type IssuedTokens, issuedBy } from "./sandbox/oauth-server.js";
+import { type Harness, startHubSpotHarness } from "./support/harness.js";
 
 describe("a connector cancelled while the person signs in", () => {
   let sandbox: HubSpotSandbox;
@@ -30,7 +30,11 @@ describe("a connector cancelled while the person signs in", () => {
     const tokenCallsBefore = sandbox.oauth.tokenCalls.length;
     const response = fetch(callbackUrl).then(async (r) => ({ status: r.status, page: await r.text() }));
     await expect
-      .poll(async () => (await h.ctx.db.selectFrom("oauth_grants").select("used_at").where("connector_id", "=", id).executeTakeFirst())?.used_at ?? null, { timeout: 2000, interval: 10 })
+      .poll(
+        async () =>
+          (await h.ctx.db.selectFrom("oauth_grants").select("used_at").where("connector_id", "=", id).executeTakeFirst())?.used_at ?? null,
+        { timeout: 2000, interval: 10 },
+      )
       .not.toBeNull();
     return {
       id,
@@ -38,7 +42,9 @@ describe("a connector cancelled while the person signs in", () => {
       finish: async () => {
         gate.release();
         const res = await response;
-        const issued = sandbox.oauth.tokenCalls.slice(tokenCallsBefore).find((c) => c.grant_type === "authorization_code" && c.status === 200);
+        const issued = sandbox.oauth.tokenCalls
+          .slice(tokenCallsBefore)
+          .find((c) => c.grant_type === "authorization_code" && c.status === 200);
         expect(issued, "the exchange happened after the cancellation").toBeTruthy();
         return { ...res, issued: issuedBy(issued) };
       },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startHubSpotHarness, type Harness } from "./support/harness.js";
+import { type Harness, startHubSpotHarness } from "./support/harness.js";
 
 describe("OAuth callback", () => {
   let sandbox: HubSpotSandbox;
@@ -23,7 +23,8 @@ describe("OAuth callback", () => {
 
   const start = () => t.call("start_connector_oauth", { provider: "hubspot" });
   const status = (id: string) => t.call("get_connector_status", { connector_id: id });
-  const rowSnapshot = async (id: string) => t.app.ctx.db.selectFrom("connectors").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const rowSnapshot = async (id: string) =>
+    t.app.ctx.db.selectFrom("connectors").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
 
   it("refuses an unknown state and changes nothing", async () => {
     const { connector_id } = await start();
@@ -128,7 +129,10 @@ describe("OAuth callback", () => {
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "ivan", redirectPrefix: redirectUri });
     expect((await fetch(callbackUrl)).status).toBe(200);
     // The stored tokens were sealed by a server with another master key; the connector needs consent again.
-    const foreign = new Vault(crypto.randomBytes(32)).seal(JSON.stringify({ kind: "oauth2", tokens: { access_token: "x" } }), `connector_secrets:${connector_id}`);
+    const foreign = new Vault(crypto.randomBytes(32)).seal(
+      JSON.stringify({ kind: "oauth2", tokens: { access_token: "x" } }),
+      `connector_secrets:${connector_id}`,
+    );
     await t.app.ctx.db.updateTable("connector_secrets").set({ ciphertext: foreign }).where("connector_id", "=", connector_id).execute();
     await t.app.ctx.db.updateTable("connectors").set({ status: "expired" }).where("id", "=", connector_id).execute();
     const again = await t.callRaw("start_connector_oauth", { provider: "hubspot", connector_id });
@@ -140,12 +144,18 @@ describe("OAuth callback", () => {
     const page = await res.text();
     const logId = /server log under (err_[0-9a-f]+)/.exec(page)?.[1];
     expect(logId).toBeDefined();
-    expect(t.logs.some((l) => l.includes("a stored secret could not be opened during the OAuth callback") && l.includes(logId!))).toBe(true);
+    expect(t.logs.some((l) => l.includes("a stored secret could not be opened during the OAuth callback") && l.includes(logId!))).toBe(
+      true,
+    );
     expect(sandbox.oauth.tokenCalls.length).toBe(calls); // no code exchange, so no tokens issued
     const s = await status(connector_id);
     expect(s.status).toBe("error");
     expect(s.status_detail).toContain(logId);
-    const secret = await t.app.ctx.db.selectFrom("connector_secrets").select("ciphertext").where("connector_id", "=", connector_id).executeTakeFirstOrThrow();
+    const secret = await t.app.ctx.db
+      .selectFrom("connector_secrets")
+      .select("ciphertext")
+      .where("connector_id", "=", connector_id)
+      .executeTakeFirstOrThrow();
     expect(secret.ciphertext).toBe(foreign);
   });
 

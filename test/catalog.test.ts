@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { definitions } from "../providers/index.js";
-import { buildCatalog, PROVIDER_IDS } from "../src/catalog/catalog.js";
 import { loadConfig } from "../src/app/config.js";
+import { buildCatalog, PROVIDER_IDS } from "../src/catalog/catalog.js";
 
 describe("provider catalog", () => {
   it("loads all nine providers from their definitions", () => {
     const catalog = buildCatalog(definitions, {});
-    expect(catalog.list().map((p) => p.id).sort()).toEqual([...PROVIDER_IDS].sort());
+    expect(
+      catalog
+        .list()
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual([...PROVIDER_IDS].sort());
     for (const p of catalog.list()) {
       if (p.def.auth_types.includes("oauth2")) {
         expect(p.oauth?.authorization_url, p.id).toMatch(/^https:\/\//);

@@ -6,9 +6,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools as registry } from "../tools/index.js";
 import { consentOverHttp } from "./sandbox/consent.js";
+import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
-import { portalIdFor, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startStdioHubSpot, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
+import { type StdioHubSpot, type StdioServer, startStdioHubSpot } from "./support/stdio.js";
 import { expectToolSnapshot } from "./support/tool-snapshots.js";
 
 describe("stdio server, HubSpot through a real OAuth server", () => {
@@ -116,7 +116,10 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     for (const [name, value] of Object.entries(secrets)) {
       expect(raw.includes(Buffer.from(value)), `${name} in database files`).toBe(false);
       expect(server.transport.stderr.includes(value), `${name} in stderr`).toBe(false);
-      expect(server.results.some((r) => r.includes(value)), `${name} in a tool result`).toBe(false);
+      expect(
+        server.results.some((r) => r.includes(value)),
+        `${name} in a tool result`,
+      ).toBe(false);
     }
     // The master key was generated next to the database, readable by its owner only.
     const mode = fs.statSync(path.join(dir, "master.key")).mode & 0o777;

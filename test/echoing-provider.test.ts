@@ -4,7 +4,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const CLIENT_SECRET = "cs_echo_client_secret_0123456789";
 const WEBFLOW_KEY = "wf_site_token_abcdefghijklmnopqrstuvwxyz";
@@ -24,9 +24,23 @@ describe("an echoing provider", () => {
         if (req.url?.startsWith("/token")) {
           // The whole form (client secret, code, verifier) comes back as "scope", next to real scopes.
           const rand = Math.random().toString(36).slice(2);
-          res.end(JSON.stringify({ access_token: `AT_${rand}_abcdefghij`, refresh_token: `RT_${rand}_klmnopqrst`, token_type: "bearer", expires_in: 1800, scope: `oauth crm.objects.contacts.read ${body} ${CLIENT_SECRET}` }));
+          res.end(
+            JSON.stringify({
+              access_token: `AT_${rand}_abcdefghij`,
+              refresh_token: `RT_${rand}_klmnopqrst`,
+              token_type: "bearer",
+              expires_in: 1800,
+              scope: `oauth crm.objects.contacts.read ${body} ${CLIENT_SECRET}`,
+            }),
+          );
         } else if (req.url?.startsWith("/api/account-info")) {
-          res.end(JSON.stringify({ portalId: 7, timeZone: String(req.headers.authorization), companyCurrency: `EUR ${String(req.headers.authorization).slice(7, 30)}` }));
+          res.end(
+            JSON.stringify({
+              portalId: 7,
+              timeZone: String(req.headers.authorization),
+              companyCurrency: `EUR ${String(req.headers.authorization).slice(7, 30)}`,
+            }),
+          );
         } else if (req.url?.startsWith("/api/v2/sites")) {
           res.end(JSON.stringify({ sites: [{ id: "site1", displayName: `Site of ${String(req.headers.authorization)}` }] }));
         } else {
@@ -69,7 +83,12 @@ describe("an echoing provider", () => {
 
       const form = new URLSearchParams(requests.find((r) => r.url.startsWith("/token"))!.body);
       const token = String(requests.find((r) => r.url.startsWith("/api/account-info"))!.headers.authorization).slice(7);
-      const secrets = { client_secret: CLIENT_SECRET, code: "THE_CODE_1234567890", code_verifier: form.get("code_verifier")!, access_token: token };
+      const secrets = {
+        client_secret: CLIENT_SECRET,
+        code: "THE_CODE_1234567890",
+        code_verifier: form.get("code_verifier")!,
+        access_token: token,
+      };
       const seen = everything(h, page);
       for (const [name, value] of Object.entries(secrets)) {
         expect(value.length, name).toBeGreaterThan(15);

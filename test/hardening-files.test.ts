@@ -31,14 +31,18 @@ const someKey = () => crypto.randomBytes(32).toString("base64") + "\n";
 describe("planted master key files", () => {
   it("refuses a world-writable master.key, naming the file and what to do", () => {
     const { dir, file } = plant("master.key", someKey(), 0o666);
-    expect(() => loadOrCreateMasterKey({ dataDir: dir })).toThrow(`Refusing to use the master key file ${file}: anyone on this machine may write it (mode 0666)`);
+    expect(() => loadOrCreateMasterKey({ dataDir: dir })).toThrow(
+      `Refusing to use the master key file ${file}: anyone on this machine may write it (mode 0666)`,
+    );
     expect(() => loadOrCreateMasterKey({ dataDir: dir })).toThrow(/Move it out of the way/);
   });
 
   it.skipIf(!isRoot)("refuses a master.key owned by another user, even one only they can write", () => {
     const { dir, file } = plant("master.key", someKey(), 0o600);
     fs.chownSync(file, OTHER_UID, OTHER_UID);
-    expect(() => loadOrCreateMasterKey({ dataDir: dir })).toThrow(`Refusing to use the master key file ${file}: it is owned by another user (uid ${OTHER_UID}`);
+    expect(() => loadOrCreateMasterKey({ dataDir: dir })).toThrow(
+      `Refusing to use the master key file ${file}: it is owned by another user (uid ${OTHER_UID}`,
+    );
   });
 
   it("refuses a group-writable master.key unless TENEX_ALLOW_GROUP_WRITABLE=1, through the real start", async () => {
@@ -71,7 +75,9 @@ describe("planted master key files", () => {
 describe("planted database files", () => {
   it("refuses a world-writable database, and a world-writable -wal or -shm left next to a good one", async () => {
     const { file } = plant("tenex.db", "", 0o666);
-    await expect(openDatabase(file)).rejects.toThrow(`Refusing to use the database file ${file}: anyone on this machine may write it (mode 0666)`);
+    await expect(openDatabase(file)).rejects.toThrow(
+      `Refusing to use the database file ${file}: anyone on this machine may write it (mode 0666)`,
+    );
     for (const suffix of ["-wal", "-shm"]) {
       const dir = tempDir("tenex-plant-");
       const db = path.join(dir, "tenex.db");

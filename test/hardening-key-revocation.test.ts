@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../src/store/workspaces.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { bearer, connectClient, freePort, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { bearer, connectClient, freePort, type HttpHarness, startHttpHarness } from "./support/http.js";
 
 type Sc = Record<string, any>;
 
@@ -47,7 +47,10 @@ describe("revoking an API key cancels the pending grants it started", () => {
     const mcp = await connectClient(h.url, h.a.key);
     let viaMcp: Sc;
     try {
-      const res = (await mcp.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot", label: "via MCP" } })) as Sc;
+      const res = (await mcp.client.callTool({
+        name: "start_connector_oauth",
+        arguments: { provider: "hubspot", label: "via MCP" },
+      })) as Sc;
       expect(res.isError).toBeFalsy();
       viaMcp = res.structuredContent;
     } finally {
@@ -57,7 +60,13 @@ describe("revoking an API key cancels the pending grants it started", () => {
     const byOtherKey = await rest(other.key, "POST", "/connectors/oauth", { provider: "hubspot", label: "other key" });
     const otherWorkspace = await rest(h.b.key, "POST", "/connectors/oauth", { provider: "hubspot", label: "workspace B" });
     const keyOf = async (connectorId: string) =>
-      (await h.app.ctx.db.selectFrom("oauth_grants").select("started_by_key").where("connector_id", "=", connectorId).executeTakeFirstOrThrow()).started_by_key;
+      (
+        await h.app.ctx.db
+          .selectFrom("oauth_grants")
+          .select("started_by_key")
+          .where("connector_id", "=", connectorId)
+          .executeTakeFirstOrThrow()
+      ).started_by_key;
     expect(await keyOf(viaMcp.connector_id)).toBe(h.a.key_id);
     expect(await keyOf(byOtherKey.connector_id)).toBe(other.id);
 

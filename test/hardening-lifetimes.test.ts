@@ -6,11 +6,11 @@
 // logged without a secret.
 import crypto from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { readSecret } from "../src/credentials/secrets.js";
 import { isoFromEpochSeconds, MAX_LIFETIME_S, saneLifetime } from "../src/credentials/lifetimes.js";
+import { readSecret } from "../src/credentials/secrets.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const YEAR_MS = 365 * 86_400_000;
 
@@ -111,7 +111,9 @@ describe("odd token lifetimes from a provider", () => {
     const rotated = (await tokensOf(id)).refresh_token;
     expect(rotated).toBeTruthy();
     expect(rotated).not.toBe(first);
-    expect(oddLines().slice(before)).toEqual([expect.objectContaining({ connector_id: id, field: "expires_in", problem, during: "refresh" })]);
+    expect(oddLines().slice(before)).toEqual([
+      expect.objectContaining({ connector_id: id, field: "expires_in", problem, during: "refresh" }),
+    ]);
     // The stored (rotated) refresh token is the one the provider accepts now: the next refresh works.
     odd = null;
     expect((await h.ok("refresh_connector", { connector_id: id })).refreshed).toBe(true);
@@ -135,7 +137,8 @@ describe("odd token lifetimes from a provider", () => {
   });
 
   it("the helpers never throw on what a provider may send", () => {
-    for (const v of [1e300, -1, Number.NaN, Number.POSITIVE_INFINITY, "3600", "x", {}, null]) expect(() => saneLifetime(v, "expires_in")).not.toThrow();
+    for (const v of [1e300, -1, Number.NaN, Number.POSITIVE_INFINITY, "3600", "x", {}, null])
+      expect(() => saneLifetime(v, "expires_in")).not.toThrow();
     expect(saneLifetime("3600", "expires_in")).toBe(3600);
     expect(saneLifetime(Number.POSITIVE_INFINITY, "expires_in")).toBe(MAX_LIFETIME_S);
     expect(isoFromEpochSeconds(1e300)).toBeNull();

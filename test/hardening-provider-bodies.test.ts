@@ -7,9 +7,9 @@ import { API_BODY_LIMIT, TOKEN_BODY_LIMIT } from "../src/catalog/bounded-body.js
 import { getConnectorRow } from "../src/store/connectors.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
-import { countingFetch, startStreamingListener, type Listener } from "./support/hostile.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
+import { countingFetch, type Listener, startStreamingListener } from "./support/hostile.js";
 
 /** One read chunk of slack past the cap: the reader sees the chunk that crosses it, then stops. */
 const SLACK = 128 * 1024;

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getConnectorRow } from "../src/store/connectors.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
-import { startRecordingListener, type Listener } from "./support/hostile.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
+import { type Listener, startRecordingListener } from "./support/hostile.js";
 
 let thief: Listener;
 let redirector: Listener;
@@ -31,7 +31,9 @@ beforeAll(async () => {
     revocationUrl: () => `${redirector.url}/oauth/revoke_authorization`,
     routes: {
       "GET /v2/token/introspect": async (req) =>
-        (await webflow!.oauth.validateAccessToken(req.token ?? "")) ? { json: { authorization: { authorizedTo: { siteIds: ["abc123"] } } } } : { status: 401, json: {} },
+        (await webflow!.oauth.validateAccessToken(req.token ?? ""))
+          ? { json: { authorization: { authorizedTo: { siteIds: ["abc123"] } } } }
+          : { status: 401, json: {} },
     },
     oauth: { rewriteTokenResponse: (body) => ({ ...body, expires_in: undefined, refresh_token: undefined }) },
   });
@@ -42,14 +44,20 @@ beforeAll(async () => {
     extraValidTokens: metaLongLived,
     oauth: {
       handleGetToken: async (params) => {
-        if (!(await meta!.oauth.validateAccessToken(params.get("fb_exchange_token") ?? ""))) return { status: 400, body: { error: { code: 190 } } };
+        if (!(await meta!.oauth.validateAccessToken(params.get("fb_exchange_token") ?? "")))
+          return { status: 400, body: { error: { code: 190 } } };
         const longLived = `EAAL${crypto.randomBytes(24).toString("hex")}`;
         metaLongLived.add(longLived);
         return { status: 200, body: { access_token: longLived, token_type: "bearer", expires_in: 5183944 } };
       },
     },
   });
-  const hubspot = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, revocationUrl: () => `${redirector.url}/oauth/revoke` });
+  const hubspot = await startProviderSandbox({
+    provider: "hubspot",
+    redirectUri,
+    scopes: HUBSPOT_SCOPES,
+    revocationUrl: () => `${redirector.url}/oauth/revoke`,
+  });
   sandboxes.push(webflow, meta, hubspot);
   // Meta revokes through the Graph API: its API origin is the redirector.
   h = await startHarness({ env: { ...webflow.env, ...meta.env, ...hubspot.env, TENEX_META_ADS_API_BASE_URL: redirector.url }, port });

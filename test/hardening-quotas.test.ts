@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRANT_TTL_MS } from "../src/store/grants.js";
 import { GRANT_RETENTION_MS, PURGE_BATCH } from "../src/store/quotas.js";
 import { createWorkspace } from "../src/store/workspaces.js";
+import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const SANITY_KEY = "sk_quota_test_key_0123456789";
 const sanityInput = { provider: "sanity", api_key: SANITY_KEY, settings: { project_id: "abc123", dataset: "production" } };
@@ -26,7 +26,8 @@ describe("per-workspace quotas on pending grants and connectors (two workspaces)
     const { port, redirectUri } = await reservePort();
     sandbox = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, routes: {} });
     sanityApi = await startFakeApi({
-      "GET /v2025-02-19/data/query/production": (req) => (req.token === SANITY_KEY ? { json: { result: { _id: "doc1" }, ms: 1 } } : { status: 401, json: { error: "Unauthorized" } }),
+      "GET /v2025-02-19/data/query/production": (req) =>
+        req.token === SANITY_KEY ? { json: { result: { _id: "doc1" }, ms: 1 } } : { status: 401, json: { error: "Unauthorized" } },
     });
     const env = { ...sandbox.env, TENEX_SANITY_API_BASE_URL: sanityApi.url, TENEX_MAX_PENDING_GRANTS: "3", TENEX_MAX_CONNECTORS: "6" };
     a = await startHarness({ env, port });
@@ -111,7 +112,15 @@ describe("settling expired grants in batches, and purging finished grants", () =
     await sandbox?.close();
   });
 
-  const grantRows = async () => Number((await h.ctx.db.selectFrom("oauth_grants").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n);
+  const grantRows = async () =>
+    Number(
+      (
+        await h.ctx.db
+          .selectFrom("oauth_grants")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   it("lets another writer in between batches while many expired grants settle", async () => {
     h.advance(GRANT_TTL_MS + 1_000);

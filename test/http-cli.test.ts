@@ -8,7 +8,6 @@ import { describe, expect, it } from "vitest";
 import { bearer, freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
 
-
 function cliIn(dir: string) {
   const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
   return {
@@ -55,7 +54,12 @@ describe("command line: workspaces and keys", () => {
     expect(JSON.parse(revoked.stdout)).toEqual({ ...keys[0], revoked_at: expect.any(String) });
 
     // The key itself is nowhere on disk: only its hash.
-    const raw = Buffer.concat(fs.readdirSync(dir).filter((f) => f.startsWith("tenex.db")).map((f) => fs.readFileSync(path.join(dir, f))));
+    const raw = Buffer.concat(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith("tenex.db"))
+        .map((f) => fs.readFileSync(path.join(dir, f))),
+    );
     expect(raw.includes(Buffer.from(key))).toBe(false);
 
     for (const [args, code, text] of [
@@ -78,7 +82,11 @@ describe("command line: workspaces and keys", () => {
     const key = run("keys", "create", "--workspace", "shared").stdout.trim();
     const port = await freePort();
     const httpEnv = { ...env, TENEX_HUBSPOT_CLIENT_ID: "id", TENEX_HUBSPOT_CLIENT_SECRET: "secret-secret-secret" };
-    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env: httpEnv, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+      env: httpEnv,
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const exited = new Promise((resolve) => child.once("exit", resolve));

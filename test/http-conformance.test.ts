@@ -5,7 +5,7 @@
 // cannot send an Authorization header, so the server runs in its deliberate key-free loopback
 // mode (`serve --http --no-auth-loopback`, refused off loopback), acting for the local
 // workspace. README "## HTTP mode" lists why the other scenarios do not apply.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +34,10 @@ interface Check {
 
 function runScenario(url: string, scenario: string, outDir: string): Promise<{ code: number | null; output: string; checks: Check[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SUITE, "server", "--url", url, "--scenario", scenario, "-o", outDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [SUITE, "server", "--url", url, "--scenario", scenario, "-o", outDir], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));

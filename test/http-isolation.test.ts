@@ -3,14 +3,13 @@
 // connector of the other workspace, and changes nothing of it. The walk is generic over the
 // registry and the route table, so tools and routes merged later are covered too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tools, type ToolName } from "../tools/index.js";
-import { activeRoutes, API_BASE } from "../src/transports/http/rest.js";
+import { API_BASE, activeRoutes } from "../src/transports/http/rest.js";
+import { type ToolName, tools } from "../tools/index.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { bearer, connectClient, freePort, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { toolCalls } from "./support/calls.js";
+import { bearer, connectClient, freePort, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 import { inputSchemaOf, synthArgs, synthObject } from "./support/synth.js";
-
 
 describe("isolation between workspaces, over every tool and every route", () => {
   let sandbox: HubSpotSandbox;
@@ -51,7 +50,11 @@ describe("isolation between workspaces, over every tool and every route", () => 
     h = await startHttpHarness({ port, publicUrl: true, env: sandbox.env });
 
     // Workspace A: one connector connected through the real OAuth server and our /oauth/callback, one pending.
-    const start = await rest("POST", `${API_BASE}/connectors/oauth`, h.a.key, { provider: "hubspot", label: "A's CRM", roles: ["crm_sink"] });
+    const start = await rest("POST", `${API_BASE}/connectors/oauth`, h.a.key, {
+      provider: "hubspot",
+      label: "A's CRM",
+      roles: ["crm_sink"],
+    });
     expect(start.status).toBe(201);
     connected = start.json().connector_id;
     const { callbackUrl } = await consentOverHttp(start.json().authorization_url, { login: "alice", redirectPrefix: redirectUri });
@@ -59,7 +62,8 @@ describe("isolation between workspaces, over every tool and every route", () => 
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Connected HubSpot");
     expect((await rest("GET", `${API_BASE}/connectors/${connected}`, h.a.key)).json().status).toBe("connected");
-    pending = (await rest("POST", `${API_BASE}/connectors/oauth`, h.a.key, { provider: "hubspot", label: "A pending" })).json().connector_id;
+    pending = (await rest("POST", `${API_BASE}/connectors/oauth`, h.a.key, { provider: "hubspot", label: "A pending" })).json()
+      .connector_id;
   });
 
   afterAll(async () => {
@@ -107,7 +111,8 @@ describe("isolation between workspaces, over every tool and every route", () => 
         const args = synthObject(schema, {});
         for (const arg of Object.values(route.params ?? {})) delete args[arg];
         let path = `${API_BASE}${route.path.replace("{id}", id)}`;
-        if (route.from === "query" && Object.keys(args).length) path += `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}`;
+        if (route.from === "query" && Object.keys(args).length)
+          path += `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}`;
         const res = await rest(route.method, path, h.b.key, route.from === "body" ? args : undefined);
         expect(res.status, `${route.method} ${path}: ${res.body}`).toBe(404);
         expect(res.json().error.code).toBe("not_found");
@@ -135,14 +140,20 @@ describe("isolation between workspaces, over every tool and every route", () => 
     }
     for (const { route, tool } of activeRoutes(tools).filter(({ route }) => !route.params)) {
       const args = synthArgs(tool, { provider: "hubspot", role: "crm_sink" });
-      const path = `${API_BASE}${route.path}` + (route.from === "query" && Object.keys(args).length ? `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}` : "");
+      const path =
+        `${API_BASE}${route.path}` +
+        (route.from === "query" && Object.keys(args).length
+          ? `?${new URLSearchParams(Object.entries(args).map(([k, v]): [string, string] => [k, String(v)]))}`
+          : "");
       const res = await rest(route.method, path, h.b.key, route.from === "body" ? args : undefined);
       expect(res.body, `${route.method} ${path}`).not.toContain(connected);
       expect(res.body).not.toContain(pending);
     }
     expect(await snapshotA()).toBe(before);
     // A still sees both.
-    const mine = (await rest("GET", `${API_BASE}/connectors`, h.a.key)).json<{ connectors: Array<{ id: string }> }>().connectors.map((c) => c.id);
+    const mine = (await rest("GET", `${API_BASE}/connectors`, h.a.key))
+      .json<{ connectors: Array<{ id: string }> }>()
+      .connectors.map((c) => c.id);
     expect(mine).toEqual(expect.arrayContaining([connected, pending]));
   });
 });

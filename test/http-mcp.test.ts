@@ -2,21 +2,26 @@
 // HTTP, the SDK's client transports, sessions bound to a workspace, keys checked on every
 // request (a revoked key stops working mid-session), 401s that write nothing, DNS-rebinding
 // protection, body limits, request timeouts and resumable SSE streams.
-import type { ToolOutput } from "../tools/index.js";
+
 import http from "node:http";
 import net from "node:net";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../src/store/workspaces.js";
-import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import type { ToolOutput } from "../tools/index.js";
 import { toolCalls } from "./support/calls.js";
-
+import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 
 const initBody = (version = LATEST_PROTOCOL_VERSION) =>
-  JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+  JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
 const rpcHeaders = (key: string, extra: Record<string, string> = {}) => ({
   ...bearer(key),
   "content-type": "application/json",
@@ -165,10 +170,16 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
 
       for (const k of [k1!, k2!, k3!]) await revokeApiKey(h.app.ctx.db, k.id, new Date().toISOString());
 
-      const err = await s.client.callTool({ name: "list_connectors", arguments: {} }).then(() => null, (x: unknown) => x);
+      const err = await s.client.callTool({ name: "list_connectors", arguments: {} }).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(err).toBeInstanceOf(StreamableHTTPError);
       expect((err as StreamableHTTPError).code).toBe(401);
-      const sseErr = await e.client.callTool({ name: "list_connectors", arguments: {} }).then(() => null, (x: unknown) => x);
+      const sseErr = await e.client.callTool({ name: "list_connectors", arguments: {} }).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(String(sseErr)).toContain("401");
       // The server ends the revoked key's streams and forgets its sessions.
       await ended;
@@ -201,7 +212,11 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
         ["GET", `${h.url}/api/v1/connectors`, undefined],
         ["POST", `${h.url}/api/v1/connectors/oauth`, JSON.stringify({ provider: "hubspot" })],
       ] as const) {
-        const res = await rawRequest(url, { method, headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" }, ...(body ? { body } : {}) });
+        const res = await rawRequest(url, {
+          method,
+          headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+          ...(body ? { body } : {}),
+        });
         expect(res.status, `${name} ${method} ${url}`).toBe(401);
         expect(res.headers["www-authenticate"], name).toMatch(/^Bearer\b/);
         expect(res.json().error.code).toBe("unauthorized");
@@ -212,7 +227,8 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
   });
 
   it("refuses a Host or Origin outside the allow list and accepts loopback, the public URL's host and TENEX_ALLOWED_HOSTS", async () => {
-    const post = (headers: Record<string, string>) => rawRequest(`${h.url}/mcp`, { method: "POST", headers: { ...rpcHeaders(h.a.key), ...headers }, body: initBody() });
+    const post = (headers: Record<string, string>) =>
+      rawRequest(`${h.url}/mcp`, { method: "POST", headers: { ...rpcHeaders(h.a.key), ...headers }, body: initBody() });
     const refused: Array<Record<string, string>> = [
       { Host: "evil.example.com" },
       { Host: `evil.example.com:${h.port}` },
@@ -266,11 +282,20 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     expect(init.status).toBe(200);
     const sid = init.headers["mcp-session-id"] as string;
     const headers = rpcHeaders(h.a.key, { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" });
-    await rawRequest(`${h.url}/mcp`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+    await rawRequest(`${h.url}/mcp`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
     const call = await rawRequest(`${h.url}/mcp`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "list_providers", arguments: { role: "crm_sink" } } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "list_providers", arguments: { role: "crm_sink" } },
+      }),
     });
     const events = sseEvents(call.body);
     const priming = events.find((e) => e.id && e.data.trim() === "");
@@ -279,14 +304,21 @@ describe("HTTP mode: MCP over Streamable HTTP and HTTP+SSE", () => {
     expect(result?.id).toBeTruthy();
 
     // The client "lost" the stream after the priming event: the result is replayed.
-    const replay = await readStreamUntil(`${h.url}/mcp`, { ...headers, accept: "text/event-stream", "last-event-id": priming!.id! }, '"id":2');
+    const replay = await readStreamUntil(
+      `${h.url}/mcp`,
+      { ...headers, accept: "text/event-stream", "last-event-id": priming!.id! },
+      '"id":2',
+    );
     const replayed = sseEvents(replay).find((e) => e.data.includes('"id":2'));
     expect(replayed?.id).toBe(result!.id);
     const replayedResult = JSON.parse(replayed!.data) as { result: { structuredContent: ToolOutput<"list_providers"> } };
     expect(replayedResult.result.structuredContent.providers.map((p) => p.id)).toEqual(["hubspot", "salesforce"]);
 
     // Another workspace cannot resume this session's stream.
-    const foreign = await rawRequest(`${h.url}/mcp`, { method: "GET", headers: { ...rpcHeaders(h.b.key, { "mcp-session-id": sid }), accept: "text/event-stream", "last-event-id": priming!.id! } });
+    const foreign = await rawRequest(`${h.url}/mcp`, {
+      method: "GET",
+      headers: { ...rpcHeaders(h.b.key, { "mcp-session-id": sid }), accept: "text/event-stream", "last-event-id": priming!.id! },
+    });
     expect(foreign.status).toBe(404);
     await rawRequest(`${h.url}/mcp`, { method: "DELETE", headers });
   });

@@ -3,18 +3,31 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { defineTool, type AnyToolDefinition } from "../src/transports/tool.js";
-import { bearer, rawRequest, startHttpHarness } from "./support/http.js";
 import { BoundedEventStore } from "../src/transports/http/event-store.js";
 import { HostAllowList } from "../src/transports/http/hosts.js";
+import { type AnyToolDefinition, defineTool } from "../src/transports/tool.js";
+import { bearer, rawRequest, startHttpHarness } from "./support/http.js";
 
 const msg = (id: number): JSONRPCMessage => ({ jsonrpc: "2.0", id, result: { n: id } });
 
 describe("HostAllowList", () => {
-  const allow = HostAllowList.forServer({ publicUrl: "https://Connectors.Example.com/base", allowedHosts: ["tools.internal:8443", " ", "[fd00::1]"], bindHost: "0.0.0.0" });
+  const allow = HostAllowList.forServer({
+    publicUrl: "https://Connectors.Example.com/base",
+    allowedHosts: ["tools.internal:8443", " ", "[fd00::1]"],
+    bindHost: "0.0.0.0",
+  });
 
   it("accepts loopback names, the public URL's host and the configured hosts, on any port", () => {
-    for (const host of ["localhost:8080", "127.0.0.1", "127.0.0.2:9", "[::1]:3000", "connectors.example.com", "CONNECTORS.example.com:443", "tools.internal", "[fd00::1]:80"]) {
+    for (const host of [
+      "localhost:8080",
+      "127.0.0.1",
+      "127.0.0.2:9",
+      "[::1]:3000",
+      "connectors.example.com",
+      "CONNECTORS.example.com:443",
+      "tools.internal",
+      "[fd00::1]:80",
+    ]) {
       expect(allow.allowsHostHeader(host), host).toBe(true);
     }
     expect(allow.allowsOrigin(undefined)).toBe(true);
@@ -22,10 +35,30 @@ describe("HostAllowList", () => {
   });
 
   it("refuses other names, tricks and a wildcard bind address", () => {
-    for (const host of [undefined, "", "evil.com", "localhost.evil.com", "127.0.0.1.nip.io", "connectors.example.com.evil.com", "a@localhost", "localhost/x", "0.0.0.0", "localhost#.evil.com", "127.0.0.1:18931/../", "localhost:80 evil"]) {
+    for (const host of [
+      undefined,
+      "",
+      "evil.com",
+      "localhost.evil.com",
+      "127.0.0.1.nip.io",
+      "connectors.example.com.evil.com",
+      "a@localhost",
+      "localhost/x",
+      "0.0.0.0",
+      "localhost#.evil.com",
+      "127.0.0.1:18931/../",
+      "localhost:80 evil",
+    ]) {
       expect(allow.allowsHostHeader(host), String(host)).toBe(false);
     }
-    for (const origin of ["null", "http://evil.com", "file://", "chrome-extension://abc", "http://localhost.evil.com", "https://user@connectors.example.com"]) {
+    for (const origin of [
+      "null",
+      "http://evil.com",
+      "file://",
+      "chrome-extension://abc",
+      "http://localhost.evil.com",
+      "https://user@connectors.example.com",
+    ]) {
       expect(allow.allowsOrigin(origin), origin).toBe(false);
     }
   });
@@ -79,7 +112,11 @@ describe("REST through the tool boundary", () => {
     });
     const h = await startHttpHarness({ tools: [gated] });
     const post = (key: string, wait: boolean) =>
-      rawRequest(`${h.url}/api/v1/gated`, { method: "POST", headers: { ...bearer(key), "content-type": "application/json" }, body: JSON.stringify({ wait }) });
+      rawRequest(`${h.url}/api/v1/gated`, {
+        method: "POST",
+        headers: { ...bearer(key), "content-type": "application/json" },
+        body: JSON.stringify({ wait }),
+      });
     try {
       const slow = post(h.a.key, true);
       // Other calls, of the other workspace, go through while A's call waits.

@@ -6,13 +6,13 @@ import path from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tools } from "../tools/index.js";
 import { HTTP_STATUS } from "../src/common/errors.js";
 import { API_BASE, restRoutes } from "../src/transports/http/rest.js";
-import { ROOT } from "./support/stdio.js";
-import { bearer, connectClient, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { tools } from "../tools/index.js";
 import { toolCalls } from "./support/calls.js";
-import { synthObject, synthValue, type JsonSchema } from "./support/synth.js";
+import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
+import { ROOT } from "./support/stdio.js";
+import { type JsonSchema, synthObject, synthValue } from "./support/synth.js";
 
 /** The parts of the OpenAPI document the tests read. */
 interface OpenApiDoc {
@@ -61,7 +61,9 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   });
 
   const operations = (): Array<{ path: string; method: string; op: Operation }> =>
-    Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+    Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+    );
 
   /** Validate a response body against the documented schema of its status (or `default`). */
   const checkDocumented = (path: string, method: string, op: Operation, status: number, body: unknown) => {
@@ -93,7 +95,11 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       const op = doc.paths[path]?.[route.method.toLowerCase()];
       if (!registered.has(route.tool)) {
         expect(op, `${route.method} ${path} documented without its tool`).toBeUndefined();
-        const res = await call(route.method, path.replace("{id}", "con_x"), route.method === "GET" || route.method === "DELETE" ? {} : { body: {} });
+        const res = await call(
+          route.method,
+          path.replace("{id}", "con_x"),
+          route.method === "GET" || route.method === "DELETE" ? {} : { body: {} },
+        );
         expect([404, 405], `${route.method} ${path}`).toContain(res.status);
         continue;
       }
@@ -126,7 +132,10 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       let url = path.replace("{id}", encodeURIComponent(connectorId));
       const query = new URLSearchParams();
       const queryParams = (op.parameters ?? []).filter((p) => p.in === "query");
-      const querySchema = { properties: Object.fromEntries(queryParams.map((p) => [p.name, p.schema])), required: queryParams.filter((p) => p.required).map((p) => p.name) };
+      const querySchema = {
+        properties: Object.fromEntries(queryParams.map((p) => [p.name, p.schema])),
+        required: queryParams.filter((p) => p.required).map((p) => p.name),
+      };
       for (const [k, v] of Object.entries(synthObject(querySchema, hints))) query.set(k, Array.isArray(v) ? v.join(",") : String(v));
       if ([...query.keys()].length) url += `?${query}`;
       let body: unknown;
@@ -139,7 +148,8 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       const res = await call(method, url, { ...(body !== undefined ? { body } : {}), ...(op.security?.length === 0 ? { key: null } : {}) });
       const json = res.json();
       checkDocumented(path, method, op, res.status, json);
-      if (res.status >= 400) expect(HTTP_STATUS[json.error.code as keyof typeof HTTP_STATUS]?.status ?? res.status, `${method} ${path}`).toBe(res.status);
+      if (res.status >= 400)
+        expect(HTTP_STATUS[json.error.code as keyof typeof HTTP_STATUS]?.status ?? res.status, `${method} ${path}`).toBe(res.status);
       answered[`${method} ${path}`] = res.status;
     }
     // The routes that can succeed with a pending connector did.
@@ -176,7 +186,10 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
       expect(res.json().error.code, `${method} ${path}`).toBe(code);
       expect(typeof res.json().error.message).toBe("string");
     }
-    const plain = await call("POST", `${API_BASE}/connectors/oauth`, { body: "provider=hubspot", headers: { "content-type": "text/plain" } });
+    const plain = await call("POST", `${API_BASE}/connectors/oauth`, {
+      body: "provider=hubspot",
+      headers: { "content-type": "text/plain" },
+    });
     expect(plain.status).toBe(415);
     const put = await call("PUT", `${API_BASE}/connectors`);
     expect(put.headers.allow).toBe("GET");
@@ -199,11 +212,14 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   });
 
   it("pages connectors with the tool's cursor through query parameters", async () => {
-    for (let i = 0; i < 3; i++) expect((await call("POST", `${API_BASE}/connectors/oauth`, { body: { provider: "hubspot", label: `page ${i}` } })).status).toBe(201);
+    for (let i = 0; i < 3; i++)
+      expect((await call("POST", `${API_BASE}/connectors/oauth`, { body: { provider: "hubspot", label: `page ${i}` } })).status).toBe(201);
     const first = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending`)).json();
     expect(first.connectors).toHaveLength(2);
     expect(first.next_cursor).toEqual(expect.any(String));
-    const second = (await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)).json();
+    const second = (
+      await call("GET", `${API_BASE}/connectors?limit=2&provider=hubspot&status=pending&cursor=${encodeURIComponent(first.next_cursor)}`)
+    ).json();
     const ids = [...first.connectors, ...second.connectors].map((c: { id: string }) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
   });
@@ -231,7 +247,10 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
   });
 
   it("lists every route of the route table, with its tool, in the README", () => {
-    const rows = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").filter((l) => l.startsWith("| `"));
+    const rows = fs
+      .readFileSync(path.join(ROOT, "README.md"), "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("| `"));
     for (const route of REST_ROUTES) {
       const head = `\`${route.method} ${API_BASE}${route.path}`;
       const row = rows.find((r) => (r.includes(`${head}\``) || r.includes(`${head}?`)) && r.includes(`\`${route.tool}\``));

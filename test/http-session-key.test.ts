@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "../src/store/workspaces.js";
 import { legacyHttp } from "./support/clients.js";
-import { bearer, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 let h: HttpHarness;
 beforeAll(async () => {
@@ -23,7 +23,13 @@ describe("2025-11-25 sessions and keys", () => {
       const post = (key: string) =>
         rawRequest(`${h.url}/mcp`, {
           method: "POST",
-          headers: { ...bearer(key), "mcp-session-id": sid!, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+          headers: {
+            ...bearer(key),
+            "mcp-session-id": sid!,
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-11-25",
+          },
           body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list", params: {} }),
         });
       expect((await post(second.key)).status).toBe(403);

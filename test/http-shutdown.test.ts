@@ -7,10 +7,10 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
-import { API_BASE } from "../src/transports/http/rest.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
-import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
+import { API_BASE } from "../src/transports/http/rest.js";
 import { toolCalls } from "./support/calls.js";
+import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
@@ -46,7 +46,11 @@ describe("graceful shutdown", () => {
       const res = await response;
       expect(res.status).toBe(201);
       await expect.poll(() => closed).toBe(true);
-      const row = await h.app.ctx.db.selectFrom("connectors").select(["id", "label"]).where("id", "=", res.json.connector_id).executeTakeFirst();
+      const row = await h.app.ctx.db
+        .selectFrom("connectors")
+        .select(["id", "label"])
+        .where("id", "=", res.json.connector_id)
+        .executeTakeFirst();
       expect(row?.label).toBe("in flight during shutdown");
     } finally {
       await h.close();
@@ -61,7 +65,11 @@ describe("graceful shutdown", () => {
     const { key } = await createApiKey(setup.db, ws.id, new Date().toISOString());
     await setup.close();
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+      env,
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     let stdout = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
@@ -105,12 +113,16 @@ describe("graceful shutdown", () => {
       expect(lost).toEqual([]);
       expect(failed).toBe(12);
       // Nothing half-written either: every stored connector has its grant.
-      const orphans = db.prepare("select count(*) as n from connectors c where not exists (select 1 from oauth_grants g where g.connector_id = c.id)").get() as { n: number };
+      const orphans = db
+        .prepare("select count(*) as n from connectors c where not exists (select 1 from oauth_grants g where g.connector_id = c.id)")
+        .get() as { n: number };
       expect(orphans.n).toBe(0);
     } finally {
       db.close();
     }
-    console.log(`burst: ${succeeded.length} calls succeeded (${sentBeforeSignalDoneAfter} finished after SIGTERM), ${failed} refused after it, 0 lost`);
+    console.log(
+      `burst: ${succeeded.length} calls succeeded (${sentBeforeSignalDoneAfter} finished after SIGTERM), ${failed} refused after it, 0 lost`,
+    );
   });
 
   it("also stops cleanly on SIGINT", async () => {

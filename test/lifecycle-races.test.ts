@@ -11,13 +11,12 @@
 import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Context } from "../src/app/context.js";
-import { disableConnector } from "../src/connectors/pause.js";
-import { enableConnector } from "../src/connectors/pause.js";
+import { disableConnector, enableConnector } from "../src/connectors/pause.js";
 import { GRANT_TTL_MS } from "../src/store/grants.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
-import { movableClock, startHubSpotHarness, type Harness } from "./support/harness.js";
+import { type Harness, movableClock, startHubSpotHarness } from "./support/harness.js";
 
 let sandbox: HubSpotSandbox;
 let h: Harness;
@@ -68,14 +67,22 @@ const revokeFromOtherConnection = (id: string) => () =>
     other.prepare("update connectors set status = 'revoked', status_detail = 'revoked: elsewhere' where id = ?").run(id);
   })();
 
-const secretRows = (id: string) => (other.prepare("select count(*) as n from connector_secrets where connector_id = ?").get(id) as { n: number }).n;
-const statusOf = (id: string) => other.prepare("select status, status_before_disable from connectors where id = ?").get(id) as { status: string; status_before_disable: string | null };
+const secretRows = (id: string) =>
+  (other.prepare("select count(*) as n from connector_secrets where connector_id = ?").get(id) as { n: number }).n;
+const statusOf = (id: string) =>
+  other.prepare("select status, status_before_disable from connectors where id = ?").get(id) as {
+    status: string;
+    status_before_disable: string | null;
+  };
 
 describe("disable and enable against a concurrent writer", () => {
   it("enable does not undo a revoke committed between its read and its write", async () => {
     const { connector_id } = await h.connect("hubspot", {}, "race-enable");
     await h.ok("disable_connector", { connector_id });
-    const { result, serialized } = await interleaved((ctx) => enableConnector(ctx, LOCAL_WORKSPACE_ID, connector_id), revokeFromOtherConnection(connector_id));
+    const { result, serialized } = await interleaved(
+      (ctx) => enableConnector(ctx, LOCAL_WORKSPACE_ID, connector_id),
+      revokeFromOtherConnection(connector_id),
+    );
     // Never connected without credentials: the revoke is not overwritten.
     expect(statusOf(connector_id).status).toBe("revoked");
     expect(secretRows(connector_id)).toBe(0);
@@ -86,7 +93,10 @@ describe("disable and enable against a concurrent writer", () => {
 
   it("disable does not turn a connector revoked between its read and its write into a disabled one", async () => {
     const { connector_id } = await h.connect("hubspot", {}, "race-disable");
-    const { serialized } = await interleaved((ctx) => disableConnector(ctx, LOCAL_WORKSPACE_ID, connector_id), revokeFromOtherConnection(connector_id));
+    const { serialized } = await interleaved(
+      (ctx) => disableConnector(ctx, LOCAL_WORKSPACE_ID, connector_id),
+      revokeFromOtherConnection(connector_id),
+    );
     expect(statusOf(connector_id).status).toBe("revoked");
     expect(serialized).toBe(true);
     expect((await h.fail("enable_connector", { connector_id })).code).toBe("invalid_state");
@@ -97,7 +107,9 @@ describe("disable and enable against a concurrent writer", () => {
     let callbackConnected = 0;
     // The callback's final write, guarded on pending as settlePending is.
     const callback = () => {
-      callbackConnected = other.prepare("update connectors set status = 'connected', status_detail = null where id = ? and status = 'pending'").run(connector_id).changes;
+      callbackConnected = other
+        .prepare("update connectors set status = 'connected', status_detail = null where id = ? and status = 'pending'")
+        .run(connector_id).changes;
     };
     const { serialized } = await interleaved((ctx) => disableConnector(ctx, LOCAL_WORKSPACE_ID, connector_id), callback);
     // Whichever committed first, status_before_disable is the status the disable replaced.

@@ -5,11 +5,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace } from "../src/store/workspaces.js";
+import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
 const WRONG_KEY = "skWrongToken9876543210zyxwvutsrqponmlkjih";
@@ -37,7 +37,10 @@ beforeAll(async () => {
       req.token === SANITY_KEY
         ? { json: { query: req.query.get("query"), result: { _id: "doc1" }, ms: 1 } }
         : { status: 401, json: { error: "Unauthorized", message: "Session not found", statusCode: 401 } },
-    "GET /v2025-02-19/data/query/staging": () => ({ status: 404, json: { error: "Not Found", message: "Dataset \"staging\" not found for project ID \"abc123\"", statusCode: 404 } }),
+    "GET /v2025-02-19/data/query/staging": () => ({
+      status: 404,
+      json: { error: "Not Found", message: 'Dataset "staging" not found for project ID "abc123"', statusCode: 404 },
+    }),
   });
   h = await startHarness({ env: { ...hubspot.env, TENEX_SANITY_API_BASE_URL: sanityApi.url }, port });
 });
@@ -56,7 +59,11 @@ const ids = (list: { connectors: Array<{ id: string }> }) => list.connectors.map
 
 describe("submit_connector_key (BYOK, Sanity)", () => {
   it("refuses a key the provider rejects, with the status and the provider's error code (not its text), and stores it nowhere", async () => {
-    const err = await h.fail("submit_connector_key", { provider: "sanity", api_key: WRONG_KEY, settings: { project_id: "abc123", dataset: "production" } });
+    const err = await h.fail("submit_connector_key", {
+      provider: "sanity",
+      api_key: WRONG_KEY,
+      settings: { project_id: "abc123", dataset: "production" },
+    });
     expect(err.code).toBe("provider_error");
     expect(err.message).toContain("HTTP 401 Unauthorized");
     expect(err.message).not.toContain("Session not found");
@@ -74,13 +81,21 @@ describe("submit_connector_key (BYOK, Sanity)", () => {
 
   it("refuses a malformed key or missing required settings as invalid_input before calling the provider", async () => {
     const calls = sanityApi.calls.length;
-    const shape = await h.fail("submit_connector_key", { provider: "sanity", api_key: "two words here", settings: { project_id: "abc123", dataset: "production" } });
+    const shape = await h.fail("submit_connector_key", {
+      provider: "sanity",
+      api_key: "two words here",
+      settings: { project_id: "abc123", dataset: "production" },
+    });
     expect(shape.code).toBe("invalid_input");
     expect(shape.message).not.toContain("two words");
     const missing = await h.fail("submit_connector_key", { provider: "sanity", api_key: SANITY_KEY, settings: { project_id: "abc123" } });
     expect(missing.code).toBe("invalid_input");
     expect(missing.message).toContain("dataset");
-    const unknown = await h.fail("submit_connector_key", { provider: "sanity", api_key: SANITY_KEY, settings: { project_id: "abc123", dataset: "production", token: "x" } });
+    const unknown = await h.fail("submit_connector_key", {
+      provider: "sanity",
+      api_key: SANITY_KEY,
+      settings: { project_id: "abc123", dataset: "production", token: "x" },
+    });
     expect(unknown).toMatchObject({ code: "invalid_input" });
     expect(unknown.message).toContain("unknown field(s) token");
     expect((await h.fail("submit_connector_key", { provider: "hubspot", api_key: SANITY_KEY })).code).toBe("auth_type_unsupported");
@@ -121,7 +136,10 @@ describe("update_connector", () => {
   it("merges settings checked against the provider's schema, and re-checks a key when its project or dataset changes", async () => {
     const c = (await h.ok("list_connectors", { provider: "sanity" })).connectors[0]!;
     const up = await h.ok("update_connector", { connector_id: c.id, label: "Marketing CMS", settings: { perspective: "published" } });
-    expect(up).toMatchObject({ label: "Marketing CMS", settings: { project_id: "abc123", dataset: "production", perspective: "published" } });
+    expect(up).toMatchObject({
+      label: "Marketing CMS",
+      settings: { project_id: "abc123", dataset: "production", perspective: "published" },
+    });
     const removed = await h.ok("update_connector", { connector_id: c.id, settings: { perspective: null } });
     expect(removed.settings).toEqual({ project_id: "abc123", dataset: "production" });
 
@@ -203,7 +221,9 @@ describe("roles, primaries and resolve_connector", () => {
     expect((await h.fail("test_connector", { connector_id: alice })).code).toBe("invalid_state");
     expect((await h.fail("refresh_connector", { connector_id: alice })).code).toBe("invalid_state");
     expect((await h.fail("set_primary_connector", { connector_id: alice, role: "crm_sink" })).code).toBe("invalid_state");
-    expect(await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", alice).executeTakeFirst()).toBeTruthy();
+    expect(
+      await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", alice).executeTakeFirst(),
+    ).toBeTruthy();
     expect((await h.ok("disable_connector", { connector_id: alice })).status).toBe("disabled"); // idempotent
 
     const e = await h.ok("enable_connector", { connector_id: alice });
@@ -225,7 +245,9 @@ describe("revoke_connector and delete_connector", () => {
     expect(r.provider_revocation).toBe("revoked");
     expect(r.connector).toMatchObject({ status: "revoked", health: "unknown" });
     expect(hubspot.oauth.revocationCalls.length - revokedBefore).toBe(2);
-    expect(await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst()).toBeUndefined();
+    expect(
+      await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst(),
+    ).toBeUndefined();
     expect((await h.fail("test_connector", { connector_id: id })).code).toBe("invalid_state");
     expect((await h.fail("enable_connector", { connector_id: id })).code).toBe("invalid_state");
     expect((await h.ok("revoke_connector", { connector_id: id })).provider_revocation).toBe("not_needed");
@@ -234,7 +256,11 @@ describe("revoke_connector and delete_connector", () => {
   });
 
   it("an API key cannot be revoked at the provider: it is wiped here and the result says so", async () => {
-    const c = await h.ok("submit_connector_key", { provider: "sanity", api_key: SANITY_KEY, settings: { project_id: "abc123", dataset: "production" } });
+    const c = await h.ok("submit_connector_key", {
+      provider: "sanity",
+      api_key: SANITY_KEY,
+      settings: { project_id: "abc123", dataset: "production" },
+    });
     const r = await h.ok("revoke_connector", { connector_id: c.id });
     expect(r.provider_revocation).toBe("not_offered");
     expect(r.connector.status_detail).toContain("deletes it there");
@@ -244,9 +270,19 @@ describe("revoke_connector and delete_connector", () => {
     const { connector_id: id } = await h.connect("hubspot", { label: "To delete", roles: ["crm_sink"] }, "dave");
     await h.ok("refresh_connector", { connector_id: id }); // two generations of the secret
     await h.ok("set_primary_connector", { connector_id: id, role: "crm_sink" });
-    const row = await h.ctx.db.selectFrom("connector_secrets").select("ciphertext").where("connector_id", "=", id).executeTakeFirstOrThrow();
-    const issued = hubspot.oauth.tokenCalls.filter((c) => c.status === 200).slice(-2).map(issuedBy);
-    const secrets = [row.ciphertext.split(".")[4]!, ...issued.flatMap((b) => [b.access_token, b.refresh_token].filter((t): t is string => !!t))];
+    const row = await h.ctx.db
+      .selectFrom("connector_secrets")
+      .select("ciphertext")
+      .where("connector_id", "=", id)
+      .executeTakeFirstOrThrow();
+    const issued = hubspot.oauth.tokenCalls
+      .filter((c) => c.status === 200)
+      .slice(-2)
+      .map(issuedBy);
+    const secrets = [
+      row.ciphertext.split(".")[4]!,
+      ...issued.flatMap((b) => [b.access_token, b.refresh_token].filter((t): t is string => !!t)),
+    ];
     // The test can fail: the current ciphertext is in the files now.
     expect(dbBytes().includes(Buffer.from(secrets[0]!))).toBe(true);
 
@@ -257,7 +293,12 @@ describe("revoke_connector and delete_connector", () => {
     expect(await h.ctx.db.selectFrom("primaries").selectAll().where("connector_id", "=", id).execute()).toEqual([]);
     const raw = dbBytes();
     for (const s of secrets) expect(raw.includes(Buffer.from(s)), `secret ${s.slice(0, 6)}… in the database files`).toBe(false);
-    const trail = await h.ctx.db.selectFrom("connector_events").select(["type", "detail"]).where("connector_id", "=", id).orderBy("id").execute();
+    const trail = await h.ctx.db
+      .selectFrom("connector_events")
+      .select(["type", "detail"])
+      .where("connector_id", "=", id)
+      .orderBy("id")
+      .execute();
     expect(trail.map((e) => e.type)).toEqual(["created", "connected", "refreshed", "primary_set", "deleted"]);
     for (const e of trail) for (const s of secrets) expect(e.detail ?? "").not.toContain(s);
   });
@@ -273,7 +314,12 @@ describe("list_connectors expiry filter and workspace isolation", () => {
   it("treats another workspace's connector as not_found in every lifecycle tool", async () => {
     const mine = (await h.ok("list_connectors", { provider: "hubspot", status: "connected" })).connectors[0]!.id;
     const ws = await createWorkspace(h.ctx.db, `other-${Date.now()}`, new Date().toISOString());
-    const other = await startHarness({ env: { ...hubspot.env, TENEX_SANITY_API_BASE_URL: sanityApi.url }, share: h, listen: false, workspaceId: ws.id });
+    const other = await startHarness({
+      env: { ...hubspot.env, TENEX_SANITY_API_BASE_URL: sanityApi.url },
+      share: h,
+      listen: false,
+      workspaceId: ws.id,
+    });
     try {
       for (const [tool, args] of [
         ["get_connector_status", {}],
@@ -300,7 +346,10 @@ describe("list_connectors expiry filter and workspace isolation", () => {
 
 describe("after all of it", () => {
   it("leaked no secret into any tool result or log line", () => {
-    const issued = hubspot.oauth.tokenCalls.filter((c) => c.status === 200).flatMap((c) => [c.body?.access_token, c.body?.refresh_token]).filter((t): t is string => !!t);
+    const issued = hubspot.oauth.tokenCalls
+      .filter((c) => c.status === 200)
+      .flatMap((c) => [c.body?.access_token, c.body?.refresh_token])
+      .filter((t): t is string => !!t);
     for (const s of [...issued, SANITY_KEY, WRONG_KEY, hubspot.clientSecret]) {
       expect(h.results.some((r) => r.includes(s))).toBe(false);
       expect(h.logs.some((l) => l.includes(s))).toBe(false);

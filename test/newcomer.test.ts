@@ -9,17 +9,18 @@ import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { definitions } from "../providers/index.js";
 import { loadConfig } from "../src/app/config.js";
 import { buildCatalog } from "../src/catalog/catalog.js";
-import { definitions } from "../providers/index.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { bearer, rawRequest, startHttpHarness, type HttpHarness } from "./support/http.js";
-import { CLI, freePort, ROOT, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
+import { CLI, freePort, ROOT, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
 type Result = { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent: Sc };
-const call = async (s: StdioServer, name: string, args: Record<string, unknown>) => (await s.client.callTool({ name, arguments: args })) as Result;
+const call = async (s: StdioServer, name: string, args: Record<string, unknown>) =>
+  (await s.client.callTool({ name, arguments: args })) as Result;
 const FAKE_APP = { TENEX_HUBSPOT_CLIENT_ID: "newcomer-test-id", TENEX_HUBSPOT_CLIENT_SECRET: "newcomer-test-secret" };
 
 describe("HTTP mode: a client without a good key is told to send one", () => {
@@ -36,7 +37,11 @@ describe("HTTP mode: a client without a good key is told to send one", () => {
     ["GET", "/authorize"],
     ["POST", "/token"],
   ])("%s %s answers 404 with the key instructions, not the REST API", async (method, p) => {
-    const res = await rawRequest(`${h.url}${p}`, { method, headers: { "content-type": "application/json" }, ...(method === "POST" ? { body: "{}" } : {}) });
+    const res = await rawRequest(`${h.url}${p}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(method === "POST" ? { body: "{}" } : {}),
+    });
     expect(res.status).toBe(404);
     const { error } = res.json();
     expect(error.code).toBe("not_found");
@@ -49,7 +54,10 @@ describe("HTTP mode: a client without a good key is told to send one", () => {
   it("keeps the 401 text on /mcp, which the SDK client shows", async () => {
     const client = new Client({ name: "newcomer", version: "1.0.0" });
     const transport = new StreamableHTTPClientTransport(new URL(`${h.url}/mcp`), { requestInit: { headers: bearer("tnx_wrong") } });
-    const err = await client.connect(transport).then(() => null, (e: Error) => e);
+    const err = await client.connect(transport).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/401|not valid|Unauthorized/i);
     const raw = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(raw.status).toBe(401);
@@ -111,7 +119,11 @@ describe("stdio: a callback port held by another program", () => {
 
 describe("stdio: SIGTERM while an agent waits", () => {
   it("returns wait_for_connector at once with the connector as it is, then exits 0", async () => {
-    const server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(await freePort()), ...FAKE_APP });
+    const server = await startStdioServer({
+      TENEX_DB: path.join(tempDir(), "tenex.db"),
+      TENEX_CALLBACK_PORT: String(await freePort()),
+      ...FAKE_APP,
+    });
     try {
       const started = await call(server, "start_connector_oauth", { provider: "hubspot" });
       let progressed!: () => void;
@@ -138,13 +150,21 @@ describe("stdio: SIGTERM while an agent waits", () => {
   });
 
   it("reports progress up to its total when a wait times out", async () => {
-    const server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(await freePort()), ...FAKE_APP });
+    const server = await startStdioServer({
+      TENEX_DB: path.join(tempDir(), "tenex.db"),
+      TENEX_CALLBACK_PORT: String(await freePort()),
+      ...FAKE_APP,
+    });
     try {
       const started = await call(server, "start_connector_oauth", { provider: "hubspot" });
       const seen: Array<{ progress: number; total?: number }> = [];
-      await server.client.callTool({ name: "wait_for_connector", arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 1 } }, undefined, {
-        onprogress: (p) => seen.push(p),
-      });
+      await server.client.callTool(
+        { name: "wait_for_connector", arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 1 } },
+        undefined,
+        {
+          onprogress: (p) => seen.push(p),
+        },
+      );
       expect(seen.at(-1)).toMatchObject({ progress: 1, total: 1 });
     } finally {
       server.transport.child.kill("SIGTERM");
@@ -172,7 +192,10 @@ describe("stdio: a one-shot client leaves before the person approves", () => {
     server.transport.child.stdin.end();
     await waitForStderr(server.transport, "the MCP client has gone; keeping the OAuth callback listener up for 1 pending grant(s)");
     expect(server.transport.child.exitCode).toBeNull();
-    const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, { login: "oneshot", redirectPrefix: redirectUri });
+    const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, {
+      login: "oneshot",
+      redirectPrefix: redirectUri,
+    });
     const page = await fetch(callbackUrl);
     expect(page.status).toBe(200);
     expect(await server.transport.waitForExit()).toBe(0);
@@ -193,11 +216,21 @@ describe("configuration and the command line", () => {
     spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, cwd: "/", encoding: "utf8" });
 
   it("does not count the placeholder credentials of mcp.json and the README as configured", () => {
-    for (const [id, secret] of [["your-hubspot-client-id", "your-hubspot-client-secret"], ["…", "…"], ["real-id", "..."]]) {
-      const catalog = buildCatalog(definitions, loadConfig({ TENEX_HUBSPOT_CLIENT_ID: id!, TENEX_HUBSPOT_CLIENT_SECRET: secret! }).providers);
+    for (const [id, secret] of [
+      ["your-hubspot-client-id", "your-hubspot-client-secret"],
+      ["…", "…"],
+      ["real-id", "..."],
+    ]) {
+      const catalog = buildCatalog(
+        definitions,
+        loadConfig({ TENEX_HUBSPOT_CLIENT_ID: id!, TENEX_HUBSPOT_CLIENT_SECRET: secret! }).providers,
+      );
       expect(catalog.get("hubspot").configured).toBe(false);
     }
-    const real = buildCatalog(definitions, loadConfig({ TENEX_HUBSPOT_CLIENT_ID: "1234-abcd", TENEX_HUBSPOT_CLIENT_SECRET: "s3cr3t-value" }).providers);
+    const real = buildCatalog(
+      definitions,
+      loadConfig({ TENEX_HUBSPOT_CLIENT_ID: "1234-abcd", TENEX_HUBSPOT_CLIENT_SECRET: "s3cr3t-value" }).providers,
+    );
     expect(real.get("hubspot").configured).toBe(true);
   });
 
@@ -228,7 +261,9 @@ describe("configuration and the command line", () => {
     await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
     try {
       const { spawn } = await import("node:child_process");
-      const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(tempDir(), "tenex.db") } });
+      const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+        env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(tempDir(), "tenex.db") },
+      });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));

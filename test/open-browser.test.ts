@@ -41,12 +41,19 @@ describe("serve --open-browser", () => {
   };
 
   it("is on with the flag or TENEX_OPEN_BROWSER=1, and off otherwise", async () => {
-    const [flag, env, off] = await Promise.all([serve(["serve", "--open-browser"]), serve(["serve"], { TENEX_OPEN_BROWSER: "1" }), serve(["serve"])]);
+    const [flag, env, off] = await Promise.all([
+      serve(["serve", "--open-browser"]),
+      serve(["serve"], { TENEX_OPEN_BROWSER: "1" }),
+      serve(["serve"]),
+    ]);
     expect({ flag, env, off }).toEqual({ flag: true, env: true, off: false });
   });
 
   it("still refuses an unknown option with exit code 2", async () => {
-    const transport = new RecordingStdioTransport({ args: ["serve", "--open-browser", "--bogus"], env: { TENEX_DB: path.join(tempDir(), "tenex.db") } });
+    const transport = new RecordingStdioTransport({
+      args: ["serve", "--open-browser", "--bogus"],
+      env: { TENEX_DB: path.join(tempDir(), "tenex.db") },
+    });
     await transport.start();
     expect(await transport.waitForExit()).toBe(2);
     expect(transport.stderr).toContain("unknown option --bogus");
@@ -58,7 +65,9 @@ describe.runIf(process.platform === "linux")("serve --open-browser with a stand-
   const fakeOpener = () => {
     const dir = tempDir("tenex-open-");
     const out = path.join(dir, "opened.txt");
-    fs.writeFileSync(path.join(dir, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`, {
+      mode: 0o755,
+    });
     return { dir, out };
   };
   const env = async (bin: string) => ({

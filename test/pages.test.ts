@@ -1,12 +1,14 @@
 // Our result pages: readable (WCAG AA contrast in light and dark mode), structured (lang,
 // title, one h1, what to do next), self-contained, and safe with any label a client sends.
 import { describe, expect, it } from "vitest";
-import { callbackPage } from "../src/transports/callback/page.js";
 import type { ConnectorObject } from "../src/store/connectors.js";
 import { PALETTE, renderPage } from "../src/transports/callback/html.js";
+import { callbackPage } from "../src/transports/callback/page.js";
 
 function luminance(hex: string): number {
-  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  const [r, g, b] = [1, 3, 5]
+    .map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
   return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
 }
 
@@ -33,7 +35,12 @@ describe("result pages", () => {
       callbackPage({ kind: "connected", provider: "Gmail", account_label: "alice@example.com", connector: connector("Gmail") }),
       callbackPage({ kind: "denied", provider: "Gmail" }),
       callbackPage({ kind: "failed", provider: "Gmail", reason: "Gmail refused the authorization (server_error)." }),
-      callbackPage({ kind: "refused", code: "state_expired", reason: "This Gmail sign-in link expired (links last 10 minutes).", provider: "Gmail" }),
+      callbackPage({
+        kind: "refused",
+        code: "state_expired",
+        reason: "This Gmail sign-in link expired (links last 10 minutes).",
+        provider: "Gmail",
+      }),
       callbackPage({ kind: "refused", code: "invalid_state", reason: "This sign-in link was already used." }),
       callbackPage({ kind: "cancelled", provider: "Gmail", provider_revocation: "revoked" }),
       callbackPage({ kind: "cancelled", provider: "Gmail", provider_revocation: "not_offered" }),
@@ -67,7 +74,12 @@ describe("result pages", () => {
   });
 
   it("renders a page without facts or next steps too (the callback listener's 404)", () => {
-    const html = renderPage({ tone: "error", title: "Not found", heading: "Not found", paragraphs: ["This address serves only OAuth callbacks."] });
+    const html = renderPage({
+      tone: "error",
+      title: "Not found",
+      heading: "Not found",
+      paragraphs: ["This address serves only OAuth callbacks."],
+    });
     expect(html).toContain("<h1>Not found</h1>");
     expect(html).not.toContain("<dl>");
     expect(html).not.toContain("What to do next");

@@ -4,11 +4,10 @@
 // runs from its claim), and the
 // settled connector can be reconnected in place. The harness clock stands in for time.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CALLBACK_GRACE_MS } from "../src/store/grants.js";
-import { GRANT_TTL_MS } from "../src/store/grants.js";
+import { CALLBACK_GRACE_MS, GRANT_TTL_MS } from "../src/store/grants.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
-import { movableClock, startHubSpotHarness, type Harness } from "./support/harness.js";
+import { type Harness, movableClock, startHubSpotHarness } from "./support/harness.js";
 
 describe("a pending connector whose authorization link expired", () => {
   let sandbox: HubSpotSandbox;
@@ -80,10 +79,15 @@ describe("a pending connector whose authorization link expired", () => {
     const gate = sandbox.oauth.holdTokenRequests(); // the code exchange waits at the provider
     const callback = fetch(callbackUrl);
     await expect
-      .poll(async () => (await h.ctx.db.selectFrom("oauth_grants").select("used_at").where("connector_id", "=", connector_id).executeTakeFirst())?.used_at ?? null, {
-        timeout: 2000,
-        interval: 10,
-      })
+      .poll(
+        async () =>
+          (await h.ctx.db.selectFrom("oauth_grants").select("used_at").where("connector_id", "=", connector_id).executeTakeFirst())
+            ?.used_at ?? null,
+        {
+          timeout: 2000,
+          interval: 10,
+        },
+      )
       .not.toBeNull();
     await expect.poll(() => gate.waiting()).toBe(1);
     advance(31_000); // the link expires while the code is being exchanged
@@ -100,7 +104,11 @@ describe("a pending connector whose authorization link expired", () => {
     const state = new URL(callbackUrl).searchParams.get("state")!;
     const { sha256Hex } = await import("../src/common/ids.js");
     advance(GRANT_TTL_MS - 30_000);
-    await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
+    await h.ctx.db
+      .updateTable("oauth_grants")
+      .set({ used_at: new Date(h.ctx.clock()).toISOString() })
+      .where("state_hash", "=", sha256Hex(state))
+      .execute();
     advance(31_000); // past the link's expiry, within the claim's grace period
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
     advance(CALLBACK_GRACE_MS);
@@ -112,7 +120,11 @@ describe("a pending connector whose authorization link expired", () => {
     const { callbackUrl } = await consentOverHttp(authorization_url, { login: "early", redirectPrefix: h.redirectUri });
     const state = new URL(callbackUrl).searchParams.get("state")!;
     const { sha256Hex } = await import("../src/common/ids.js");
-    await h.ctx.db.updateTable("oauth_grants").set({ used_at: new Date(h.ctx.clock()).toISOString() }).where("state_hash", "=", sha256Hex(state)).execute();
+    await h.ctx.db
+      .updateTable("oauth_grants")
+      .set({ used_at: new Date(h.ctx.clock()).toISOString() })
+      .where("state_hash", "=", sha256Hex(state))
+      .execute();
     advance(CALLBACK_GRACE_MS - 1_000);
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("pending");
     advance(2_000); // the link itself would last another 8 minutes, but it is used up

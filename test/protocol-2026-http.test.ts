@@ -6,8 +6,8 @@
 // that is tampered with, replayed or presented by another workspace refused.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools } from "../tools/index.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { freePort, rawRequest, startHttpHarness, type HttpHarness, type RawResponse } from "./support/http.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { freePort, type HttpHarness, type RawResponse, rawRequest, startHttpHarness } from "./support/http.js";
 
 type Sc = Record<string, any>;
 
@@ -124,13 +124,21 @@ describe("header checks (Streamable HTTP, Server Validation)", () => {
   const cases: Array<[string, Post]> = [
     ["MCP-Protocol-Version missing", { method: "tools/list", headers: { "mcp-protocol-version": "" } }],
     ["Mcp-Method not the body's method", { method: "tools/list", headers: { "mcp-method": "prompts/list" } }],
-    ["Mcp-Name not the body's tool name", { method: "tools/call", params: { name: "list_providers", arguments: {} }, headers: { "mcp-name": "delete_connector" } }],
-    ["Mcp-Name missing on tools/call", { method: "tools/call", params: { name: "list_providers", arguments: {} }, headers: { "mcp-name": "" } }],
+    [
+      "Mcp-Name not the body's tool name",
+      { method: "tools/call", params: { name: "list_providers", arguments: {} }, headers: { "mcp-name": "delete_connector" } },
+    ],
+    [
+      "Mcp-Name missing on tools/call",
+      { method: "tools/call", params: { name: "list_providers", arguments: {} }, headers: { "mcp-name": "" } },
+    ],
   ];
   for (const [what, p] of cases) {
     it(`refuses a request with ${what}: 400 and -32020`, async () => {
       const headers = Object.fromEntries(Object.entries(p.headers ?? {}).filter(([, v]) => v !== ""));
-      const dropped = Object.entries(p.headers ?? {}).filter(([, v]) => v === "").map(([k]) => k);
+      const dropped = Object.entries(p.headers ?? {})
+        .filter(([, v]) => v === "")
+        .map(([k]) => k);
       const id = nextId++;
       const params = { ...p.params, _meta: envelope() };
       const base: Record<string, string> = {
@@ -143,14 +151,22 @@ describe("header checks (Streamable HTTP, Server Validation)", () => {
         ...headers,
       };
       for (const k of dropped) delete base[k];
-      const res = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: base, body: JSON.stringify({ jsonrpc: "2.0", id, method: p.method, params }) });
+      const res = await rawRequest(`${h.url}/mcp`, {
+        method: "POST",
+        headers: base,
+        body: JSON.stringify({ jsonrpc: "2.0", id, method: p.method, params }),
+      });
       expect(res.status).toBe(400);
       expect(res.json().error.code).toBe(-32020);
     });
   }
 
   it("answers an unsupported version with 400, -32022 and the supported list naming both revisions", async () => {
-    const { res, msg } = await post({ method: "tools/list", headers: { "mcp-protocol-version": "2099-01-01" }, params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2099-01-01" } } });
+    const { res, msg } = await post({
+      method: "tools/list",
+      headers: { "mcp-protocol-version": "2099-01-01" },
+      params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2099-01-01" } },
+    });
     expect(res.status).toBe(400);
     expect(msg.error).toMatchObject({ code: -32022, data: { supported: ["2026-07-28", "2025-11-25"], requested: "2099-01-01" } });
   });
@@ -164,18 +180,31 @@ describe("start_connector_oauth: the URL elicitation returned as input_required 
     expect(msg.result.resultType).toBe("input_required");
     const req = msg.result.inputRequests.consent;
     expect(req.method).toBe("elicitation/create");
-    expect(req.params).toEqual({ mode: "url", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//), message: expect.stringContaining("HubSpot") });
+    expect(req.params).toEqual({
+      mode: "url",
+      url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//),
+      message: expect.stringContaining("HubSpot"),
+    });
     expect(typeof msg.result.requestState).toBe("string");
     return { url: req.params.url, state: msg.result.requestState, message: req.params.message };
   }
   const retry = (state: string, action: string, key = h.a.key) =>
-    call("start_connector_oauth", { provider: "hubspot" }, { caps: URL_CAPS, key, params: { inputResponses: { consent: { action } }, requestState: state } });
+    call(
+      "start_connector_oauth",
+      { provider: "hubspot" },
+      { caps: URL_CAPS, key, params: { inputResponses: { consent: { action } }, requestState: state } },
+    );
 
   it("returns the design's result on the retry with accept: the same URL, status pending", async () => {
     const first = await start();
     const { msg } = await retry(first.state, "accept");
     expect(msg.result.resultType).toBe("complete");
-    expect(msg.result.structuredContent).toEqual({ connector_id: expect.stringMatching(/^con_/), authorization_url: first.url, expires_at: expect.any(String), status: "pending" });
+    expect(msg.result.structuredContent).toEqual({
+      connector_id: expect.stringMatching(/^con_/),
+      authorization_url: first.url,
+      expires_at: expect.any(String),
+      status: "pending",
+    });
     // The grant is the one the first round started: one pending connector, one grant.
     const id = msg.result.structuredContent.connector_id;
     expect((await h.app.ctx.db.selectFrom("oauth_grants").select("connector_id").where("connector_id", "=", id).execute()).length).toBe(1);
@@ -195,7 +224,10 @@ describe("start_connector_oauth: the URL elicitation returned as input_required 
     expect((await retry(tampered, "accept")).msg.error).toMatchObject({ code: -32602, data: { reason: "invalid_request_state" } });
     expect((await retry(`${second.state}x`, "accept")).msg.error).toMatchObject({ code: -32602 });
     // Another workspace's key with a valid token of workspace A.
-    expect((await retry(second.state, "accept", h.b.key)).msg.error).toMatchObject({ code: -32602, data: { reason: "invalid_request_state" } });
+    expect((await retry(second.state, "accept", h.b.key)).msg.error).toMatchObject({
+      code: -32602,
+      data: { reason: "invalid_request_state" },
+    });
     // A's own retry still works: a refused token was not used up.
     expect((await retry(second.state, "accept")).msg.result.structuredContent.status).toBe("pending");
   });

@@ -6,9 +6,9 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
-import { LEGACY, legacyClient, legacyHttp, MODERN, modernHttp, modernStdio, type Legacy, type Modern } from "./support/clients.js";
-import { freePort, startHttpHarness, type HttpHarness } from "./support/http.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { LEGACY, type Legacy, legacyClient, legacyHttp, MODERN, type Modern, modernHttp, modernStdio } from "./support/clients.js";
+import { freePort, type HttpHarness, startHttpHarness } from "./support/http.js";
 import { RecordingStdioTransport, tempDir, waitForStderr } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
@@ -72,7 +72,11 @@ async function legacyFlow(l: Legacy, redirectUri: string): Promise<string> {
   expect(started.structuredContent).toMatchObject({ status: "pending" });
   await expect.poll(() => l.elicitations.length).toBe(1);
   const asked = l.elicitations[0]!;
-  expect(asked).toMatchObject({ mode: "url", url: started.structuredContent.authorization_url, elicitationId: expect.stringMatching(/^eli_/) });
+  expect(asked).toMatchObject({
+    mode: "url",
+    url: started.structuredContent.authorization_url,
+    elicitationId: expect.stringMatching(/^eli_/),
+  });
   await consent(String(asked.url), redirectUri);
   await expect.poll(() => l.completed).toEqual([asked.elicitationId]);
   const id = started.structuredContent.connector_id as string;
@@ -141,7 +145,10 @@ describe("Streamable HTTP: one server, a 2026-07-28 client and a 2025-11-25 clie
     const m = await modernHttp(h.url, h.a.key);
     const l = await legacyHttp(h.url, h.a.key);
     try {
-      const [modernId, legacyId] = await Promise.all([modernFlow(m, redirectUri, { consentBeforeAnswer: false }), legacyFlow(l, redirectUri)]);
+      const [modernId, legacyId] = await Promise.all([
+        modernFlow(m, redirectUri, { consentBeforeAnswer: false }),
+        legacyFlow(l, redirectUri),
+      ]);
       expect(modernId).not.toBe(legacyId);
       // Only the 2025 client holds a session.
       expect(h.server.sessionCount()).toBe(1);
@@ -159,11 +166,20 @@ describe("Streamable HTTP: one server, a 2026-07-28 client and a 2025-11-25 clie
       const started = (await m.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } })) as Sc;
       const id = started.structuredContent.connector_id as string;
       const progress: number[] = [];
-      await m.client.callTool({ name: "wait_for_connector", arguments: { connector_id: id, timeout_seconds: 1 } }, { onprogress: (p) => void progress.push(p.progress) });
+      await m.client.callTool(
+        { name: "wait_for_connector", arguments: { connector_id: id, timeout_seconds: 1 } },
+        { onprogress: (p) => void progress.push(p.progress) },
+      );
       expect(logs).toEqual([]);
       expect(progress.length).toBeGreaterThan(0);
-      await m.client.callTool({ name: "wait_for_connector", arguments: { connector_id: id, timeout_seconds: 1 }, _meta: { [LOG_LEVEL]: "info" } });
-      expect(logs).toEqual([expect.objectContaining({ level: "info", data: expect.objectContaining({ connector_id: id, status: "pending" }) })]);
+      await m.client.callTool({
+        name: "wait_for_connector",
+        arguments: { connector_id: id, timeout_seconds: 1 },
+        _meta: { [LOG_LEVEL]: "info" },
+      });
+      expect(logs).toEqual([
+        expect.objectContaining({ level: "info", data: expect.objectContaining({ connector_id: id, status: "pending" }) }),
+      ]);
     } finally {
       await m.close();
     }

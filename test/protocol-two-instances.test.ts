@@ -3,11 +3,11 @@
 // the retry of an input_required start lands on the instance that did not start it. Neither
 // process is given TENEX_STATE_KEY: they start together and agree on the key generated into
 // the database.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "./sandbox/hubspot.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
 import { freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT } from "./support/stdio.js";
@@ -22,7 +22,11 @@ interface Instance {
 }
 
 function startInstance(port: number, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], { env, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+    env,
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   return { port, child, stderr: () => stderr, exited: new Promise((resolve) => child.once("exit", resolve)) };
@@ -40,7 +44,13 @@ describe("two HTTP instances on one database, no session affinity", () => {
     publicUrl = `http://127.0.0.1:${portA}`;
     sandbox = await startHubSpotSandbox({ redirectUri: `${publicUrl}/oauth/callback` });
     // One public URL, as behind a load balancer: the provider sends the person back to instance A.
-    const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db"), TENEX_PUBLIC_URL: publicUrl, TENEX_ALLOWED_HOSTS: "127.0.0.1", ...sandbox.env };
+    const env = {
+      PATH: process.env.PATH ?? "",
+      TENEX_DB: path.join(dir, "tenex.db"),
+      TENEX_PUBLIC_URL: publicUrl,
+      TENEX_ALLOWED_HOSTS: "127.0.0.1",
+      ...sandbox.env,
+    };
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
     expect(run("workspaces", "create", "acme").status).toBe(0);
     key = run("keys", "create", "--workspace", "acme").stdout.trim();
@@ -75,9 +85,15 @@ describe("two HTTP instances on one database, no session affinity", () => {
       expect(listed.tools.length).toBeGreaterThan(0);
       const started = (await m.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } })) as Sc;
       expect(started.structuredContent).toMatchObject({ status: "pending", authorization_url: m.elicitations[0]!.url });
-      const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, { login: "alice", redirectPrefix: `${publicUrl}/oauth/callback` });
+      const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, {
+        login: "alice",
+        redirectPrefix: `${publicUrl}/oauth/callback`,
+      });
       expect((await fetch(callbackUrl)).status).toBe(200);
-      const waited = (await m.client.callTool({ name: "wait_for_connector", arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 30 } })) as Sc;
+      const waited = (await m.client.callTool({
+        name: "wait_for_connector",
+        arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 30 },
+      })) as Sc;
       expect(waited.structuredContent.status).toBe("connected");
     } finally {
       await m.close();

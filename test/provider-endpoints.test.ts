@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecret } from "../src/credentials/secrets.js";
 import { getConnectorRow } from "../src/store/connectors.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
-import { startFetchHarness, type FetchHarness } from "./fidelity/harness.js";
-import { startMappedHosts, type HostRoutes, type MappedHosts, type Route } from "./fidelity/mapped-hosts.js";
+import { type FetchHarness, startFetchHarness } from "./fidelity/harness.js";
+import { type HostRoutes, type MappedHosts, type Route, startMappedHosts } from "./fidelity/mapped-hosts.js";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startFakeApi, type FakeApi } from "./sandbox/fake-api.js";
-import { startOAuthServer, type OAuthServer, type SandboxClient } from "./sandbox/oauth-server.js";
+import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
+import { type OAuthServer, type SandboxClient, startOAuthServer } from "./sandbox/oauth-server.js";
 import { freePort } from "./support/stdio.js";
 
 const TENANT: string = randomUUID();
@@ -28,7 +28,10 @@ const ms: Record<"tenant" | "misconfigured", OAuthServer> = {} as never;
 let api: FakeApi;
 
 /** The stand-in's local origin and path for one of its endpoints. */
-const at = (oauth: OAuthServer, endpoint: keyof OAuthServer["endpoints"]): Route => ({ to: new URL(oauth.endpoints[endpoint]).origin, path: new URL(oauth.endpoints[endpoint]).pathname });
+const at = (oauth: OAuthServer, endpoint: keyof OAuthServer["endpoints"]): Route => ({
+  to: new URL(oauth.endpoints[endpoint]).origin,
+  path: new URL(oauth.endpoints[endpoint]).pathname,
+});
 const toApi = (p: string): Route => ({ to: api.url, path: p });
 
 /** A Salesforce sign-in host: its OAuth paths go to the stand-in, anything else to the API fake (My Domain hosts serve both). */
@@ -47,7 +50,8 @@ const microsoftHost: HostRoutes = (p) => {
   if (!m) return undefined;
   const tenant = m[1]!.toLowerCase();
   const guid = tenant === "contoso.example" ? TENANT : tenant;
-  if (![TENANT, MISCONFIGURED_TENANT].includes(guid)) return { status: 400, json: { error: "invalid_tenant", error_description: "AADSTS90002: Tenant not found." } };
+  if (![TENANT, MISCONFIGURED_TENANT].includes(guid))
+    return { status: 400, json: { error: "invalid_tenant", error_description: "AADSTS90002: Tenant not found." } };
   if (!m[2]) return { json: { issuer: `${MS}/${guid}/v2.0`, authorization_endpoint: `${MS}/${guid}/oauth2/v2.0/authorize` } };
   // The misconfigured tenant's endpoints answer with another tenant's issuer.
   const oauth = guid === TENANT ? ms.tenant : ms.misconfigured;
@@ -57,7 +61,11 @@ const microsoftHost: HostRoutes = (p) => {
 beforeAll(async () => {
   const port = await freePort();
   redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-  const app = (id: string): SandboxClient => ({ client_id: id, client_secret: randomBytes(24).toString("base64url"), redirect_uris: [redirectUri] });
+  const app = (id: string): SandboxClient => ({
+    client_id: id,
+    client_secret: randomBytes(24).toString("base64url"),
+    redirect_uris: [redirectUri],
+  });
   const salesforceApp = app("tenex-salesforce-eca");
   const outlookApp = app("tenex-outlook-app");
   const salesforce = (issuer: string, instance: string) =>
@@ -91,7 +99,9 @@ beforeAll(async () => {
   const servers = [...Object.values(sf), ...Object.values(ms)];
   api = await startFakeApi(
     {
-      "GET /services/oauth2/userinfo": () => ({ json: { email: "alice@acme.example", preferred_username: "alice@acme", organization_id: "00D1", user_id: "0051" } }),
+      "GET /services/oauth2/userinfo": () => ({
+        json: { email: "alice@acme.example", preferred_username: "alice@acme", organization_id: "00D1", user_id: "0051" },
+      }),
       "GET /v1.0/me": () => ({ json: { id: "u-1", displayName: "Alice", mail: "alice@contoso.example" } }),
     },
     { validate: async (token) => (await Promise.all(servers.map((s) => s.validateAccessToken(token)))).some(Boolean) },
@@ -190,7 +200,10 @@ describe("Salesforce login_host", () => {
     expect(err.message).toMatch(/start_connector_oauth/);
     expect((await h.ok("get_connector_status", { connector_id: id })).settings).toEqual({ login_host: "sandbox" });
     // A setting that does not move the sign-in still changes.
-    expect((await h.ok("update_connector", { connector_id: id, settings: { api_version: "v68.0" } })).settings).toEqual({ login_host: "sandbox", api_version: "v68.0" });
+    expect((await h.ok("update_connector", { connector_id: id, settings: { api_version: "v68.0" } })).settings).toEqual({
+      login_host: "sandbox",
+      api_version: "v68.0",
+    });
   });
 });
 
@@ -208,7 +221,11 @@ describe("Outlook tenant", () => {
   it("a domain tenant resolves to its GUID through its discovery document", async () => {
     const { id, authorizationUrl } = await connect("outlook", { tenant: "contoso.example" }, ms.tenant);
     expect(authorizationUrl.pathname).toBe("/contoso.example/oauth2/v2.0/authorize");
-    expect(mapped.seen).toContainEqual({ host: "login.microsoftonline.com", method: "GET", path: "/contoso.example/v2.0/.well-known/openid-configuration" });
+    expect(mapped.seen).toContainEqual({
+      host: "login.microsoftonline.com",
+      method: "GET",
+      path: "/contoso.example/v2.0/.well-known/openid-configuration",
+    });
     expect((await h.ok("get_connector_status", { connector_id: id })).status).toBe("connected");
   });
 
@@ -235,7 +252,9 @@ describe("Outlook tenant", () => {
   });
 
   it("no secret reaches a tool result or a log line", () => {
-    const secrets = [...Object.values(sf), ...Object.values(ms)].flatMap((s) => s.tokenCalls.flatMap((c) => [(c.body as Record<string, unknown>)?.access_token, (c.body as Record<string, unknown>)?.refresh_token]));
+    const secrets = [...Object.values(sf), ...Object.values(ms)].flatMap((s) =>
+      s.tokenCalls.flatMap((c) => [(c.body as Record<string, unknown>)?.access_token, (c.body as Record<string, unknown>)?.refresh_token]),
+    );
     const text = [...h.results, ...h.logs].join("\n");
     for (const s of secrets) if (typeof s === "string") expect(text).not.toContain(s);
   });

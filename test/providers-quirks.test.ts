@@ -3,14 +3,14 @@
 // in-process server (SDK client over InMemoryTransport) serves all of them.
 import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getConnectorRow } from "../src/store/connectors.js";
 import { getAccessToken } from "../src/credentials/refresh.js";
 import { readSecret } from "../src/credentials/secrets.js";
+import { getConnectorRow } from "../src/store/connectors.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
-import { reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -28,7 +28,12 @@ const webflowRevocations: unknown[] = [];
 const metaRevocations: string[] = [];
 
 const grants = (p: string, type: string) => sandboxes[p]!.oauth.tokenCalls.filter((c) => c.grant_type === type);
-const lastBody = (p: string, type: string) => issuedBy(grants(p, type).filter((c) => c.status === 200).at(-1));
+const lastBody = (p: string, type: string) =>
+  issuedBy(
+    grants(p, type)
+      .filter((c) => c.status === 200)
+      .at(-1),
+  );
 const apiCalls = (p: string, path: string) => sandboxes[p]!.api.calls.filter((c) => c.path === path);
 const row = (id: string) => getConnectorRow(h.ctx.db, LOCAL_WORKSPACE_ID, id);
 const tokensOf = async (id: string) => {
@@ -36,7 +41,8 @@ const tokensOf = async (id: string) => {
   if (s?.secret.kind !== "oauth2") throw new Error("no oauth tokens");
   return s.secret.tokens;
 };
-const near = (iso: string | null | undefined, expectedMs: number, slackMs = 2 * MIN) => Math.abs(Date.parse(iso ?? "") - expectedMs) < slackMs;
+const near = (iso: string | null | undefined, expectedMs: number, slackMs = 2 * MIN) =>
+  Math.abs(Date.parse(iso ?? "") - expectedMs) < slackMs;
 
 beforeAll(async () => {
   const reserved = await reservePort();
@@ -49,13 +55,17 @@ beforeAll(async () => {
       scopes: GMAIL_SCOPES,
       routes: {
         "GET /gmail/v1/users/me/profile": async (req) => ({
-          json: { emailAddress: `${(await sandboxes.gmail!.oauth.validateAccessToken(req.token ?? ""))?.accountId}@example.com`, historyId: "4711" },
+          json: {
+            emailAddress: `${(await sandboxes.gmail!.oauth.validateAccessToken(req.token ?? ""))?.accountId}@example.com`,
+            historyId: "4711",
+          },
         }),
       },
       // Google sends no refresh token on a refresh, and none on a re-consent without a consent screen.
       oauth: {
         rewriteTokenResponse: (body, { grant_type }) => {
-          if (grant_type === "refresh_token" || (grant_type === "authorization_code" && google.dropRefreshTokenOnCode)) delete body.refresh_token;
+          if (grant_type === "refresh_token" || (grant_type === "authorization_code" && google.dropRefreshTokenOnCode))
+            delete body.refresh_token;
           return body;
         },
       },
@@ -70,7 +80,9 @@ beforeAll(async () => {
       scopes: ["api", "refresh_token"],
       apiBaseOverride: false, // the API host must come from instance_url
       routes: {
-        "GET /services/oauth2/userinfo": () => ({ json: { email: "alice@acme.example", preferred_username: "alice@acme", organization_id: "00D1", user_id: "0051" } }),
+        "GET /services/oauth2/userinfo": () => ({
+          json: { email: "alice@acme.example", preferred_username: "alice@acme", organization_id: "00D1", user_id: "0051" },
+        }),
       },
       oauth: {
         rewriteTokenResponse: (body, { grant_type }) => {
@@ -115,7 +127,8 @@ beforeAll(async () => {
         accessTokenTtl: 60 * 24 * 3600, // 60 days
         rewriteTokenResponse: (body) => {
           delete body.token_type; // LinkedIn omits it; openid-client refuses such a response unless fixed
-          if (!linkedin.partner) delete body.refresh_token; // refresh tokens only for Marketing partners
+          if (!linkedin.partner)
+            delete body.refresh_token; // refresh tokens only for Marketing partners
           else body.refresh_token_expires_in = 365 * 24 * 3600;
           return body;
         },
@@ -128,7 +141,12 @@ beforeAll(async () => {
       routes: {
         "GET /v2/token/introspect": async (req) =>
           (await sandboxes.webflow!.oauth.validateAccessToken(req.token ?? ""))
-            ? { json: { authorization: { authorizedTo: { siteIds: ["5f0c8c9e1c9d440000e8d8c3"], workspaceIds: [] } }, application: { displayName: "tenex" } } }
+            ? {
+                json: {
+                  authorization: { authorizedTo: { siteIds: ["5f0c8c9e1c9d440000e8d8c3"], workspaceIds: [] } },
+                  application: { displayName: "tenex" },
+                },
+              }
             : { status: 401, json: { message: "Request not authorized" } },
         "GET /v2/sites": (req) =>
           req.token === "wf-site-token-0123456789abcdef"
@@ -149,7 +167,9 @@ beforeAll(async () => {
     }),
     start("google_ads", {
       scopes: ["email", "https://www.googleapis.com/auth/adwords"],
-      routes: { "GET /v26/customers:listAccessibleCustomers": () => ({ json: { resourceNames: ["customers/1234567890", "customers/9876543210"] } }) },
+      routes: {
+        "GET /v26/customers:listAccessibleCustomers": () => ({ json: { resourceNames: ["customers/1234567890", "customers/9876543210"] } }),
+      },
     }),
   ]);
   const env = Object.assign({}, ...Object.values(sandboxes).map((s) => s.env), { TENEX_GOOGLE_ADS_DEVELOPER_TOKEN: "dev-token-for-tests" });
@@ -215,7 +235,10 @@ describe("Microsoft (Outlook)", () => {
       expect(seen.has(rt)).toBe(false); // rotated, and the new one is what we kept (reusing an old one would fail)
       seen.add(rt);
     }
-    expect((await h.ok("test_connector", { connector_id: id })).account).toMatchObject({ email: "alice@contoso.example", display_name: "Alice" });
+    expect((await h.ok("test_connector", { connector_id: id })).account).toMatchObject({
+      email: "alice@contoso.example",
+      display_name: "Alice",
+    });
     // Microsoft has no revocation endpoint: the tokens are wiped here and the result says so.
     const r = await h.ok("revoke_connector", { connector_id: id });
     expect(r.provider_revocation).toBe("not_offered");
@@ -402,12 +425,24 @@ describe("Webflow", () => {
     const token = (await tokensOf(id)).access_token;
     const rev = await h.ok("revoke_connector", { connector_id: id });
     expect(rev.provider_revocation).toBe("revoked");
-    expect(webflowRevocations.at(-1)).toEqual({ client_id: sandboxes.webflow!.clientId, client_secret: sandboxes.webflow!.clientSecret, access_token: token });
+    expect(webflowRevocations.at(-1)).toEqual({
+      client_id: sandboxes.webflow!.clientId,
+      client_secret: sandboxes.webflow!.clientSecret,
+      access_token: token,
+    });
   });
 
   it("accepts a site token (BYOK), checked with GET /v2/sites", async () => {
-    const c = await h.ok("submit_connector_key", { provider: "webflow", api_key: "wf-site-token-0123456789abcdef", settings: { site_id: "5f0c8c9e1c9d440000e8d8c3" } });
-    expect(c).toMatchObject({ auth_type: "api_key", status: "connected", account: { site_ids: ["5f0c8c9e1c9d440000e8d8c3"], site_names: ["Acme site"] } });
+    const c = await h.ok("submit_connector_key", {
+      provider: "webflow",
+      api_key: "wf-site-token-0123456789abcdef",
+      settings: { site_id: "5f0c8c9e1c9d440000e8d8c3" },
+    });
+    expect(c).toMatchObject({
+      auth_type: "api_key",
+      status: "connected",
+      account: { site_ids: ["5f0c8c9e1c9d440000e8d8c3"], site_names: ["Acme site"] },
+    });
     const r = await h.ok("refresh_connector", { connector_id: c.id });
     expect(r.refreshed).toBe(false);
   });
@@ -415,7 +450,9 @@ describe("Webflow", () => {
 
 describe("Google Ads", () => {
   it("sends developer-token when the operator set one, and login-customer-id from the connector's settings", async () => {
-    const { connector_id: id, authorization_url } = await h.connect("google_ads", { settings: { login_customer_id: "9876543210", customer_id: "1234567890" } });
+    const { connector_id: id, authorization_url } = await h.connect("google_ads", {
+      settings: { login_customer_id: "9876543210", customer_id: "1234567890" },
+    });
     expect(new URL(authorization_url).searchParams.get("access_type")).toBe("offline");
     let call = apiCalls("google_ads", "/v26/customers:listAccessibleCustomers").at(-1)!;
     expect(call.headers["developer-token"]).toBe("dev-token-for-tests");

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
-import { startHubSpotHarness, type Harness } from "./support/harness.js";
+import { type Harness, startHubSpotHarness } from "./support/harness.js";
 
 describe("reconnecting a connector in place", () => {
   let sandbox: HubSpotSandbox;
@@ -40,7 +40,9 @@ describe("reconnecting a connector in place", () => {
     const s = await h.ok("get_connector_status", { connector_id });
     expect(s).toMatchObject({ status: "connected", label: "Working CRM" });
     expect(s.recent_events?.map((e) => e.type)).not.toContain("reconnect_started");
-    expect(await h.ctx.db.selectFrom("oauth_grants").select("state_hash").where("connector_id", "=", connector_id).execute()).toEqual(grantsBefore);
+    expect(await h.ctx.db.selectFrom("oauth_grants").select("state_hash").where("connector_id", "=", connector_id).execute()).toEqual(
+      grantsBefore,
+    );
     expect((await h.ok("test_connector", { connector_id })).ok).toBe(true);
   });
 

@@ -12,18 +12,18 @@
 //   that grant for the dead process and rotated the refresh token, no client could have kept the
 //   new one: the next refresh gets invalid_grant and the connector turns `expired` with a detail
 //   asking for consent again (then reconnects in place). Never a half-written or unreadable secret.
-import SQLite from "better-sqlite3";
+
 import path from "node:path";
+import SQLite from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Vault } from "../src/credentials/vault.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { FakeRoute } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { issuedBy, type TokenBody } from "./sandbox/oauth-server.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { startHarness, type Harness } from "./support/harness.js";
-import { freePort, startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
-
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, startHarness } from "./support/harness.js";
+import { freePort, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 describe("refresh across processes (built stdio servers on one database, rotating refresh tokens)", () => {
   let sandbox: ProviderSandbox;
@@ -53,7 +53,13 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   beforeAll(async () => {
     port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-    sandbox = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, routes, oauth: { rotateRefreshToken: true } });
+    sandbox = await startProviderSandbox({
+      provider: "hubspot",
+      redirectUri,
+      scopes: HUBSPOT_SCOPES,
+      routes,
+      oauth: { rotateRefreshToken: true },
+    });
     dir = tempDir("tenex-proc-");
     db = path.join(dir, "tenex.db");
   });
@@ -68,7 +74,13 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   const alive = (s: StdioServer) => s.transport.child.exitCode === null && s.transport.child.signalCode === null;
 
   async function spawnServer(opts: { callbackPort?: number } = {}): Promise<StdioServer> {
-    const env = { TENEX_DB: db, TENEX_MASTER_KEY: masterKey, TENEX_CALLBACK_PORT: String(opts.callbackPort ?? 0), TENEX_REFRESH_LEASE_SECONDS: "1", ...sandbox.env };
+    const env = {
+      TENEX_DB: db,
+      TENEX_MASTER_KEY: masterKey,
+      TENEX_CALLBACK_PORT: String(opts.callbackPort ?? 0),
+      TENEX_REFRESH_LEASE_SECONDS: "1",
+      ...sandbox.env,
+    };
     const server = await startStdioServer(env);
     servers.push(server);
     await waitForStderr(server.transport, opts.callbackPort ? "oauth callback listener ready" : "tenex-connectors ready on stdio");
@@ -97,15 +109,26 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   function stored(id: string): { version: number; lease_owner: string | null; tokens: TokenBody } {
     const conn = new SQLite(db, { readonly: true });
     try {
-      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as { ciphertext: string; version: number; lease_owner: string | null };
-      const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`)) as { tokens: TokenBody };
+      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as {
+        ciphertext: string;
+        version: number;
+        lease_owner: string | null;
+      };
+      const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`)) as {
+        tokens: TokenBody;
+      };
       return { version: row.version, lease_owner: row.lease_owner, tokens: secret.tokens };
     } finally {
       conn.close();
     }
   }
   const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
-  const lastIssued = () => issuedBy(refreshGrants().filter((c) => c.status === 200).at(-1));
+  const lastIssued = () =>
+    issuedBy(
+      refreshGrants()
+        .filter((c) => c.status === 200)
+        .at(-1),
+    );
 
   let a: StdioServer;
   let b: StdioServer;

@@ -6,8 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
-import { startProviderSandbox, type ProviderSandbox } from "./sandbox/provider.js";
-import { movableClock, reservePort, startHarness, type Harness } from "./support/harness.js";
+import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { type Harness, movableClock, reservePort, startHarness } from "./support/harness.js";
 import { freePort } from "./support/stdio.js";
 
 const MIN = 60_000;
@@ -28,7 +28,12 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
 
   beforeAll(async () => {
     const { port, redirectUri } = await reservePort();
-    sandbox = await startProviderSandbox({ provider: "hubspot", redirectUri, scopes: HUBSPOT_SCOPES, routes: hubspotRoutes(() => sandbox) });
+    sandbox = await startProviderSandbox({
+      provider: "hubspot",
+      redirectUri,
+      scopes: HUBSPOT_SCOPES,
+      routes: hubspotRoutes(() => sandbox),
+    });
     h = await startHarness({ env: sandbox.env, port });
   });
   afterEach(async () => {
@@ -187,7 +192,11 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     extra.push(waiting);
     waiting.ctx.refresh.waitSlackMs = 0; // give up after one 1 s lease, not 6 s
     // Another process holds the lease (and keeps holding it: its lease runs far into the future).
-    await h.ctx.db.updateTable("connector_secrets").set({ lease_owner: "lease_elsewhere", lease_until: h.ctx.clock() + 3_600_000 }).where("connector_id", "=", id).execute();
+    await h.ctx.db
+      .updateTable("connector_secrets")
+      .set({ lease_owner: "lease_elsewhere", lease_until: h.ctx.clock() + 3_600_000 })
+      .where("connector_id", "=", id)
+      .execute();
     const before = refreshGrants().length;
     const err = await waiting.fail("refresh_connector", { connector_id: id });
     expect(err).toMatchObject({ code: "conflict", retryable: true });
@@ -218,7 +227,11 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect(refreshGrants().length - before).toBe(2);
     // The stored token is the fast one's: it works, and the slow one logged that it dropped its own.
     expect(slow.logs.some((l) => l.includes("refreshed token discarded"))).toBe(true);
-    const secret = await h.ctx.db.selectFrom("connector_secrets").select(["version", "lease_owner"]).where("connector_id", "=", id).executeTakeFirstOrThrow();
+    const secret = await h.ctx.db
+      .selectFrom("connector_secrets")
+      .select(["version", "lease_owner"])
+      .where("connector_id", "=", id)
+      .executeTakeFirstOrThrow();
     expect(secret.lease_owner).toBeNull();
     expect((await h.ok("test_connector", { connector_id: id })).ok).toBe(true);
   });
@@ -237,7 +250,9 @@ describe("refresh engine (HubSpot sandbox, in-process server over the SDK client
     expect((await refreshing).code).toBe("invalid_state");
     // The refresh's own tokens were revoked too (refresh token and access token).
     expect(sandbox.oauth.revocationCalls.length - revocationsBefore).toBe(byRevoke + 2);
-    expect(await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst()).toBeUndefined();
+    expect(
+      await h.ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", id).executeTakeFirst(),
+    ).toBeUndefined();
     expect((await h.ok("get_connector_status", { connector_id: id })).status).toBe("revoked");
   });
 });

@@ -1,11 +1,11 @@
 // A stdio server started with TENEX_API_KEY acts for that key's workspace for as long as the key
 // lives: `keys revoke` stops it at the next tool call, without a restart.
-import type { ToolName } from "../tools/index.js";
+
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLI, ROOT, startStdioServer, tempDir, type StdioServer } from "./support/stdio.js";
-
+import type { ToolName } from "../tools/index.js";
+import { CLI, ROOT, type StdioServer, startStdioServer, tempDir } from "./support/stdio.js";
 
 describe("stdio server with TENEX_API_KEY", () => {
   let server: StdioServer | undefined;

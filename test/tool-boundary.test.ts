@@ -3,7 +3,7 @@
 // list_connectors with an unknown provider, and what list_providers' `configured` means.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startHarness, type Harness } from "./support/harness.js";
+import { type Harness, startHarness } from "./support/harness.js";
 
 /** Any JSON-RPC result: the client must not reshape or reject what the server answered. */
 const AnyResult = z.looseObject({});
@@ -32,7 +32,11 @@ describe("malformed tools/call params", () => {
       ["name not a string", { name: 42, arguments: {} }, /name/],
       ["no params at all", undefined, /name/],
       ["arguments a string", { name: "list_connectors", arguments: "provider=hubspot" }, /arguments must be an object.*not string/],
-      ["arguments an array", { name: "list_connectors", arguments: [{ provider: "hubspot" }] }, /arguments must be an object.*not an array/],
+      [
+        "arguments an array",
+        { name: "list_connectors", arguments: [{ provider: "hubspot" }] },
+        /arguments must be an object.*not an array/,
+      ],
       ["arguments a number", { name: "list_connectors", arguments: 7 }, /arguments must be an object/],
     ];
     for (const [what, params, message] of cases) {
@@ -79,7 +83,9 @@ describe("list_providers configured", () => {
     // Sanity still connects: by API key, which needs no app.
     expect(providers.find((p) => p.id === "sanity")).toMatchObject({ auth_types: ["api_key"] });
     const { tools } = await h.client.listTools();
-    const described = (text: string) => ({ providers: { items: { properties: { configured: { description: expect.stringContaining(text) } } } } });
+    const described = (text: string) => ({
+      providers: { items: { properties: { configured: { description: expect.stringContaining(text) } } } },
+    });
     const properties = tools.find((t) => t.name === "list_providers")!.outputSchema!.properties;
     expect(properties).toMatchObject(described("API-key-only providers"));
     expect(properties).toMatchObject(described("submit_connector_key"));

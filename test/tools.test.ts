@@ -9,15 +9,15 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { toolRegistry, tools } from "../tools/index.js";
-import { createMcpServer } from "../src/transports/mcp-server.js";
 import { ConnectorError } from "../src/common/errors.js";
 import { createLogger } from "../src/common/log.js";
 import { invokeTool } from "../src/transports/boundary.js";
 import { buildOpenApi } from "../src/transports/http/openapi.js";
 import { restRoutes } from "../src/transports/http/rest.js";
-import { defineTool, type AnyToolDefinition, type ToolContext } from "../src/transports/tool.js";
-import { startHarness, type Harness } from "./support/harness.js";
+import { createMcpServer } from "../src/transports/mcp-server.js";
+import { type AnyToolDefinition, defineTool, type ToolContext } from "../src/transports/tool.js";
+import { toolRegistry, tools } from "../tools/index.js";
+import { type Harness, startHarness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
 import { expectToolSnapshot, toolSnapshotFile, toolSnapshotNames, UPDATE_TOOL_SNAPSHOTS } from "./support/tool-snapshots.js";
 
@@ -96,7 +96,8 @@ describe("tool registry", () => {
   });
 
   it("has no snapshot file for a tool that is not in the registry", () => {
-    if (UPDATE_TOOL_SNAPSHOTS) for (const stale of toolSnapshotNames().filter((n) => !names.includes(n))) fs.rmSync(toolSnapshotFile(stale));
+    if (UPDATE_TOOL_SNAPSHOTS)
+      for (const stale of toolSnapshotNames().filter((n) => !names.includes(n))) fs.rmSync(toolSnapshotFile(stale));
     expect(toolSnapshotNames().sort()).toEqual([...names].sort());
   });
 
@@ -132,7 +133,12 @@ describe("tool calls", () => {
     await expectError("list_connectors", { status: "happy" }, "invalid_input", /status/);
     await expectError("list_connectors", { colour: "red" }, "invalid_input", /unknown argument/);
     await expectError("start_connector_oauth", { provider: "hubspot", label: "x".repeat(201) }, "invalid_input", /label/);
-    await expectError("start_connector_oauth", { provider: "hubspot", settings: { blob: "y".repeat(70_000) } }, "invalid_input", /too large/);
+    await expectError(
+      "start_connector_oauth",
+      { provider: "hubspot", settings: { blob: "y".repeat(70_000) } },
+      "invalid_input",
+      /too large/,
+    );
     await expectError("list_connectors", { cursor: "bm9wZQ" }, "invalid_input", /cursor/);
     const unknown = await expectError("no_such_tool", {}, "not_found", /Unknown tool "no_such_tool"/);
     // not_found of a tool, not of a connector.
@@ -243,7 +249,9 @@ describe("REST routes on the tool definitions", () => {
 
   it("documents in OpenAPI exactly the tools given, so a tool left out (or with rest: null) has no operation", () => {
     const ids = (tools: AnyToolDefinition[]) =>
-      Object.values(buildOpenApi(tools).paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
+      Object.values(buildOpenApi(tools).paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) =>
+        Object.values(ops).map((o) => o.operationId),
+      );
     expect(ids(tools).sort()).toEqual([...tools.map((t) => t.name), "openapi", "healthz"].sort());
     const withoutStatus = tools.filter((t) => t.name !== "get_connector_status");
     expect(ids(withoutStatus)).not.toContain("get_connector_status");
@@ -260,12 +268,19 @@ describe("REST routes on the tool definitions", () => {
 
 describe("invokeTool (the boundary, without any transport)", () => {
   const logs: string[] = [];
-  const ctx = { log: createLogger({ level: "debug", write: (l) => logs.push(l) }), workspace_id: "ws_x", signal: new AbortController().signal, progress: async () => undefined } as unknown as ToolContext;
+  const ctx = {
+    log: createLogger({ level: "debug", write: (l) => logs.push(l) }),
+    workspace_id: "ws_x",
+    signal: new AbortController().signal,
+    progress: async () => undefined,
+  } as unknown as ToolContext;
   const echo = defineTool({
     name: "echo",
     title: "Echo",
     description: "Echoes, or fails as asked.",
-    inputSchema: z.object({ n: z.number().int().describe("a number"), fail: z.enum(["connector", "raw", "shape"]).optional().describe("how to fail") }).strict(),
+    inputSchema: z
+      .object({ n: z.number().int().describe("a number"), fail: z.enum(["connector", "raw", "shape"]).optional().describe("how to fail") })
+      .strict(),
     outputSchema: z.object({ n: z.number(), workspace_id: z.string() }).strict(),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     rest: null, // a test tool
@@ -279,7 +294,10 @@ describe("invokeTool (the boundary, without any transport)", () => {
 
   it("returns structuredContent and the same JSON as text", async () => {
     const res = await invokeTool(echo, { n: 3 }, ctx);
-    expect(res).toEqual({ content: [{ type: "text", text: JSON.stringify({ n: 3, workspace_id: "ws_x" }) }], structuredContent: { n: 3, workspace_id: "ws_x" } });
+    expect(res).toEqual({
+      content: [{ type: "text", text: JSON.stringify({ n: 3, workspace_id: "ws_x" }) }],
+      structuredContent: { n: 3, workspace_id: "ws_x" },
+    });
   });
 
   it("answers bad arguments with invalid_input, a ConnectorError with its code, and anything else with internal and a log id only", async () => {

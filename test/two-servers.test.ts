@@ -4,11 +4,19 @@
 // the owner dies, and a port held by some other program is reported instead of crashing.
 import http from "node:http";
 import path from "node:path";
-import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitRequest } from "@modelcontextprotocol/sdk/types.js";
+import { ElicitationCompleteNotificationSchema, type ElicitRequest, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { portalIdFor } from "./sandbox/hubspot.js";
-import { freePort, startStdioHubSpot, startStdioServer, tempDir, waitForStderr, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
+import {
+  freePort,
+  type StdioHubSpot,
+  type StdioServer,
+  startStdioHubSpot,
+  startStdioServer,
+  tempDir,
+  waitForStderr,
+} from "./support/stdio.js";
 
 /** The stderr lines of a server that say it connected this connector. */
 const connectedBy = (s: StdioServer, connectorId: string) =>

@@ -5,10 +5,10 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi, type FakeRoute } from "./sandbox/fake-api.js";
 import type { ToolInput } from "../tools/index.js";
-import { startHarness, type Harness } from "./support/harness.js";
-import { startStdioServer, tempDir, waitForStderr, type StdioServer } from "./support/stdio.js";
+import { type FakeApi, type FakeRoute, startFakeApi } from "./sandbox/fake-api.js";
+import { type Harness, startHarness } from "./support/harness.js";
+import { type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
 const VERSIONS = ["v2025-02-19", "v2024-06-01", "v2023-08-01"];
@@ -71,7 +71,11 @@ describe("update_connector in one process", () => {
         h.ok("update_connector", { connector_id: id, settings: { perspective: `q${i}` } }),
       ]);
       const c = await h.ok("get_connector_status", { connector_id: id });
-      expect({ round: i, dataset: c.settings.dataset, perspective: c.settings.perspective }).toEqual({ round: i, dataset, perspective: `q${i}` });
+      expect({ round: i, dataset: c.settings.dataset, perspective: c.settings.perspective }).toEqual({
+        round: i,
+        dataset,
+        perspective: `q${i}`,
+      });
       expect(c.account.dataset).toBe(dataset);
     }
   });
@@ -141,7 +145,8 @@ describe("update_connector across two processes on one database", () => {
     await api?.close();
   });
 
-  const update = (s: StdioServer, args: Omit<ToolInput<"update_connector">, "connector_id">) => s.call("update_connector", { connector_id: id, ...args });
+  const update = (s: StdioServer, args: Omit<ToolInput<"update_connector">, "connector_id">) =>
+    s.call("update_connector", { connector_id: id, ...args });
 
   it("keeps concurrent updates of different settings keys made by different processes", async () => {
     const [a, b] = servers as [StdioServer, StdioServer];

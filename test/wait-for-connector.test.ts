@@ -5,7 +5,7 @@
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
-import { startStdioHubSpot, waitForStderr, type StdioHubSpot, type StdioServer } from "./support/stdio.js";
+import { type StdioHubSpot, type StdioServer, startStdioHubSpot, waitForStderr } from "./support/stdio.js";
 
 describe("wait_for_connector", () => {
   let stdio: StdioHubSpot;
@@ -33,7 +33,10 @@ describe("wait_for_connector", () => {
     const progress: Progress[] = [];
     const events: string[] = [];
     const waiting = server.client
-      .callTool({ name: "wait_for_connector", arguments: { connector_id, timeout_seconds: 60 } }, undefined, { onprogress: (p) => progress.push(p), timeout: 70_000 })
+      .callTool({ name: "wait_for_connector", arguments: { connector_id, timeout_seconds: 60 } }, undefined, {
+        onprogress: (p) => progress.push(p),
+        timeout: 70_000,
+      })
       .then((r) => {
         events.push("wait returned");
         return r;

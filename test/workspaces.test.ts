@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type OpenedDatabase } from "../src/store/db.js";
+import { type OpenedDatabase, openDatabase } from "../src/store/db.js";
 import { createWorkspace, findWorkspace, LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
@@ -21,7 +21,10 @@ describe("workspace names and ids", () => {
 
   it("refuses a name that looks like a workspace id", async () => {
     for (const name of [LOCAL_WORKSPACE_ID, "ws_abc12345", "WS_Local"]) {
-      await expect(createWorkspace(database.db, name, now()), name).rejects.toMatchObject({ code: "invalid_input", message: expect.stringContaining('"ws_"') });
+      await expect(createWorkspace(database.db, name, now()), name).rejects.toMatchObject({
+        code: "invalid_input",
+        message: expect.stringContaining('"ws_"'),
+      });
     }
     const ws = await createWorkspace(database.db, "news_team", now());
     expect(ws.name).toBe("news_team");

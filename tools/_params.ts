@@ -9,10 +9,17 @@ import type { ProviderRevocation } from "../src/credentials/revocation.js";
 export const connectorId = z.string().min(1).max(100).describe("The connector id, con_…");
 
 /** `roles` (optional wherever it is taken): the roles a connector plays, a subset of what its provider allows. */
-export const roles = z.array(z.enum(ROLES)).max(3).optional().describe("Roles this connector plays; default: every role the provider allows");
+export const roles = z
+  .array(z.enum(ROLES))
+  .max(3)
+  .optional()
+  .describe("Roles this connector plays; default: every role the provider allows");
 
 /** `settings` (optional wherever it is taken): non-secret per-connector settings, checked by the core against the provider's schema. */
-export const settings = z.record(z.string(), z.unknown()).optional().describe("Per-connector settings, checked against the provider's settings");
+export const settings = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .describe("Per-connector settings, checked against the provider's settings");
 
 const PROVIDER_REVOCATIONS = ["revoked", "not_offered", "failed", "not_needed"] as const satisfies readonly ProviderRevocation[];
 // Every outcome the core can report is listed (a new one is a compile error here).

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/store/connectors.js";
 import { enableConnector } from "../src/connectors/pause.js";
+import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId } from "./_params.js";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ROLES } from "../src/catalog/catalog.js";
-import { connectorSchema, STATUSES } from "../src/store/connectors.js";
 import { listConnectorsFor } from "../src/connectors/status-view.js";
+import { connectorSchema, STATUSES } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
@@ -25,7 +25,9 @@ export default defineTool({
         .min(1)
         .max(365)
         .optional()
-        .describe("Only connectors whose access ends within this many days (1-365) unless the person consents again; already ended ones are included"),
+        .describe(
+          "Only connectors whose access ends within this many days (1-365) unless the person consents again; already ended ones are included",
+        ),
     })
     .strict(),
   outputSchema: z.object({ connectors: z.array(connectorSchema), next_cursor: z.string().nullable() }).strict(),

@@ -13,12 +13,17 @@ const providerSchema = z
     api_version: z
       .string()
       .nullable()
-      .describe("The API version this server uses by default (in API paths such as /v26.0/…, or a version header); null when the API is not versioned"),
-    api_version_ends: z.string().nullable().describe("The day that version stops working (YYYY-MM-DD), when the provider publishes or implies one"),
+      .describe(
+        "The API version this server uses by default (in API paths such as /v26.0/…, or a version header); null when the API is not versioned",
+      ),
+    api_version_ends: z
+      .string()
+      .nullable()
+      .describe("The day that version stops working (YYYY-MM-DD), when the provider publishes or implies one"),
     configured: z
       .boolean()
       .describe(
-        "True when this server has OAuth app credentials for the provider, so start_connector_oauth can work. Always false for API-key-only providers (auth_types [\"api_key\"]): they need no app; connect them with submit_connector_key.",
+        'True when this server has OAuth app credentials for the provider, so start_connector_oauth can work. Always false for API-key-only providers (auth_types ["api_key"]): they need no app; connect them with submit_connector_key.',
       ),
     settings: z.array(z.string()).describe("Names of the per-connector settings the provider accepts"),
     required_settings: z.array(z.string()),

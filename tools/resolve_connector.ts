@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { ROLES } from "../src/catalog/catalog.js";
-import { connectorSchema } from "../src/store/connectors.js";
 import { resolveConnector } from "../src/connectors/primaries.js";
+import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 
 export default defineTool({
   name: "resolve_connector",
   title: "Find the connector to use for a role",
   description:
-    "Answer \"which connector should I use for role R?\": the workspace's primary for that role, else the only connected connector playing it. " +
+    'Answer "which connector should I use for role R?": the workspace\'s primary for that role, else the only connected connector playing it. ' +
     "Use this before reading from a data source or writing to a sink or CRM, instead of guessing from list_connectors. " +
     "Errors: conflict when several connected connectors play the role and none is primary (the message lists them: ask the person, then call set_primary_connector); " +
     "not_found when none is connected; invalid_state when the primary is disabled, expired or revoked. Returns the connector object.",

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/store/connectors.js";
 import { revokeConnector } from "../src/connectors/removal.js";
+import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId, providerRevocation } from "./_params.js";
 

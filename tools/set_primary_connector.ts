@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ROLES } from "../src/catalog/catalog.js";
-import { connectorSchema } from "../src/store/connectors.js";
 import { setPrimaryConnector } from "../src/connectors/primaries.js";
+import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId } from "./_params.js";
 

@@ -18,7 +18,7 @@ export default defineTool({
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
     "To renew a connector that stopped working (status expired, revoked or error), pass its connector_id: the person consents again and the same connector comes back. " +
     "A connected, pending or disabled connector cannot be reconnected in place (invalid_state): to change a working connector's scopes or account, start a new connector, or revoke it first. " +
-    "Returns { connector_id, authorization_url, expires_at, status: \"pending\" }.",
+    'Returns { connector_id, authorization_url, expires_at, status: "pending" }.',
   inputSchema: z
     .object({
       provider: z.string().min(1).max(64).describe("Provider id from list_providers, e.g. hubspot"),
@@ -28,7 +28,9 @@ export default defineTool({
       settings,
       connector_id: connectorId
         .optional()
-        .describe("Reconnect this existing connector (only when expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries"),
+        .describe(
+          "Reconnect this existing connector (only when expired, revoked or in error) instead of creating a new one: it keeps its id, roles, settings and primaries",
+        ),
     })
     .strict(),
   outputSchema: z

@@ -20,7 +20,9 @@ export default defineTool({
       api_key: z.string().min(1).max(4096).describe("The API key or token exactly as the person gave it; stored encrypted, never returned"),
       label: z.string().min(1).max(200).optional().describe("A name for this connection, e.g. 'Marketing site CMS'"),
       roles,
-      settings: settings.describe("Per-connector settings, checked against the provider's settings (Sanity: project_id and dataset are required)"),
+      settings: settings.describe(
+        "Per-connector settings, checked against the provider's settings (Sanity: project_id and dataset are required)",
+      ),
     })
     .strict(),
   outputSchema: connectorSchema,

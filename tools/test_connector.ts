@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { jsonValue } from "../src/store/connectors.js";
 import { testConnector } from "../src/connectors/checks.js";
+import { jsonValue } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId } from "./_params.js";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { connectorSchema } from "../src/store/connectors.js";
 import { updateConnector } from "../src/connectors/update.js";
+import { connectorSchema } from "../src/store/connectors.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId, roles, settings } from "./_params.js";
 

@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { waitForConnector } from "../src/grants/wait.js";
 import { connectorSchema } from "../src/store/connectors.js";
+import { grantTtlText } from "../src/store/grants.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId } from "./_params.js";
-import { waitForConnector } from "../src/grants/wait.js";
-import { grantTtlText } from "../src/store/grants.js";
 
 export default defineTool({
   name: "wait_for_connector",
@@ -25,8 +25,16 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   rest: { method: "GET", path: "/connectors/{id}/wait" },
   handler: async (input, ctx) => {
-    const connector = await waitForConnector(ctx, ctx.workspace_id, input.connector_id, { timeoutMs: input.timeout_seconds * 1000, signal: ctx.signal, progress: ctx.progress });
-    await ctx.clientLog?.("info", { message: `wait_for_connector ended: ${connector.status}`, connector_id: connector.id, status: connector.status });
+    const connector = await waitForConnector(ctx, ctx.workspace_id, input.connector_id, {
+      timeoutMs: input.timeout_seconds * 1000,
+      signal: ctx.signal,
+      progress: ctx.progress,
+    });
+    await ctx.clientLog?.("info", {
+      message: `wait_for_connector ended: ${connector.status}`,
+      connector_id: connector.id,
+      status: connector.status,
+    });
     return connector;
   },
 });

@@ -1,16 +1,16 @@
 import { definitions } from "../../providers/index.js";
 import { buildCatalog } from "../catalog/catalog.js";
+import { ConnectorEvents } from "../common/events.js";
+import { createLogger, type Logger } from "../common/log.js";
+import { createRefreshEngine } from "../credentials/deps.js";
+import { loadOrCreateMasterKey, parseMasterKey, Vault } from "../credentials/vault.js";
+import { PendingElicitations } from "../grants/elicitations.js";
+import { loadRequestStateKey } from "../grants/request-state.js";
+import { ConnectorWatcher } from "../grants/watcher.js";
+import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { CALLBACK_PATH } from "../transports/callback/listener.js";
 import type { Config } from "./config.js";
-import { ConnectorEvents } from "../common/events.js";
-import { createRefreshEngine } from "../credentials/deps.js";
 import type { Context } from "./context.js";
-import { openDatabase, type OpenedDatabase } from "../store/db.js";
-import { PendingElicitations } from "../grants/elicitations.js";
-import { createLogger, type Logger } from "../common/log.js";
-import { loadOrCreateMasterKey, parseMasterKey, Vault } from "../credentials/vault.js";
-import { ConnectorWatcher } from "../grants/watcher.js";
-import { loadRequestStateKey } from "../grants/request-state.js";
 
 export interface App {
   ctx: Context;
@@ -26,7 +26,10 @@ export function redirectUriFor(config: Config, mode: "stdio" | "http", boundPort
 }
 
 /** Open storage and build the context; starts no listener and connects no transport. */
-export async function createApp(config: Config, opts: { mode: "stdio" | "http"; log?: Logger; fetch?: typeof fetch; clock?: () => number; redirectUri?: string }): Promise<App> {
+export async function createApp(
+  config: Config,
+  opts: { mode: "stdio" | "http"; log?: Logger; fetch?: typeof fetch; clock?: () => number; redirectUri?: string },
+): Promise<App> {
   const log = opts.log ?? createLogger({ level: config.log_level });
   const catalog = buildCatalog(definitions, config.providers);
   const vault = new Vault(

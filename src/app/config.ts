@@ -62,7 +62,8 @@ function writable(dir: string): boolean {
 export function defaultDataDir(env: NodeJS.ProcessEnv, pkgDir = packageDir()): string {
   const own = path.join(pkgDir, "data");
   if (writable(own)) return own;
-  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(env.HOME || os.homedir(), ".local", "share");
+  const xdg =
+    env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(env.HOME || os.homedir(), ".local", "share");
   return path.join(xdg, "tenex-connectors");
 }
 
@@ -77,7 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
   const level = (env.TENEX_LOG_LEVEL ?? "info") as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(level)) throw new Error("TENEX_LOG_LEVEL must be debug, info, warn or error");
   const lease = env.TENEX_REFRESH_LEASE_SECONDS ? Number(env.TENEX_REFRESH_LEASE_SECONDS) : 30;
-  if (!Number.isInteger(lease) || lease < 1 || lease > 600) throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
+  if (!Number.isInteger(lease) || lease < 1 || lease > 600)
+    throw new Error("TENEX_REFRESH_LEASE_SECONDS must be a whole number of seconds, 1-600");
   if (env.TENEX_PUBLIC_URL && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(env.TENEX_PUBLIC_URL)) {
     throw new Error(`TENEX_PUBLIC_URL must be an http(s) base URL such as https://connectors.example.com, got "${env.TENEX_PUBLIC_URL}"`);
   }
@@ -109,13 +111,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     db_path: dbPath,
     data_dir: dataDir ?? path.dirname(dbPath),
     master_key: env.TENEX_MASTER_KEY || undefined,
-    previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     api_key: env.TENEX_API_KEY || undefined,
     state_key: env.TENEX_STATE_KEY || undefined,
     callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
     callback_port: port,
     public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
-    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
     log_level: level,
     refresh_lease_ms: lease * 1000,

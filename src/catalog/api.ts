@@ -1,8 +1,8 @@
-import { checkEndpoint, type ConnectionView, type Provider } from "./catalog.js";
 import { ConnectorError } from "../common/errors.js";
-import { networkFailure } from "./provider-errors.js";
 import { API_BODY_LIMIT, readBoundedJson } from "./bounded-body.js";
 import type { CatalogDeps } from "./catalog.js";
+import { type ConnectionView, checkEndpoint, type Provider } from "./catalog.js";
+import { networkFailure } from "./provider-errors.js";
 
 export interface ApiResult {
   status: number;

@@ -1,7 +1,7 @@
 /** The running catalog: provider definitions with the operator's overrides applied, and lookup by id. */
 import { ConnectorError } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
-import { parseProvider, PROVIDER_IDS, type ProviderDefinition, type ProviderId } from "./definition.js";
+import { PROVIDER_IDS, type ProviderDefinition, type ProviderId, parseProvider } from "./definition.js";
 
 export * from "./definition.js";
 
@@ -111,7 +111,11 @@ export function buildCatalog(definitions: unknown[], configs: Partial<Record<Pro
     }
     const apiOverride = endpoint(cfg.api_base_url, "API_BASE_URL");
     const overrides: Provider["oauth_overrides"] = {};
-    for (const [k, v] of [["authorization_url", cfg.authorization_url], ["token_url", cfg.token_url], ["revocation_url", cfg.revocation_url]] as const) {
+    for (const [k, v] of [
+      ["authorization_url", cfg.authorization_url],
+      ["token_url", cfg.token_url],
+      ["revocation_url", cfg.revocation_url],
+    ] as const) {
       if (v !== undefined) overrides[k] = v;
     }
     providers.push({

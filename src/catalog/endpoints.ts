@@ -4,9 +4,9 @@
  * started on, and overridden by the operator's `TENEX_<P>_…_URL` variables, which always win.
  */
 import { ConnectorError } from "../common/errors.js";
-import { checkEndpoint, type CatalogDeps, type ConnectionEndpoints, type Provider } from "./catalog.js";
-import { networkFailure } from "./provider-errors.js";
 import { readBoundedJson, TOKEN_BODY_LIMIT } from "./bounded-body.js";
+import { type CatalogDeps, type ConnectionEndpoints, checkEndpoint, type Provider } from "./catalog.js";
+import { networkFailure } from "./provider-errors.js";
 
 /** The endpoints one connection talks to, every field decided. */
 export interface EffectiveEndpoints {
@@ -31,7 +31,14 @@ export function allowedSignInOrigin(value: string, suffixes: readonly string[]):
   } catch {
     return null;
   }
-  const plain = u.protocol === "https:" && u.username === "" && u.password === "" && u.port === "" && u.pathname === "/" && u.search === "" && u.hash === "";
+  const plain =
+    u.protocol === "https:" &&
+    u.username === "" &&
+    u.password === "" &&
+    u.port === "" &&
+    u.pathname === "/" &&
+    u.search === "" &&
+    u.hash === "";
   return plain && suffixes.some((s) => u.hostname.endsWith(s.startsWith(".") ? s : `.${s}`)) ? u.origin : null;
 }
 
@@ -43,7 +50,9 @@ export function effectiveEndpoints(provider: Provider, own: ConnectionEndpoints 
   const authorization_url = ov.authorization_url ?? own?.authorization_url ?? d.authorization_url;
   const revocation_url = ov.revocation_url ?? own?.revocation_url ?? d.revocation_url;
   // An overridden sign-in host (a private proxy, a test server) is its own issuer.
-  const issuer = ov.authorization_url ? new URL(ov.authorization_url).origin : (own?.issuer ?? d.issuer ?? new URL(authorization_url).origin);
+  const issuer = ov.authorization_url
+    ? new URL(ov.authorization_url).origin
+    : (own?.issuer ?? d.issuer ?? new URL(authorization_url).origin);
   return {
     authorization_url,
     token_url: ov.token_url ?? own?.token_url ?? d.token_url,
@@ -53,7 +62,10 @@ export function effectiveEndpoints(provider: Provider, own: ConnectionEndpoints 
 }
 
 /** The endpoints a connector's settings move, with the scopes they add; both empty when the provider's defaults apply. */
-export function templateEndpoints(provider: Provider, settings: Record<string, unknown>): { endpoints: ConnectionEndpoints | null; discovery_url?: string; extra_scopes: string[] } {
+export function templateEndpoints(
+  provider: Provider,
+  settings: Record<string, unknown>,
+): { endpoints: ConnectionEndpoints | null; discovery_url?: string; extra_scopes: string[] } {
   const t = provider.def.oauth?.connection_endpoints?.(settings);
   if (!t) return { endpoints: null, extra_scopes: [] };
   const { discovery_url, extra_scopes, ...endpoints } = t;
@@ -85,11 +97,18 @@ async function discoveredIssuer(ctx: Pick<CatalogDeps, "fetch">, provider: Provi
   try {
     res = await ctx.fetch(url, { headers: { accept: "application/json" }, redirect: "error", signal: AbortSignal.timeout(15_000) });
   } catch (err) {
-    throw new ConnectorError("provider_error", `${name}'s sign-in configuration could not be read (${networkFailure(err)}). Try again shortly.`, { retryable: true, cause: err });
+    throw new ConnectorError(
+      "provider_error",
+      `${name}'s sign-in configuration could not be read (${networkFailure(err)}). Try again shortly.`,
+      { retryable: true, cause: err },
+    );
   }
   const body = (await readBoundedJson(res, TOKEN_BODY_LIMIT, `${name}'s sign-in configuration`)) as { issuer?: unknown } | undefined;
   if (res.status >= 400 && res.status < 500) {
-    throw new ConnectorError("invalid_input", `${name} does not know the sign-in these settings name (its discovery document answered HTTP ${res.status}); check the settings (an Outlook tenant must exist).`);
+    throw new ConnectorError(
+      "invalid_input",
+      `${name} does not know the sign-in these settings name (its discovery document answered HTTP ${res.status}); check the settings (an Outlook tenant must exist).`,
+    );
   }
   const issuer = typeof body?.issuer === "string" ? body.issuer : "";
   let ok = false;
@@ -98,7 +117,10 @@ async function discoveredIssuer(ctx: Pick<CatalogDeps, "fetch">, provider: Provi
   } catch {
     ok = false;
   }
-  if (!ok) throw new ConnectorError("provider_error", `${name}'s sign-in configuration was unusable (HTTP ${res.status}). Try again shortly.`, { retryable: res.status >= 500 });
+  if (!ok)
+    throw new ConnectorError("provider_error", `${name}'s sign-in configuration was unusable (HTTP ${res.status}). Try again shortly.`, {
+      retryable: res.status >= 500,
+    });
   return issuer;
 }
 

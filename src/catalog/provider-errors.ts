@@ -60,7 +60,10 @@ export class ProviderHttpError extends Error {
   readonly providerCode: number | undefined;
 
   constructor(what: string, status: number, providerCode?: unknown) {
-    const code = typeof providerCode === "number" && Number.isInteger(providerCode) && providerCode >= 0 && providerCode < 1e6 ? providerCode : undefined;
+    const code =
+      typeof providerCode === "number" && Number.isInteger(providerCode) && providerCode >= 0 && providerCode < 1e6
+        ? providerCode
+        : undefined;
     super(`${what} answered HTTP ${status}${code === undefined ? "" : ` (code ${code})`}`);
     this.name = "ProviderHttpError";
     this.status = status;
@@ -102,8 +105,10 @@ export function describeProviderFailure(err: unknown): ProviderFailure {
     const code = oauthErrorCode(err.error);
     return { code, text: code };
   }
-  if (err instanceof client.WWWAuthenticateChallengeError) return { status: err.status, text: `HTTP ${err.status} with an authentication challenge` };
-  if (err instanceof ProviderHttpError) return { status: err.status, text: `HTTP ${err.status}${err.providerCode === undefined ? "" : ` (code ${err.providerCode})`}` };
+  if (err instanceof client.WWWAuthenticateChallengeError)
+    return { status: err.status, text: `HTTP ${err.status} with an authentication challenge` };
+  if (err instanceof ProviderHttpError)
+    return { status: err.status, text: `HTTP ${err.status}${err.providerCode === undefined ? "" : ` (code ${err.providerCode})`}` };
   const cause = (err as { cause?: unknown } | null)?.cause;
   if (cause instanceof Response) return { status: cause.status, text: `HTTP ${cause.status}` };
   if (err instanceof client.ClientError) {

@@ -1,5 +1,5 @@
-import { ROLES, type Json, type Provider, type Role } from "./catalog.js";
 import { ConnectorError } from "../common/errors.js";
+import { type Json, type Provider, ROLES, type Role } from "./catalog.js";
 
 /** Roles must be known and allowed for the provider. */
 export function checkRoles(provider: Provider, roles: readonly string[]): Role[] {
@@ -9,7 +9,10 @@ export function checkRoles(provider: Provider, roles: readonly string[]): Role[]
       throw new ConnectorError("invalid_input", `Unknown role "${r}". Roles are: ${ROLES.join(", ")}.`);
     }
     if (!(provider.def.roles as string[]).includes(r)) {
-      throw new ConnectorError("role_not_allowed", `${provider.def.name} cannot play the role "${r}"; it can be: ${provider.def.roles.join(", ")}.`);
+      throw new ConnectorError(
+        "role_not_allowed",
+        `${provider.def.name} cannot play the role "${r}"; it can be: ${provider.def.roles.join(", ")}.`,
+      );
     }
     if (!out.includes(r as Role)) out.push(r as Role);
   }
@@ -27,7 +30,10 @@ export function parseSettings(provider: Provider, settings: Record<string, unkno
       })
       .join("; ");
     const known = Object.keys(provider.def.settings.shape).join(", ");
-    throw new ConnectorError("invalid_input", `Invalid settings for ${provider.def.name}: ${issues}. Known settings: ${known || "(none)"}.`);
+    throw new ConnectorError(
+      "invalid_input",
+      `Invalid settings for ${provider.def.name}: ${issues}. Known settings: ${known || "(none)"}.`,
+    );
   }
   return result.data as Record<string, Json>;
 }

@@ -1,9 +1,8 @@
-import type { AccountFacts, ConnectionView, Provider } from "./catalog.js";
-import { scrubFacts } from "./scrub.js";
 import { ConnectorError } from "../common/errors.js";
 import { callProviderApi, testReadPath } from "./api.js";
+import type { AccountFacts, CatalogDeps, ConnectionView, Provider } from "./catalog.js";
 import { apiErrorSummary } from "./provider-errors.js";
-import type { CatalogDeps } from "./catalog.js";
+import { scrubFacts } from "./scrub.js";
 
 export interface AccountCheck {
   ok: boolean;
@@ -23,7 +22,11 @@ export async function readAccount(
 ): Promise<AccountCheck> {
   const t = provider.def.test;
   try {
-    const res = await callProviderApi(ctx, provider, view, credential, { method: t.method, path: testReadPath(provider, view, authType), body: t.body });
+    const res = await callProviderApi(ctx, provider, view, credential, {
+      method: t.method,
+      path: testReadPath(provider, view, authType),
+      body: t.body,
+    });
     if (!res.ok) {
       // The status and at most a short error code: provider free text never reaches the model.
       const said = apiErrorSummary(res.status, res.body, credential);
@@ -36,7 +39,10 @@ export async function readAccount(
       return { ok: false, status: res.status, latency_ms: res.latency_ms, account: {}, error: why };
     }
     // A provider that echoes the request must not turn the credential into an "account fact".
-    const account = scrubFacts(provider.def.hooks.accountFromTestRead(res.body, view), provider.def.test.account_fields, [credential, provider.oauth?.client_secret]);
+    const account = scrubFacts(provider.def.hooks.accountFromTestRead(res.body, view), provider.def.test.account_fields, [
+      credential,
+      provider.oauth?.client_secret,
+    ]);
     return { ok: true, status: res.status, latency_ms: res.latency_ms, account };
   } catch (err) {
     if (err instanceof ConnectorError) return { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };

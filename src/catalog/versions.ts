@@ -34,7 +34,12 @@ export interface EndedVersion {
 }
 
 /** The first version setting in `settings` (limited to `keys` when given) whose version has ended. */
-export function endedVersionSetting(provider: Provider, settings: Record<string, unknown>, nowMs: number, keys?: readonly string[]): EndedVersion | undefined {
+export function endedVersionSetting(
+  provider: Provider,
+  settings: Record<string, unknown>,
+  nowMs: number,
+  keys?: readonly string[],
+): EndedVersion | undefined {
   for (const v of provider.def.api_versions) {
     if (!v.setting || (keys && !keys.includes(v.setting))) continue;
     const value = settings[v.setting];
@@ -61,11 +66,17 @@ export function checkVersionSettings(provider: Provider, settings: Record<string
 }
 
 /** Pinned versions (every provider's, and the versions a connector may not outlive) that end within `days` of now. */
-export function versionsEndingWithin(providers: readonly Provider[], nowMs: number, days: number): Array<{ provider: string; version: string; ends: string; days_left: number }> {
+export function versionsEndingWithin(
+  providers: readonly Provider[],
+  nowMs: number,
+  days: number,
+): Array<{ provider: string; version: string; ends: string; days_left: number }> {
   return providers.flatMap((p) =>
     p.def.api_versions.flatMap((v) => {
       const left = daysLeft(v.ends, nowMs);
-      return v.ends !== null && left !== null && left <= days ? [{ provider: p.id, version: v.version, ends: v.ends, days_left: left }] : [];
+      return v.ends !== null && left !== null && left <= days
+        ? [{ provider: p.id, version: v.version, ends: v.ends, days_left: left }]
+        : [];
     }),
   );
 }

@@ -21,7 +21,14 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Failures of the HTTP transport itself, before any tool runs (HTTP mode only). */
-export const TRANSPORT_ERROR_CODES = ["unauthorized", "forbidden", "method_not_allowed", "payload_too_large", "unsupported_media_type", "unavailable"] as const;
+export const TRANSPORT_ERROR_CODES = [
+  "unauthorized",
+  "forbidden",
+  "method_not_allowed",
+  "payload_too_large",
+  "unsupported_media_type",
+  "unavailable",
+] as const;
 
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];
 

@@ -27,8 +27,13 @@ export function createExclusive(file: string, mode = 0o600): boolean {
 }
 
 /** Why this server may not use a file with these owner and mode bits (and whether only the group bit is in the way), or null when it may. */
-export function untrustedBecause(st: Pick<fs.Stats, "uid" | "mode">, trust: FileTrust, uid = process.getuid?.()): { why: string; group: boolean } | null {
-  if (uid !== undefined && st.uid !== uid) return { why: `it is owned by another user (uid ${st.uid}; this server runs as uid ${uid})`, group: false };
+export function untrustedBecause(
+  st: Pick<fs.Stats, "uid" | "mode">,
+  trust: FileTrust,
+  uid = process.getuid?.(),
+): { why: string; group: boolean } | null {
+  if (uid !== undefined && st.uid !== uid)
+    return { why: `it is owned by another user (uid ${st.uid}; this server runs as uid ${uid})`, group: false };
   const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
   if (st.mode & 0o002) return { why: `anyone on this machine may write it (mode ${mode})`, group: false };
   if (st.mode & 0o020 && !trust.allowGroupWritable) return { why: `its group may write it (mode ${mode})`, group: true };

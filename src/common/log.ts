@@ -20,7 +20,10 @@ export function redactText(s: string): string {
     .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer [redacted]")
     .replace(/tnx_[A-Za-z0-9_-]+/g, "tnx_[redacted]")
     .replace(/((?:access|refresh|id)_token|client_secret|code_verifier|code|api_key|password)=([^&\s"']+)/gi, "$1=[redacted]")
-    .replace(/("?(?:access|refresh|id)_token"?|"?client_secret"?|"?code_verifier"?|"?api_key"?|"?password"?)(\s*:\s*)("[^"]*"|[^\s,}]+)/gi, '$1$2"[redacted]"');
+    .replace(
+      /("?(?:access|refresh|id)_token"?|"?client_secret"?|"?code_verifier"?|"?api_key"?|"?password"?)(\s*:\s*)("[^"]*"|[^\s,}]+)/gi,
+      '$1$2"[redacted]"',
+    );
 }
 
 /** Deep copy with secret-looking fields masked. */

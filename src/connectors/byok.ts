@@ -5,15 +5,15 @@
  */
 import type { Json, Provider, Role } from "../catalog/catalog.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { checkVersionSettings } from "../catalog/versions.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
 import { cleanLabel } from "../common/text.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { sealSecret } from "../credentials/secrets.js";
-import { getConnector, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, getConnector } from "../store/connectors.js";
 import { assertQuota } from "../store/quotas.js";
 import { createConnector, emitChange } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -56,7 +56,10 @@ async function checkKey(ctx: CredentialDeps, provider: Provider, input: SubmitKe
   }
   const key = input.api_key.trim().replace(/^Bearer\s+/i, "");
   if (!KEY_SHAPE.test(key)) {
-    throw new ConnectorError("invalid_input", `api_key does not look like a ${spec.label}: expected 8-4096 printable characters without spaces. Nothing was stored.`);
+    throw new ConnectorError(
+      "invalid_input",
+      `api_key does not look like a ${spec.label}: expected 8-4096 printable characters without spaces. Nothing was stored.`,
+    );
   }
   const roles = checkRoles(provider, input.roles ?? provider.def.roles);
   const settings = parseSettings(provider, input.settings ?? {});
@@ -66,7 +69,11 @@ async function checkKey(ctx: CredentialDeps, provider: Provider, input: SubmitKe
   if (check.status === null) {
     // check.error is a phrase ("Sanity could not be reached (timed out)"): one sentence, then what to do.
     const why = check.error ?? `${name} did not answer`;
-    throw new ConnectorError("provider_error", `${why.charAt(0).toUpperCase()}${why.slice(1)}, so the key could not be checked. Nothing was stored; try again shortly.`, { retryable: true });
+    throw new ConnectorError(
+      "provider_error",
+      `${why.charAt(0).toUpperCase()}${why.slice(1)}, so the key could not be checked. Nothing was stored; try again shortly.`,
+      { retryable: true },
+    );
   }
   throw new ConnectorError(
     "provider_error",
@@ -76,7 +83,13 @@ async function checkKey(ctx: CredentialDeps, provider: Provider, input: SubmitKe
 }
 
 /** The connector (created connected) and its sealed key, in one transaction. */
-async function storeKey(ctx: CredentialDeps, workspaceId: string, provider: Provider, label: string | undefined, k: CheckedKey): Promise<string> {
+async function storeKey(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  provider: Provider,
+  label: string | undefined,
+  k: CheckedKey,
+): Promise<string> {
   const connectorId = newId("con");
   const at = nowIso(ctx);
   const change = await writeTransaction(ctx.db, async (trx) => {
@@ -113,7 +126,13 @@ async function storeKey(ctx: CredentialDeps, workspaceId: string, provider: Prov
     );
     await trx
       .insertInto("connector_secrets")
-      .values({ connector_id: connectorId, ciphertext: sealSecret(ctx, connectorId, { kind: "api_key", api_key: k.key }), version: 1, access_expires_at: null, updated_at: at })
+      .values({
+        connector_id: connectorId,
+        ciphertext: sealSecret(ctx, connectorId, { kind: "api_key", api_key: k.key }),
+        version: 1,
+        access_expires_at: null,
+        updated_at: at,
+      })
       .execute();
     return created;
   });

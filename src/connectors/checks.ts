@@ -1,15 +1,15 @@
 /** Test reads and refreshes asked for by a tool: test_connector and refresh_connector. */
 import type { AccountFacts } from "../catalog/catalog.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { endedVersionSetting, endedVersionText } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError, isConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
+import { isoFromEpochSeconds } from "../credentials/lifetimes.js";
 import { getAccessToken, saveCheck, withCredential } from "../credentials/refresh.js";
 import { readSecret } from "../credentials/secrets.js";
-import { isoFromEpochSeconds } from "../credentials/lifetimes.js";
 import { renewalOf } from "../credentials/tokens.js";
-import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, getConnector, getConnectorRow } from "../store/connectors.js";
 import { assertUsable, reconnectAdvice } from "../store/status.js";
 
 export interface TestResult {
@@ -70,7 +70,8 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
     detail,
     connector: await getConnector(ctx.db, workspaceId, connectorId),
   });
-  if (row.auth_type === "api_key") return done(false, undefined, `${name} API keys are not refreshed; they work until the person deletes them in ${name}.`);
+  if (row.auth_type === "api_key")
+    return done(false, undefined, `${name} API keys are not refreshed; they work until the person deletes them in ${name}.`);
   const stored = await readSecret(ctx, ctx.db, row.id);
   if (!stored || stored.secret.kind !== "oauth2") {
     throw new ConnectorError("invalid_state", `Connector ${row.id} has no stored tokens; ${reconnectAdvice(row)}.`);
@@ -93,8 +94,13 @@ export async function refreshConnector(ctx: CredentialDeps, workspaceId: string,
     case "refresh_token": {
       const cred = await getAccessToken(ctx, row, { force: true });
       const ends = cred.tokens?.expires_at;
-      return done(true, ends, ends ? `New access token valid until ${isoFromEpochSeconds(ends)}.` : `New access token issued (${name} does not say how long it lasts).`);
+      return done(
+        true,
+        ends,
+        ends
+          ? `New access token valid until ${isoFromEpochSeconds(ends)}.`
+          : `New access token issued (${name} does not say how long it lasts).`,
+      );
     }
   }
 }
-

@@ -4,7 +4,7 @@ import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { readSecret, type StoredSecret } from "../credentials/secrets.js";
 import { renewalOf } from "../credentials/tokens.js";
-import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, getConnector, getConnectorRow } from "../store/connectors.js";
 import type { ConnectorRow, Status, StatusReason } from "../store/schema.js";
 import { emitChange, mayMove, reconnectAdvice, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -19,7 +19,10 @@ export async function disableConnector(ctx: CredentialDeps, workspaceId: string,
     const current = await getConnectorRow(trx, workspaceId, connectorId);
     if (current.status === "disabled") return null;
     if (!mayMove("disable", current.status)) {
-      throw new ConnectorError("invalid_state", `Connector ${current.id} was ${current.status}; there is nothing to disable. Use delete_connector to remove it.`);
+      throw new ConnectorError(
+        "invalid_state",
+        `Connector ${current.id} was ${current.status}; there is nothing to disable. Use delete_connector to remove it.`,
+      );
     }
     return transition(trx, ctx, current, {
       move: "disable",
@@ -53,16 +56,26 @@ export function enableTarget(
 ): EnableTarget {
   const advice = reconnectAdvice(row);
   const before = row.status_before_disable;
-  if (before === "expired") return { to: "expired", reason: "expired", detail: `It was already expired when it was disabled. To use it again, ${advice}.` };
-  if (before === "error") return { to: "error", reason: null, detail: `It was already in error when it was disabled. To use it again, ${advice}.` };
+  if (before === "expired")
+    return { to: "expired", reason: "expired", detail: `It was already expired when it was disabled. To use it again, ${advice}.` };
+  if (before === "error")
+    return { to: "error", reason: null, detail: `It was already in error when it was disabled. To use it again, ${advice}.` };
   if (before === "pending") {
-    return { to: "pending", reason: null, detail: "Waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so)." };
+    return {
+      to: "pending",
+      reason: null,
+      detail: "Waiting for the person to consent (the authorization link may have expired; start again with start_connector_oauth if so).",
+    };
   }
   if (!stored) return { to: "error", reason: null, detail: `Enabled, but it has no credentials; ${advice}.` };
   if (stored.kind === "oauth2") {
     const t = stored.tokens;
     if (renewalOf(provider, t) === "reconsent" && t.expires_at !== undefined && t.expires_at * 1000 <= nowMs) {
-      return { to: "expired", reason: "expired", detail: `The ${provider.def.name} access ended while the connector was disabled. To use it again, ${advice}.` };
+      return {
+        to: "expired",
+        reason: "expired",
+        detail: `The ${provider.def.name} access ended while the connector was disabled. To use it again, ${advice}.`,
+      };
     }
   }
   return { to: "connected", reason: null, detail: null };
@@ -77,7 +90,10 @@ export async function enableConnector(ctx: CredentialDeps, workspaceId: string, 
     const row = await getConnectorRow(trx, workspaceId, connectorId);
     if (row.status === "connected") return null;
     if (!mayMove("enable", row.status)) {
-      throw new ConnectorError("invalid_state", `Only a disabled connector can be enabled; ${row.id} is ${row.status}.${row.status_detail ? ` ${row.status_detail}` : ""}`);
+      throw new ConnectorError(
+        "invalid_state",
+        `Only a disabled connector can be enabled; ${row.id} is ${row.status}.${row.status_detail ? ` ${row.status_detail}` : ""}`,
+      );
     }
     const stored = await readSecret(ctx, trx, row.id);
     const target = enableTarget(ctx.catalog.get(row.provider), row, stored?.secret, ctx.clock());

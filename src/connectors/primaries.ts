@@ -5,7 +5,7 @@ import { checkRoles } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
-import { connectorPatch, getConnector, getConnectorRow, recordEvent, rowToConnector, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, connectorPatch, getConnector, getConnectorRow, recordEvent, rowToConnector } from "../store/connectors.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { assertUsable, notUsableMessage, USABLE } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -15,14 +15,24 @@ import { writeTransaction } from "../store/write-transaction.js";
  * same transaction. The connector must be connected and its provider must allow the role (it
  * is added to the connector's roles when missing).
  */
-export async function setPrimaryConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string, role: string): Promise<ConnectorObject> {
+export async function setPrimaryConnector(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  connectorId: string,
+  role: string,
+): Promise<ConnectorObject> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   const provider = ctx.catalog.get(row.provider);
   const [r] = checkRoles(provider, [role]);
   if (!r) throw new ConnectorError("invalid_input", "role is required.");
   assertUsable(row, `make primary`);
   await writeTransaction(ctx.db, async (trx) => {
-    const previous = await trx.selectFrom("primaries").select("connector_id").where("workspace_id", "=", workspaceId).where("role", "=", r).executeTakeFirst();
+    const previous = await trx
+      .selectFrom("primaries")
+      .select("connector_id")
+      .where("workspace_id", "=", workspaceId)
+      .where("role", "=", r)
+      .executeTakeFirst();
     await trx
       .insertInto("primaries")
       .values({ workspace_id: workspaceId, role: r, connector_id: row.id })
@@ -30,9 +40,19 @@ export async function setPrimaryConnector(ctx: CredentialDeps, workspaceId: stri
       .execute();
     const current = await getConnectorRow(trx, workspaceId, row.id);
     const roles = current.roles.includes(r) ? current.roles : [...current.roles, r];
-    await trx.updateTable("connectors").set(connectorPatch({ roles, updated_at: nowIso(ctx) })).where("id", "=", row.id).execute();
+    await trx
+      .updateTable("connectors")
+      .set(connectorPatch({ roles, updated_at: nowIso(ctx) }))
+      .where("id", "=", row.id)
+      .execute();
     if (previous && previous.connector_id !== row.id) {
-      await recordEvent(trx, ctx, { id: previous.connector_id, workspace_id: workspaceId }, "primary_removed", `${row.id} became the primary ${r}`);
+      await recordEvent(
+        trx,
+        ctx,
+        { id: previous.connector_id, workspace_id: workspaceId },
+        "primary_removed",
+        `${row.id} became the primary ${r}`,
+      );
     }
     if (previous?.connector_id !== row.id) {
       await recordEvent(trx, ctx, row, "primary_set", `primary ${r}${previous ? ` (was ${previous.connector_id})` : ""}`);
@@ -48,7 +68,12 @@ function describeCandidate(r: Pick<ConnectorRow, "id" | "label" | "provider" | "
 }
 
 /** Which connector to use for a role: the primary, else the only connected one, else an error naming the candidates. */
-export async function resolveConnector(ctx: CredentialDeps, workspaceId: string, role: string, providerId?: string): Promise<ConnectorObject> {
+export async function resolveConnector(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  role: string,
+  providerId?: string,
+): Promise<ConnectorObject> {
   if (!isRole(role)) throw new ConnectorError("invalid_input", `Unknown role "${role}". Roles are: ${ROLES.join(", ")}.`);
   if (providerId !== undefined) ctx.catalog.get(providerId);
   const primaryRow = await ctx.db
@@ -92,4 +117,3 @@ export async function resolveConnector(ctx: CredentialDeps, workspaceId: string,
       `Ask the person which one to use, then call set_primary_connector with that connector_id and role "${role}".`,
   );
 }
-

@@ -2,13 +2,13 @@
 import { sql } from "kysely";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import type { CredentialDeps } from "../credentials/deps.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
+import { type ProviderRevocation, revokeTokens } from "../credentials/revocation.js";
 import { readSecret, unreadableSecret } from "../credentials/secrets.js";
 import { VaultError } from "../credentials/vault.js";
-import { getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, getConnector, getConnectorRow, recordEvent } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { emitChange, transition, type StatusChange } from "../store/status.js";
+import { emitChange, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 
 /** Best-effort revocation of the stored grant at the provider: RFC 7009, or the provider's own hook. */
@@ -27,7 +27,11 @@ async function revokeAtProvider(
   }
   if (!stored) return { outcome: "not_needed", detail: "no tokens were stored", seenVersion: null };
   if (stored.secret.kind === "api_key") {
-    return { outcome: "not_offered", detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there`, seenVersion: stored.version };
+    return {
+      outcome: "not_offered",
+      detail: `the API key was wiped here; it keeps working at ${name} until the person deletes it there`,
+      seenVersion: stored.version,
+    };
   }
   return { ...(await revokeTokens(ctx, provider, row, stored.secret.tokens)), seenVersion: stored.version };
 }
@@ -36,7 +40,12 @@ async function revokeAtProvider(
  * Tokens stored after revokeAtProvider looked (a callback or a refresh that finished while it
  * talked to the provider). Read inside the transaction that wipes them; revoked after it commits.
  */
-async function tokensStoredSince(ctx: CredentialDeps, trx: DB, connectorId: string, seenVersion: number | null | undefined): Promise<TokenSet | undefined> {
+async function tokensStoredSince(
+  ctx: CredentialDeps,
+  trx: DB,
+  connectorId: string,
+  seenVersion: number | null | undefined,
+): Promise<TokenSet | undefined> {
   if (seenVersion === undefined) return undefined;
   let now;
   try {
@@ -49,10 +58,20 @@ async function tokensStoredSince(ctx: CredentialDeps, trx: DB, connectorId: stri
   return now && now.version !== seenVersion && now.secret.kind === "oauth2" ? now.secret.tokens : undefined;
 }
 
-async function revokeLate(ctx: CredentialDeps, provider: Provider, row: ConnectorRow, tokens: TokenSet | undefined, outcome: ProviderRevocation): Promise<ProviderRevocation> {
+async function revokeLate(
+  ctx: CredentialDeps,
+  provider: Provider,
+  row: ConnectorRow,
+  tokens: TokenSet | undefined,
+  outcome: ProviderRevocation,
+): Promise<ProviderRevocation> {
   if (!tokens) return outcome;
   const late = await revokeTokens(ctx, provider, row, tokens);
-  ctx.log.info("tokens stored during the revocation were revoked too", { connector_id: row.id, provider: provider.id, provider_revocation: late.outcome });
+  ctx.log.info("tokens stored during the revocation were revoked too", {
+    connector_id: row.id,
+    provider: provider.id,
+    provider_revocation: late.outcome,
+  });
   return outcome === "not_needed" || outcome === "revoked" ? late.outcome : outcome;
 }
 
@@ -82,9 +101,14 @@ async function finishRemoval(
 }
 
 /** Revoke at the provider where it can, wipe the tokens, status `revoked`. */
-export async function revokeConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<{ connector: ConnectorObject; provider_revocation: ProviderRevocation }> {
+export async function revokeConnector(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  connectorId: string,
+): Promise<{ connector: ConnectorObject; provider_revocation: ProviderRevocation }> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status === "revoked") return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: "not_needed" };
+  if (row.status === "revoked")
+    return { connector: await getConnector(ctx.db, workspaceId, connectorId), provider_revocation: "not_needed" };
   const provider = ctx.catalog.get(row.provider);
   const { outcome: first, detail, seenVersion } = await revokeAtProvider(ctx, row, provider);
   const wiped = await writeTransaction(ctx.db, async (trx) => {
@@ -110,11 +134,20 @@ export async function revokeConnector(ctx: CredentialDeps, workspaceId: string, 
 }
 
 /** Best-effort revoke, then remove the row, its secrets, grants and primaries. The event trail keeps a `deleted` entry. */
-export async function deleteConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<{ deleted: true; connector_id: string; provider_revocation: ProviderRevocation }> {
+export async function deleteConnector(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  connectorId: string,
+): Promise<{ deleted: true; connector_id: string; provider_revocation: ProviderRevocation }> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   const provider = ctx.catalog.get(row.provider);
-  const { outcome: first, detail, seenVersion } =
-    row.status === "revoked" ? { outcome: "not_needed" as const, detail: "already revoked", seenVersion: null } : await revokeAtProvider(ctx, row, provider);
+  const {
+    outcome: first,
+    detail,
+    seenVersion,
+  } = row.status === "revoked"
+    ? { outcome: "not_needed" as const, detail: "already revoked", seenVersion: null }
+    : await revokeAtProvider(ctx, row, provider);
   const late = await writeTransaction(ctx.db, async (trx) => {
     await trx.deleteFrom("primaries").where("connector_id", "=", row.id).execute();
     const since = await tokensStoredSince(ctx, trx, row.id, seenVersion);

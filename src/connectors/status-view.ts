@@ -1,12 +1,14 @@
 /** What get_connector_status and list_connectors show: the connector object, its recent events, and the filtered list. */
 import { z } from "zod";
 import type { CredentialDeps } from "../credentials/deps.js";
-import { getConnector, listConnectors, type ConnectorObject, type ListFilters } from "../store/connectors.js";
+import { type ConnectorObject, getConnector, type ListFilters, listConnectors } from "../store/connectors.js";
 import { expireAbandonedGrants } from "../store/grants.js";
 
 export const eventSchema = z
   .object({
-    type: z.string().describe("created, connected, refreshed, refresh_failed, tested, expired, disabled, enabled, revoked, updated, primary_set, …"),
+    type: z
+      .string()
+      .describe("created, connected, refreshed, refresh_failed, tested, expired, disabled, enabled, revoked, updated, primary_set, …"),
     at: z.string().describe("When it happened (ISO 8601)"),
     detail: z.string().optional().describe("What happened, in words; never a secret"),
   })
@@ -14,7 +16,12 @@ export const eventSchema = z
 export type ConnectorEventView = z.infer<typeof eventSchema>;
 
 /** The connector's most recent events, newest first. */
-export async function recentEvents(ctx: Pick<CredentialDeps, "db">, workspaceId: string, connectorId: string, limit = 10): Promise<ConnectorEventView[]> {
+export async function recentEvents(
+  ctx: Pick<CredentialDeps, "db">,
+  workspaceId: string,
+  connectorId: string,
+  limit = 10,
+): Promise<ConnectorEventView[]> {
   const rows = await ctx.db
     .selectFrom("connector_events")
     .select(["type", "detail", "created_at"])
@@ -27,7 +34,11 @@ export async function recentEvents(ctx: Pick<CredentialDeps, "db">, workspaceId:
 }
 
 /** get_connector_status: the connector object plus its recent events. */
-export async function connectorStatus(ctx: CredentialDeps, workspaceId: string, connectorId: string): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
+export async function connectorStatus(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  connectorId: string,
+): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
   await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const connector = await getConnector(ctx.db, workspaceId, connectorId);
   return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
@@ -43,7 +54,7 @@ export async function listConnectorsFor(
   const { expiring_within_days, ...filters } = input;
   // An unknown provider id is a mistake to report, not a filter that matches nothing.
   if (filters.provider !== undefined) ctx.catalog.get(filters.provider);
-  const expiresBefore = expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
+  const expiresBefore =
+    expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
   return listConnectors(ctx.db, workspaceId, { ...filters, ...(expiresBefore ? { expires_before: expiresBefore } : {}) });
 }
-

@@ -3,14 +3,14 @@ import { apiBaseUrl, testReadPath } from "../catalog/api.js";
 import type { AccountFacts, Json, Provider, Role } from "../catalog/catalog.js";
 import { endpointsDiffer } from "../catalog/endpoints.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { checkVersionSettings } from "../catalog/versions.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { cleanLabel } from "../common/text.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { readSecret } from "../credentials/secrets.js";
-import { connectorPatch, getConnector, getConnectorRow, recordEvent, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, connectorPatch, getConnector, getConnectorRow, recordEvent } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { RECONNECTABLE, transition } from "../store/status.js";
@@ -71,7 +71,13 @@ export function planUpdate(provider: Provider, row: Pick<ConnectorRow, "label" |
  * Outlook tenant) belongs to its grant (refresh and revoke go to the host it started on), so a
  * change needs a new consent; and a version setting may not pick a version that has ended.
  */
-export function checkSettingsChange(provider: Provider, row: Pick<ConnectorRow, "id" | "auth_type" | "status" | "settings">, plan: UpdatePlan, changedKeys: readonly string[], nowMs: number): void {
+export function checkSettingsChange(
+  provider: Provider,
+  row: Pick<ConnectorRow, "id" | "auth_type" | "status" | "settings">,
+  plan: UpdatePlan,
+  changedKeys: readonly string[],
+  nowMs: number,
+): void {
   if (!plan.settings) return;
   checkVersionSettings(provider, plan.settings, nowMs, changedKeys);
   if (row.auth_type !== "oauth2" || !endpointsDiffer(provider, row.settings, plan.settings)) return;
@@ -99,8 +105,16 @@ export function keyCheckTarget(provider: Provider, settings: Record<string, unkn
 const UPDATE_ATTEMPTS = 3;
 
 /** An API-key connector whose settings move what its key was checked against: the key is checked again. */
-function needsKeyCheck(provider: Provider, current: ConnectorRow, next: UpdatePlan): next is UpdatePlan & { settings: Record<string, Json> } {
-  return current.auth_type === "api_key" && next.settings !== undefined && keyCheckTarget(provider, next.settings) !== keyCheckTarget(provider, current.settings);
+function needsKeyCheck(
+  provider: Provider,
+  current: ConnectorRow,
+  next: UpdatePlan,
+): next is UpdatePlan & { settings: Record<string, Json> } {
+  return (
+    current.auth_type === "api_key" &&
+    next.settings !== undefined &&
+    keyCheckTarget(provider, next.settings) !== keyCheckTarget(provider, current.settings)
+  );
 }
 
 /** The stored key checked against the new settings (a network call, outside any transaction). */
@@ -113,11 +127,21 @@ async function checkStoredKey(ctx: CredentialDeps, provider: Provider, row: Conn
   if (!needsKeyCheck(provider, row, plan)) return undefined;
   const stored = await readSecret(ctx, ctx.db, row.id);
   if (stored?.secret.kind !== "api_key") return undefined;
-  const check = await readAccount(ctx, provider, { settings: plan.settings, token_extras: {}, env: provider.env }, stored.secret.api_key, "api_key");
+  const check = await readAccount(
+    ctx,
+    provider,
+    { settings: plan.settings, token_extras: {}, env: provider.env },
+    stored.secret.api_key,
+    "api_key",
+  );
   if (!check.ok) {
-    throw new ConnectorError("provider_error", `The stored key does not work with the new settings: ${check.error ?? "the test read failed"}. Nothing was changed.`, {
-      retryable: check.status === null,
-    });
+    throw new ConnectorError(
+      "provider_error",
+      `The stored key does not work with the new settings: ${check.error ?? "the test read failed"}. Nothing was changed.`,
+      {
+        retryable: check.status === null,
+      },
+    );
   }
   return { target: keyCheckTarget(provider, plan.settings), check };
 }
@@ -142,7 +166,11 @@ async function applyUpdate(
   let account: { account: AccountFacts; health: "healthy"; last_checked_at: string } | undefined;
   if (needsKeyCheck(provider, current, p)) {
     const still = checked && checked.target === keyCheckTarget(provider, p.settings);
-    const hasKey = await trx.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", current.id).executeTakeFirst();
+    const hasKey = await trx
+      .selectFrom("connector_secrets")
+      .select("connector_id")
+      .where("connector_id", "=", current.id)
+      .executeTakeFirst();
     if (!still && (checked || hasKey)) return "recheck";
     if (checked) account = { account: checked.check.account, health: "healthy", last_checked_at: nowIso(ctx) };
   }
@@ -159,7 +187,13 @@ async function applyUpdate(
   if (p.removedRoles.length > 0) {
     await trx.deleteFrom("primaries").where("connector_id", "=", current.id).where("role", "in", p.removedRoles).execute();
   }
-  await recordEvent(trx, ctx, current, "updated", `changed ${p.changed.join("; ")}${account ? "; key checked against the new settings" : ""}`);
+  await recordEvent(
+    trx,
+    ctx,
+    current,
+    "updated",
+    `changed ${p.changed.join("; ")}${account ? "; key checked against the new settings" : ""}`,
+  );
   return "done";
 }
 
@@ -173,7 +207,12 @@ async function applyUpdate(
  * row inside a write-locked transaction. If a concurrent update moved the settings the key was
  * checked against, the key is checked again.
  */
-export async function updateConnector(ctx: CredentialDeps, workspaceId: string, connectorId: string, input: UpdateInput): Promise<ConnectorObject> {
+export async function updateConnector(
+  ctx: CredentialDeps,
+  workspaceId: string,
+  connectorId: string,
+  input: UpdateInput,
+): Promise<ConnectorObject> {
   for (let attempt = 1; ; attempt++) {
     const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
     const provider = ctx.catalog.get(row.provider);
@@ -184,9 +223,13 @@ export async function updateConnector(ctx: CredentialDeps, workspaceId: string, 
     const outcome = await writeTransaction(ctx.db, (trx) => applyUpdate(trx, ctx, provider, workspaceId, connectorId, input, checked));
     if (outcome === "done") return getConnector(ctx.db, workspaceId, connectorId);
     if (attempt >= UPDATE_ATTEMPTS) {
-      throw new ConnectorError("conflict", `Connector ${connectorId} was changed by someone else while its key was being checked; nothing was changed. Read it again and retry.`, {
-        retryable: true,
-      });
+      throw new ConnectorError(
+        "conflict",
+        `Connector ${connectorId} was changed by someone else while its key was being checked; nothing was changed. Read it again and retry.`,
+        {
+          retryable: true,
+        },
+      );
     }
   }
 }

@@ -125,7 +125,10 @@ export function oddLifetimesNoted(res: Record<string, unknown>): OddLifetime[] {
  * token_type) and its `expires_in` made acceptable (saneTokenBody). A body that is not a JSON
  * object is passed on unchanged, for openid-client to refuse in its own words.
  */
-export async function saneTokenResponse(res: Response, fix?: (body: Record<string, unknown>) => Record<string, unknown>): Promise<Response> {
+export async function saneTokenResponse(
+  res: Response,
+  fix?: (body: Record<string, unknown>) => Record<string, unknown>,
+): Promise<Response> {
   if ([204, 205, 304].includes(res.status)) return res; // no body to read, and none may be given back
   const text = await res.text();
   let body: unknown;
@@ -141,7 +144,10 @@ export async function saneTokenResponse(res: Response, fix?: (body: Record<strin
 }
 
 /** A sink that logs each odd lifetime as one warning line: which connector, provider and field, never a token. */
-export function logOddLifetimes(log: Logger, fields: { connector_id: string; provider: string; during: "code exchange" | "refresh" }): OddLifetimeSink {
+export function logOddLifetimes(
+  log: Logger,
+  fields: { connector_id: string; provider: string; during: "code exchange" | "refresh" },
+): OddLifetimeSink {
   return (odd) =>
     log.warn("provider sent an odd token lifetime; the tokens were stored with a safe one", {
       ...fields,

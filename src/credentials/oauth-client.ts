@@ -1,9 +1,9 @@
 import * as client from "openid-client";
-import { isLoopbackHost, type ConnectionEndpoints, type Provider } from "../catalog/catalog.js";
+import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
+import { type ConnectionEndpoints, isLoopbackHost, type Provider } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { ProviderHttpError } from "../catalog/provider-errors.js";
 import { ConnectorError } from "../common/errors.js";
-import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
 import type { CredentialDeps } from "./deps.js";
 import { saneTokenResponse } from "./lifetimes.js";
 
@@ -16,7 +16,11 @@ const configs = new WeakMap<Provider, Map<string, client.Configuration>>();
  * started with (`own`, kept on its row), else the provider's. Plain http is allowed only when every
  * endpoint is loopback.
  */
-export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider: Provider, own?: ConnectionEndpoints | null): client.Configuration {
+export function oauthConfiguration(
+  ctx: Pick<CredentialDeps, "fetch">,
+  provider: Provider,
+  own?: ConnectionEndpoints | null,
+): client.Configuration {
   const o = provider.oauth;
   if (!o?.client_id || !o.client_secret) throw notConfigured(provider);
   const e = effectiveEndpoints(provider, own);
@@ -31,7 +35,8 @@ export function oauthConfiguration(ctx: Pick<CredentialDeps, "fetch">, provider:
     token_endpoint: e.token_url,
     ...(e.revocation_url ? { revocation_endpoint: e.revocation_url } : {}),
   };
-  const auth = o.token_auth === "client_secret_basic" ? client.ClientSecretBasic(o.client_secret) : client.ClientSecretPost(o.client_secret);
+  const auth =
+    o.token_auth === "client_secret_basic" ? client.ClientSecretBasic(o.client_secret) : client.ClientSecretPost(o.client_secret);
   const config = new client.Configuration(metadata, o.client_id, undefined, auth);
   const endpoints = [e.authorization_url, e.token_url, e.revocation_url].filter((u): u is string => Boolean(u)).map((u) => new URL(u));
   if (endpoints.some((u) => u.protocol === "http:")) {

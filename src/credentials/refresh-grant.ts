@@ -17,7 +17,7 @@ import { isoFromEpochSeconds, logOddLifetimes } from "./lifetimes.js";
 import { oauthConfiguration } from "./oauth-client.js";
 import { revokeTokens } from "./revocation.js";
 import { sealSecret } from "./secrets.js";
-import { accessEndsAt, classifyGrantError, tokenSetFrom, type Credential, type GrantFailure } from "./tokens.js";
+import { accessEndsAt, type Credential, classifyGrantError, type GrantFailure, tokenSetFrom } from "./tokens.js";
 
 /** Attempts at the token endpoint for one refresh when it fails with a network error or 5xx. */
 export const REFRESH_ATTEMPTS = 3;
@@ -30,18 +30,30 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * just stored), call the token endpoint, persist the answer with a compare-and-swap, and sort out
  * a lost race. The lease is released whatever happens.
  */
-export async function refreshWithLease(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Credential> {
+export async function refreshWithLease(
+  ctx: CredentialDeps,
+  row: ConnectorRow,
+  provider: Provider,
+  seenVersion: number,
+): Promise<Credential> {
   const lease = await acquireLease(ctx, row, provider, seenVersion);
   if ("credential" in lease) return lease.credential;
   try {
     const fresh = await freshCredential(ctx, row.id, provider);
     if (fresh.version !== seenVersion) return { ...fresh, refreshed: true }; // someone refreshed since the caller looked
     const tokens = fresh.tokens;
-    if (!tokens?.refresh_token) throw new ConnectorError("invalid_state", `Connector ${row.id} has no refresh token; ${reconnectAdvice(row)}.`);
+    if (!tokens?.refresh_token)
+      throw new ConnectorError("invalid_state", `Connector ${row.id} has no refresh token; ${reconnectAdvice(row)}.`);
     const answer = await callTokenEndpoint(ctx, row, provider, lease, tokens.refresh_token);
     if ("failure" in answer) throw await refreshFailed(ctx, row, provider, answer.failure);
     // First thing after the grant: persist the new tokens (a rotated refresh token included) in one transaction.
-    const next = tokenSetFrom(provider, answer.response, ctx.clock(), tokens, logOddLifetimes(ctx.log, { connector_id: row.id, provider: provider.id, during: "refresh" }));
+    const next = tokenSetFrom(
+      provider,
+      answer.response,
+      ctx.clock(),
+      tokens,
+      logOddLifetimes(ctx.log, { connector_id: row.id, provider: provider.id, during: "refresh" }),
+    );
     if (!(await persistRefreshed(ctx, row, provider, lease, seenVersion, tokens, next))) return lostRace(ctx, row, provider, next);
     ctx.log.info("access token refreshed", { connector_id: row.id, provider: provider.id });
     return credentialFrom(provider, row, { kind: "oauth2", tokens: next }, seenVersion + 1, true);
@@ -63,7 +75,12 @@ interface Lease {
  * Take the connector's refresh lease, or wait for whoever holds it (another process) to finish:
  * when the stored version moved meanwhile, that process's token is the answer.
  */
-async function acquireLease(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Lease | { credential: Credential }> {
+async function acquireLease(
+  ctx: CredentialDeps,
+  row: ConnectorRow,
+  provider: Provider,
+  seenVersion: number,
+): Promise<Lease | { credential: Credential }> {
   const leaseMs = ctx.refresh.leaseMs;
   const owner = newId("lease", 8);
   const giveUpAt = Date.now() + leaseMs + ctx.refresh.waitSlackMs;
@@ -133,18 +150,30 @@ async function refreshFailed(ctx: CredentialDeps, row: ConnectorRow, provider: P
   const name = provider.def.name;
   if (f.kind === "invalid_grant") {
     await recordEvent(ctx.db, ctx, row, "refresh_failed", `invalid_grant: ${name} no longer accepts the refresh token`);
-    return expiredNow(ctx, row, provider, `${name} refused the refresh token (invalid_grant): the person revoked access, or the grant ended.`);
+    return expiredNow(
+      ctx,
+      row,
+      provider,
+      `${name} refused the refresh token (invalid_grant): the person revoked access, or the grant ended.`,
+    );
   }
   const detail =
     f.kind === "transient"
       ? `${name} could not refresh the access token (${f.text}) after ${REFRESH_ATTEMPTS} attempts; it is retried on the next use.`
       : `${name} refused the refresh (${f.text}); the server's OAuth app configuration may be wrong.`;
   await writeTransaction(ctx.db, async (trx) => {
-    await transition(trx, ctx, { ...row, status: "connected" }, { move: "check", to: "connected", reason: "refresh_failing", detail, patch: { health: "unhealthy" } });
+    await transition(
+      trx,
+      ctx,
+      { ...row, status: "connected" },
+      { move: "check", to: "connected", reason: "refresh_failing", detail, patch: { health: "unhealthy" } },
+    );
     await recordEvent(trx, ctx, row, "refresh_failed", `${f.kind}: ${f.text}`);
   });
   const next = f.kind === "transient" ? "Try again shortly." : "An operator should check the OAuth app credentials.";
-  return new ConnectorError("provider_error", `Could not refresh ${name} access for connector ${row.id}: ${f.text}. ${next}`, { retryable: f.kind === "transient" });
+  return new ConnectorError("provider_error", `Could not refresh ${name} access for connector ${row.id}: ${f.text}. ${next}`, {
+    retryable: f.kind === "transient",
+  });
 }
 
 /**
@@ -165,39 +194,71 @@ async function persistRefreshed(
   return writeTransaction(ctx.db, async (trx) => {
     const upd = await trx
       .updateTable("connector_secrets")
-      .set((eb) => ({ ciphertext, version: eb("version", "+", 1), access_expires_at: next.expires_at ?? null, lease_owner: null, lease_until: null, updated_at: at }))
+      .set((eb) => ({
+        ciphertext,
+        version: eb("version", "+", 1),
+        access_expires_at: next.expires_at ?? null,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: at,
+      }))
       .where("connector_id", "=", row.id)
       .where("version", "=", seenVersion)
       .where("lease_owner", "=", lease.owner)
       .executeTakeFirst();
     if (Number(upd.numUpdatedRows) !== 1) return false;
-    await trx.updateTable("connectors").set({ expires_at: accessEndsAt(provider, next), updated_at: at }).where("id", "=", row.id).execute();
+    await trx
+      .updateTable("connectors")
+      .set({ expires_at: accessEndsAt(provider, next), updated_at: at })
+      .where("id", "=", row.id)
+      .execute();
     // A refresh that works again heals a connector marked refresh_failing.
-    await transition(trx, ctx, { ...row, status: "connected" }, {
-      move: "check",
-      to: "connected",
-      reason: null,
-      detail: null,
-      patch: { health: "healthy" },
-      where: (eb) => eb("status_reason", "=", "refresh_failing"),
-    });
+    await transition(
+      trx,
+      ctx,
+      { ...row, status: "connected" },
+      {
+        move: "check",
+        to: "connected",
+        reason: null,
+        detail: null,
+        patch: { health: "healthy" },
+        where: (eb) => eb("status_reason", "=", "refresh_failing"),
+      },
+    );
     const rotated = next.refresh_token !== previous.refresh_token ? "; refresh token rotated" : "";
-    await recordEvent(trx, ctx, row, "refreshed", `access token renewed${next.expires_at ? ` until ${isoFromEpochSeconds(next.expires_at)}` : ""}${rotated}`);
+    await recordEvent(
+      trx,
+      ctx,
+      row,
+      "refreshed",
+      `access token renewed${next.expires_at ? ` until ${isoFromEpochSeconds(next.expires_at)}` : ""}${rotated}`,
+    );
     return true;
   });
 }
 
 /** The compare-and-swap lost: the connector was revoked or deleted meanwhile, or a newer token was stored. */
 async function lostRace(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, next: TokenSet): Promise<Credential> {
-  const stillStored = await ctx.db.selectFrom("connector_secrets").select("connector_id").where("connector_id", "=", row.id).executeTakeFirst();
+  const stillStored = await ctx.db
+    .selectFrom("connector_secrets")
+    .select("connector_id")
+    .where("connector_id", "=", row.id)
+    .executeTakeFirst();
   if (!stillStored) {
     // Revoked or deleted while the provider answered: the tokens it just issued must not stay valid.
     const { outcome } = await revokeTokens(ctx, provider, row, next);
-    ctx.log.info("refreshed tokens revoked: the connector was revoked or deleted during the refresh", { connector_id: row.id, provider: provider.id, provider_revocation: outcome });
-    throw new ConnectorError("invalid_state", `Connector ${row.id} was revoked or deleted while its access token was being refreshed; nothing was stored.`);
+    ctx.log.info("refreshed tokens revoked: the connector was revoked or deleted during the refresh", {
+      connector_id: row.id,
+      provider: provider.id,
+      provider_revocation: outcome,
+    });
+    throw new ConnectorError(
+      "invalid_state",
+      `Connector ${row.id} was revoked or deleted while its access token was being refreshed; nothing was stored.`,
+    );
   }
   // Our lease ran out and another refresher wrote first: its token wins, ours is dropped.
   ctx.log.warn("refreshed token discarded: a newer one was stored meanwhile", { connector_id: row.id, provider: provider.id });
   return { ...(await freshCredential(ctx, row.id, provider)), refreshed: true };
 }
-

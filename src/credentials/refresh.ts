@@ -15,7 +15,7 @@
  *   errors and 5xx are retried with backoff and leave it `connected` but `unhealthy`.
  */
 import type { Provider } from "../catalog/catalog.js";
-import { readAccount, type AccountCheck } from "../catalog/test-read.js";
+import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { connectorPatch, recordEvent } from "../store/connectors.js";
 import type { ConnectorRow } from "../store/schema.js";
@@ -23,9 +23,9 @@ import { assertUsable, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import { expiredNow, loadCredential } from "./credential.js";
 import type { CredentialDeps } from "./deps.js";
-import { refreshWithLease } from "./refresh-grant.js";
 import { isoFromEpochSeconds } from "./lifetimes.js";
-import { refreshMarginS, renewalOf, type Credential } from "./tokens.js";
+import { refreshWithLease } from "./refresh-grant.js";
+import { type Credential, refreshMarginS, renewalOf } from "./tokens.js";
 
 /** A token without a known lifetime is probed with the test read when unverified for this long. */
 export const PROBE_AFTER_MS = 15 * 60_000;
@@ -58,7 +58,13 @@ export async function getAccessToken(
   switch (renewalOf(provider, tokens)) {
     case "non_expiring":
       // The provider says its tokens do not expire: never refreshed. A rejection means the grant is gone.
-      if (rejected) throw await expiredNow(ctx, row, provider, `${name} no longer accepts the stored access token (it was revoked or the app was removed).`);
+      if (rejected)
+        throw await expiredNow(
+          ctx,
+          row,
+          provider,
+          `${name} no longer accepts the stored access token (it was revoked or the app was removed).`,
+        );
       return current;
     case "reconsent":
       if (expired || rejected) {
@@ -104,20 +110,37 @@ export async function withCredential<T extends { status: number | null }>(
 }
 
 /** Record a test read's outcome on the connector (health, last check, account facts). */
-export async function saveCheck(ctx: CredentialDeps, row: Pick<ConnectorRow, "id" | "workspace_id">, check: AccountCheck, checkedAt = nowIso(ctx)): Promise<void> {
+export async function saveCheck(
+  ctx: CredentialDeps,
+  row: Pick<ConnectorRow, "id" | "workspace_id">,
+  check: AccountCheck,
+  checkedAt = nowIso(ctx),
+): Promise<void> {
   await writeTransaction(ctx.db, async (trx) => {
     await trx
       .updateTable("connectors")
-      .set(connectorPatch({ health: check.ok ? "healthy" : "unhealthy", last_checked_at: checkedAt, updated_at: checkedAt, ...(check.ok ? { account: check.account } : {}) }))
+      .set(
+        connectorPatch({
+          health: check.ok ? "healthy" : "unhealthy",
+          last_checked_at: checkedAt,
+          updated_at: checkedAt,
+          ...(check.ok ? { account: check.account } : {}),
+        }),
+      )
       .where("id", "=", row.id)
       .execute();
     // The detail explains an unhealthy connected connector; other statuses keep their own detail and reason.
-    await transition(trx, ctx, { ...row, status: "connected" }, {
-      move: "check",
-      to: "connected",
-      reason: null,
-      detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
-    });
+    await transition(
+      trx,
+      ctx,
+      { ...row, status: "connected" },
+      {
+        move: "check",
+        to: "connected",
+        reason: null,
+        detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
+      },
+    );
     await recordEvent(trx, ctx, row, "tested", check.ok ? "ok" : `failed: ${check.error ?? "unknown reason"}`);
   });
 }
@@ -129,4 +152,3 @@ function refreshSingleFlight(ctx: CredentialDeps, row: ConnectorRow, provider: P
   ctx.refresh.flights.set(row.id, flight);
   return flight;
 }
-

@@ -36,7 +36,12 @@ export function sealSecret(ctx: Pick<CredentialDeps, "vault">, connectorId: stri
   return ctx.vault.seal(JSON.stringify(secret), aad(connectorId));
 }
 
-export async function writeSecret(ctx: Pick<CredentialDeps, "vault" | "clock">, db: DB, connectorId: string, secret: StoredSecret): Promise<void> {
+export async function writeSecret(
+  ctx: Pick<CredentialDeps, "vault" | "clock">,
+  db: DB,
+  connectorId: string,
+  secret: StoredSecret,
+): Promise<void> {
   const ciphertext = sealSecret(ctx, connectorId, secret);
   const access_expires_at = secret.kind === "oauth2" ? (secret.tokens.expires_at ?? null) : null;
   const updated_at = nowIso(ctx);
@@ -59,8 +64,16 @@ export async function writeSecret(ctx: Pick<CredentialDeps, "vault" | "clock">, 
  * VaultError when it does not open (sealed under another master key, tampered with, moved from
  * another row, or not a secret document): see `unreadableSecret`.
  */
-export async function readSecret(ctx: Pick<CredentialDeps, "vault">, db: DB, connectorId: string): Promise<{ secret: StoredSecret; version: number } | undefined> {
-  const row = await db.selectFrom("connector_secrets").select(["ciphertext", "version"]).where("connector_id", "=", connectorId).executeTakeFirst();
+export async function readSecret(
+  ctx: Pick<CredentialDeps, "vault">,
+  db: DB,
+  connectorId: string,
+): Promise<{ secret: StoredSecret; version: number } | undefined> {
+  const row = await db
+    .selectFrom("connector_secrets")
+    .select(["ciphertext", "version"])
+    .where("connector_id", "=", connectorId)
+    .executeTakeFirst();
   if (!row) return undefined;
   const plaintext = ctx.vault.open(row.ciphertext, aad(connectorId));
   let doc: unknown;
@@ -82,7 +95,9 @@ export async function readSecret(ctx: Pick<CredentialDeps, "vault">, db: DB, con
 export function unreadableSecret(log: Logger, connectorId: string, err: unknown, during: string): ConnectorError {
   const logId = newId("err", 6);
   log.error(`a stored secret could not be opened ${during}`, { connector_id: connectorId, log_id: logId, error: err });
-  return new ConnectorError("internal", `An internal error occurred. The operator can find it in the server log under ${logId}.`, { cause: err });
+  return new ConnectorError("internal", `An internal error occurred. The operator can find it in the server log under ${logId}.`, {
+    cause: err,
+  });
 }
 
 export const grantAad = (stateHash: string) => `oauth_grants:${stateHash}`;

@@ -2,7 +2,7 @@
 import * as client from "openid-client";
 import type { ConnectionView, Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { describeProviderFailure } from "../catalog/provider-errors.js";
-import { isoFromEpochSeconds, oddLifetimesNoted, saneInstant, saneLifetime, type OddLifetimeSink } from "./lifetimes.js";
+import { isoFromEpochSeconds, type OddLifetimeSink, oddLifetimesNoted, saneInstant, saneLifetime } from "./lifetimes.js";
 
 /** Refresh when an access token has less than this left (shortened for short-lived tokens). */
 export const REFRESH_MARGIN_S = 300;
@@ -30,7 +30,13 @@ export function refreshMarginS(tokens: TokenSet): number {
  * Turn a token endpoint response into what we keep. Lifetimes are clamped first (lifetimes.ts):
  * an odd one never stops the tokens from being kept; it is reported to `odd`.
  */
-export function tokenSetFrom(provider: Provider, res: client.TokenEndpointResponse, nowMs: number, previous?: TokenSet, odd?: OddLifetimeSink): TokenSet {
+export function tokenSetFrom(
+  provider: Provider,
+  res: client.TokenEndpointResponse,
+  nowMs: number,
+  previous?: TokenSet,
+  odd?: OddLifetimeSink,
+): TokenSet {
   const raw = res as Record<string, unknown>;
   const extras: Record<string, Json> = { ...(previous?.extras ?? {}) };
   for (const k of provider.def.hooks.tokenExtras ?? []) {

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { openTrusted, type FileTrust } from "../common/files.js";
+import { type FileTrust, openTrusted } from "../common/files.js";
 
 /**
  * AES-256-GCM envelope: `v1.<key id>.<iv>.<tag>.<ciphertext>` (base64url parts). The key id

@@ -4,26 +4,26 @@
  * (revoke what was just obtained, change nothing).
  */
 import * as client from "openid-client";
+import { bodyTooLarge, noRedirects } from "../catalog/bounded-body.js";
 import type { FactType, Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
 import { grantedScopes as scopesGranted } from "../catalog/scrub.js";
 import { readAccount } from "../catalog/test-read.js";
-import { bodyTooLarge, noRedirects } from "../catalog/bounded-body.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { sha256Hex } from "../common/ids.js";
-import { oauthConfiguration } from "../credentials/oauth-client.js";
-import { revokeTokens, type ProviderRevocation } from "../credentials/revocation.js";
-import { grantAad, readSecret, unreadableSecret, writeSecret } from "../credentials/secrets.js";
 import { logOddLifetimes } from "../credentials/lifetimes.js";
+import { oauthConfiguration } from "../credentials/oauth-client.js";
+import { type ProviderRevocation, revokeTokens } from "../credentials/revocation.js";
+import { grantAad, readSecret, unreadableSecret, writeSecret } from "../credentials/secrets.js";
 import { accessEndsAt, saneTokenSet, tokenSetFrom } from "../credentials/tokens.js";
 import { VaultError } from "../credentials/vault.js";
-import { findConnectorRow, getConnector, recordEvent, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, findConnectorRow, getConnector, recordEvent } from "../store/connectors.js";
 import { grantScopes, grantTtlText } from "../store/grants.js";
 import type { ConnectorRow, OAuthGrantRow, StatusReason } from "../store/schema.js";
-import { emitChange, transition, type Move, type StatusChange } from "../store/status.js";
+import { emitChange, type Move, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import type { GrantDeps } from "./deps.js";
 
@@ -96,7 +96,12 @@ async function claimGrant(ctx: GrantDeps, query: URLSearchParams): Promise<Claim
       ...(provider ? { provider } : {}),
     };
   }
-  const claimed = await ctx.db.updateTable("oauth_grants").set({ used_at: nowIso(ctx) }).where("state_hash", "=", stateHash).where("used_at", "is", null).executeTakeFirst();
+  const claimed = await ctx.db
+    .updateTable("oauth_grants")
+    .set({ used_at: nowIso(ctx) })
+    .where("state_hash", "=", stateHash)
+    .where("used_at", "is", null)
+    .executeTakeFirst();
   if (Number(claimed.numUpdatedRows) !== 1) return refused("This sign-in link was already used.");
   const row = await findConnectorRow(ctx.db, grant.connector_id);
   if (!row || row.status !== "pending") return refused("The connection this link belongs to no longer waits for consent.");
@@ -171,18 +176,35 @@ async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): P
     const odd = logOddLifetimes(ctx.log, { connector_id: c.row.id, provider: provider.id, during: "code exchange" });
     let tokens = tokenSetFrom(provider, res, ctx.clock(), sealed.previous, odd);
     const mismatch = provider.def.hooks.checkTenant?.(res.claims(), { settings: c.row.settings, endpoints: c.row.oauth_endpoints });
-    if (mismatch) return { failure: await tenantMismatch(ctx, c, mismatch, res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }) };
+    if (mismatch)
+      return { failure: await tenantMismatch(ctx, c, mismatch, res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }) };
     const o = provider.oauth;
     if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
-      tokens = await provider.def.hooks.afterTokenExchange(tokens, { fetch: noRedirects(ctx.fetch), client_id: o.client_id, client_secret: o.client_secret, token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url, now: ctx.clock });
+      tokens = await provider.def.hooks.afterTokenExchange(tokens, {
+        fetch: noRedirects(ctx.fetch),
+        client_id: o.client_id,
+        client_secret: o.client_secret,
+        token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url,
+        now: ctx.clock,
+      });
     }
     tokens = saneTokenSet(tokens, ctx.clock(), odd);
     return { tokens, obtained: res.refresh_token ? tokens : { ...tokens, refresh_token: undefined }, verifier: sealed.verifier };
   } catch (err) {
-    ctx.log.warn("oauth code exchange failed", { connector_id: c.row.id, provider: provider.id, reason: describeProviderFailure(err).text });
+    ctx.log.warn("oauth code exchange failed", {
+      connector_id: c.row.id,
+      provider: provider.id,
+      reason: describeProviderFailure(err).text,
+    });
     // An id_token from another issuer than the pinned tenant's: openid-client refused it before we saw the tokens.
     if (provider.def.hooks.checkTenant && isIssuerMismatch(err)) {
-      return { failure: await tenantMismatch(ctx, c, "the account's id_token was issued by another tenant than the one this connector is pinned to") };
+      return {
+        failure: await tenantMismatch(
+          ctx,
+          c,
+          "the account's id_token was issued by another tenant than the one this connector is pinned to",
+        ),
+      };
     }
     return { failure: providerFailure(c, `The code exchange with ${c.name} failed: ${exchangeFailureText(err)}. ${again(c)}`) };
   }
@@ -201,7 +223,9 @@ function isIssuerMismatch(err: unknown): boolean {
  */
 async function tenantMismatch(ctx: GrantDeps, c: Claim, why: string, obtained?: TokenSet): Promise<Failure> {
   const revocation = obtained ? await revokeTokens(ctx, c.provider, c.row, obtained) : undefined;
-  const tokens = revocation ? `; the tokens it issued were not kept (${revocation.detail.replace(/; the tokens were wiped here anyway$/, "")})` : "; no tokens were kept";
+  const tokens = revocation
+    ? `; the tokens it issued were not kept (${revocation.detail.replace(/; the tokens were wiped here anyway$/, "")})`
+    : "; no tokens were kept";
   const tenant = typeof c.row.settings.tenant === "string" ? ` "${c.row.settings.tenant}"` : "";
   const detail =
     `The account that consented is not in the tenant${tenant} this connector is pinned to: ${why}${tokens}. ` +
@@ -234,7 +258,14 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
   // The test read uses the new token before it is stored, so tokens and status are written together below.
   const check = await readAccount(ctx, provider, connectionView(provider, row, x.tokens), x.tokens.access_token, "oauth2");
   // The granted scopes are stored and shown: only scope-shaped values, none carrying a secret of this exchange.
-  const exchangeSecrets = [provider.oauth?.client_secret, x.verifier, query.get("code") ?? undefined, c.state, x.tokens.access_token, x.tokens.refresh_token];
+  const exchangeSecrets = [
+    provider.oauth?.client_secret,
+    x.verifier,
+    query.get("code") ?? undefined,
+    c.state,
+    x.tokens.access_token,
+    x.tokens.refresh_token,
+  ];
   const scopes = x.tokens.scope ? scopesGranted(x.tokens.scope, exchangeSecrets) : grantScopes(c.grant);
   const change = await settle(
     ctx,
@@ -243,7 +274,13 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
       to: "connected",
       reason: null,
       detail: check.ok ? null : `connected, but the test read failed: ${check.error}`,
-      patch: { account: check.account, health: check.ok ? "healthy" : "unhealthy", last_checked_at: nowIso(ctx), expires_at: accessEndsAt(provider, x.tokens), scopes },
+      patch: {
+        account: check.account,
+        health: check.ok ? "healthy" : "unhealthy",
+        last_checked_at: nowIso(ctx),
+        expires_at: accessEndsAt(provider, x.tokens),
+        scopes,
+      },
       events: [{ type: "connected" }],
     },
     x.tokens,
@@ -262,10 +299,22 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
 
 /** The connector stopped waiting while the person signed in: tokens just obtained are revoked, nothing else changes. */
 async function cancelAfterConsent(ctx: GrantDeps, c: Claim, obtained?: TokenSet): Promise<CallbackOutcome> {
-  const revocation = obtained ? await revokeTokens(ctx, c.provider, c.row, obtained) : { outcome: "not_needed" as const, detail: "no tokens were obtained" };
+  const revocation = obtained
+    ? await revokeTokens(ctx, c.provider, c.row, obtained)
+    : { outcome: "not_needed" as const, detail: "no tokens were obtained" };
   const said = revocation.detail.replace(/; the tokens were wiped here anyway$/, "");
-  await recordEvent(ctx.db, ctx, c.row, "grant_cancelled", `the person finished signing in after the connector stopped waiting for consent; ${said}`);
-  ctx.log.info("oauth grant finished after its connector was cancelled", { connector_id: c.row.id, provider: c.provider.id, provider_revocation: revocation.outcome });
+  await recordEvent(
+    ctx.db,
+    ctx,
+    c.row,
+    "grant_cancelled",
+    `the person finished signing in after the connector stopped waiting for consent; ${said}`,
+  );
+  ctx.log.info("oauth grant finished after its connector was cancelled", {
+    connector_id: c.row.id,
+    provider: c.provider.id,
+    provider_revocation: revocation.outcome,
+  });
   return { kind: "cancelled", provider: c.name, provider_revocation: revocation.outcome };
 }
 
@@ -279,7 +328,9 @@ export function accountLabel(account: Record<string, Json>, types: Readonly<Reco
     for (const [k, type] of fields) {
       if (type !== wanted) continue;
       const v = account[k];
-      const values = (Array.isArray(v) ? v.slice(0, 3) : [v]).filter((x) => (typeof x === "string" && x !== "" && x !== "[redacted]") || typeof x === "number");
+      const values = (Array.isArray(v) ? v.slice(0, 3) : [v]).filter(
+        (x) => (typeof x === "string" && x !== "" && x !== "[redacted]") || typeof x === "number",
+      );
       if (values.length > 0) return (k === "portal_id" ? "portal " : "") + values.map(String).join(", ");
     }
   }

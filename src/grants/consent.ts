@@ -1,13 +1,13 @@
-import { getConnectorRow } from "../store/connectors.js";
-import { emitChange, transition } from "../store/status.js";
-import { writeTransaction } from "../store/write-transaction.js";
-import { expireAbandonedGrants, grantTtlText } from "../store/grants.js";
-import type { ConnectorRow } from "../store/schema.js";
 import { ConnectorError, type ErrorCode } from "../common/errors.js";
 import { newId } from "../common/ids.js";
-import type { StartResult } from "./start.js";
+import { getConnectorRow } from "../store/connectors.js";
+import { expireAbandonedGrants, grantTtlText } from "../store/grants.js";
+import type { ConnectorRow } from "../store/schema.js";
+import { emitChange, transition } from "../store/status.js";
+import { writeTransaction } from "../store/write-transaction.js";
 import type { GrantDeps } from "./deps.js";
 import type { SessionHandle } from "./elicitations.js";
+import type { StartResult } from "./start.js";
 
 /** How a grant's URL can reach the person, as the transport of the calling request allows. */
 export interface ConsentPorts {
@@ -66,27 +66,30 @@ export async function offerConsent(ctx: GrantDeps & ConsentPorts, started: Start
       const message = await messageFor(ctx, started.connector_id);
       const elicitationId = newId("eli");
       const ttlMs = Math.max(1000, Date.parse(started.expires_at) - ctx.clock());
-      ctx.elicitations.track(started.connector_id, elicitationId, ctx.session, ttlMs, () => expireAbandonedGrants(ctx, ctx.workspace_id, [started.connector_id]));
+      ctx.elicitations.track(started.connector_id, elicitationId, ctx.session, ttlMs, () =>
+        expireAbandonedGrants(ctx, ctx.workspace_id, [started.connector_id]),
+      );
       const fields = { connector_id: started.connector_id, elicitation_id: elicitationId };
       // Not awaited: the person may take minutes to answer the client's prompt, or never.
-      ctx
-        .elicitUrl({ url: started.authorization_url, message, elicitationId, timeoutMs: ttlMs })
-        .then(
-          (accepted) => {
-            ctx.log.info("url elicitation answered", { ...fields, accepted });
-            // A declined prompt ends the elicitation; the URL in the result still works.
-            if (!accepted) ctx.elicitations.forget(started.connector_id, elicitationId);
-          },
-          (err: unknown) => {
-            ctx.log.warn("url elicitation failed; the authorization URL is in the tool result", { ...fields, error: err });
-            ctx.elicitations.forget(started.connector_id, elicitationId);
-          },
-        );
+      ctx.elicitUrl({ url: started.authorization_url, message, elicitationId, timeoutMs: ttlMs }).then(
+        (accepted) => {
+          ctx.log.info("url elicitation answered", { ...fields, accepted });
+          // A declined prompt ends the elicitation; the URL in the result still works.
+          if (!accepted) ctx.elicitations.forget(started.connector_id, elicitationId);
+        },
+        (err: unknown) => {
+          ctx.log.warn("url elicitation failed; the authorization URL is in the tool result", { ...fields, error: err });
+          ctx.elicitations.forget(started.connector_id, elicitationId);
+        },
+      );
       return;
     }
     if (ctx.openUrl) ctx.openUrl(started.authorization_url);
   } catch (err) {
-    ctx.log.warn("could not offer the authorization URL to the client; it is in the tool result", { connector_id: started.connector_id, error: err });
+    ctx.log.warn("could not offer the authorization URL to the client; it is in the tool result", {
+      connector_id: started.connector_id,
+      error: err,
+    });
   }
 }
 
@@ -138,7 +141,10 @@ async function settleDeclined(ctx: GrantDeps & ConsentPorts, answer: ConsentAnsw
 
 /** The answer for a grant that ended without connecting: the code its status_reason names, else invalid_state. */
 function settledError(row: ConnectorRow): ConnectorError {
-  const code: ErrorCode = row.status_reason === "consent_denied" || row.status_reason === "state_expired" || row.status_reason === "provider_error" ? row.status_reason : "invalid_state";
+  const code: ErrorCode =
+    row.status_reason === "consent_denied" || row.status_reason === "state_expired" || row.status_reason === "provider_error"
+      ? row.status_reason
+      : "invalid_state";
   const why = row.status_reason ? ` (${row.status_reason})` : "";
   return new ConnectorError(code, `Connector ${row.id} is ${row.status}${why}${row.status_detail ? `: ${row.status_detail}` : "."}`);
 }

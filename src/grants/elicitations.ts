@@ -1,5 +1,5 @@
-import { CALLBACK_GRACE_MS } from "../store/grants.js";
 import type { Logger } from "../common/log.js";
+import { CALLBACK_GRACE_MS } from "../store/grants.js";
 import type { ConnectorWatcher } from "./watcher.js";
 
 /** The MCP session that started a grant, to be told when its URL elicitation completes. */
@@ -54,7 +54,13 @@ export class PendingElicitations {
         () => {
           const p = this.byConnector.get(connectorId);
           if (p?.elicitationId !== elicitationId) return; // completed by the expiry
-          p.expiry = setTimeout(() => void expireGrant().catch(() => undefined).finally(giveUp), graceMs);
+          p.expiry = setTimeout(
+            () =>
+              void expireGrant()
+                .catch(() => undefined)
+                .finally(giveUp),
+            graceMs,
+          );
           p.expiry.unref();
         },
         (err: unknown) => {
@@ -99,7 +105,11 @@ export class PendingElicitations {
       this.deps.log.info("elicitation completed", { connector_id: connectorId, elicitation_id: p.elicitationId, status });
     } catch (err) {
       // The session may have closed meanwhile; the outcome is still in the database.
-      this.deps.log.warn("could not send the elicitation-complete notification", { connector_id: connectorId, elicitation_id: p.elicitationId, error: err });
+      this.deps.log.warn("could not send the elicitation-complete notification", {
+        connector_id: connectorId,
+        elicitation_id: p.elicitationId,
+        error: err,
+      });
     }
   }
 }

@@ -13,7 +13,10 @@ const KEY_NAME = "request_state";
 /** Binds the sealed key to its row: a ciphertext copied elsewhere does not open. */
 const KEY_AAD = "server_keys:request_state";
 
-export async function loadRequestStateKey(deps: { db: DB; vault: Vault; clock: () => number }, fromEnv: string | undefined): Promise<Buffer> {
+export async function loadRequestStateKey(
+  deps: { db: DB; vault: Vault; clock: () => number },
+  fromEnv: string | undefined,
+): Promise<Buffer> {
   if (fromEnv) return parseMasterKey(fromEnv, "TENEX_STATE_KEY");
   let sealed = await readServerKey(deps.db, KEY_NAME);
   if (!sealed) {

@@ -2,8 +2,8 @@
 import * as client from "openid-client";
 import type { ConnectionEndpoints, Json, Provider, Role } from "../catalog/catalog.js";
 import { resolveConnectionEndpoints } from "../catalog/endpoints.js";
-import { checkVersionSettings } from "../catalog/versions.js";
 import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { checkVersionSettings } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId, sha256Hex } from "../common/ids.js";
@@ -14,7 +14,7 @@ import { getConnectorRow, type NewConnector } from "../store/connectors.js";
 import { expireAbandonedGrants, GRANT_TTL_MS } from "../store/grants.js";
 import { assertQuota, purgeFinishedGrants } from "../store/quotas.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { createConnector, emitChange, RECONNECTABLE, transition, type StatusChange } from "../store/status.js";
+import { createConnector, emitChange, RECONNECTABLE, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import type { GrantDeps } from "./deps.js";
 
@@ -57,7 +57,12 @@ interface GrantPlan {
  * Start an OAuth grant: a pending connector, a single-use state, a PKCE verifier sealed in the vault.
  * `by.keyId` is the API key of the caller, if any: revoking it cancels the grant.
  */
-export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: StartInput, by: { keyId?: string | null } = {}): Promise<StartResult> {
+export async function startOAuth(
+  ctx: GrantDeps,
+  workspaceId: string,
+  input: StartInput,
+  by: { keyId?: string | null } = {},
+): Promise<StartResult> {
   const plan = await planGrant(ctx, workspaceId, input);
   const change = await persistGrant(ctx, workspaceId, plan, by.keyId ?? null);
   emitChange(ctx, change);
@@ -70,7 +75,10 @@ export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: Sta
 async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput): Promise<GrantPlan> {
   const provider = ctx.catalog.get(input.provider);
   if (!provider.def.auth_types.includes("oauth2") || !provider.oauth) {
-    throw new ConnectorError("auth_type_unsupported", `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`);
+    throw new ConnectorError(
+      "auth_type_unsupported",
+      `${provider.def.name} does not connect through OAuth here; use submit_connector_key with its API key.`,
+    );
   }
   if (!provider.configured) throw notConfigured(provider);
   // A link is handed out only when the callback can finish it.
@@ -133,7 +141,10 @@ async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan
         events: [event],
       });
       if (!change) {
-        throw new ConnectorError("conflict", `Connector ${existing.id} changed while the reconnection was being prepared; check it with get_connector_status and try again.`);
+        throw new ConnectorError(
+          "conflict",
+          `Connector ${existing.id} changed while the reconnection was being prepared; check it with get_connector_status and try again.`,
+        );
       }
     } else {
       change = await createConnector(trx, ctx, newPendingConnector(plan, workspaceId, createdAt), { move: "start", events: [event] });
@@ -184,9 +195,16 @@ function newPendingConnector(plan: GrantPlan, workspaceId: string, at: string): 
 async function reconnectable(ctx: GrantDeps, workspaceId: string, connectorId: string, provider: Provider): Promise<ConnectorRow> {
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
   if (row.provider !== provider.id) {
-    throw new ConnectorError("invalid_input", `Connector ${row.id} is a ${row.provider} connector, not ${provider.id}; pass provider "${row.provider}" to reconnect it.`);
+    throw new ConnectorError(
+      "invalid_input",
+      `Connector ${row.id} is a ${row.provider} connector, not ${provider.id}; pass provider "${row.provider}" to reconnect it.`,
+    );
   }
-  if (row.auth_type !== "oauth2") throw new ConnectorError("auth_type_unsupported", `Connector ${row.id} uses an API key; submit a new key with submit_connector_key instead.`);
+  if (row.auth_type !== "oauth2")
+    throw new ConnectorError(
+      "auth_type_unsupported",
+      `Connector ${row.id} uses an API key; submit a new key with submit_connector_key instead.`,
+    );
   // Only a connector that no longer works is reconnected in place: a working one would be taken out of service while the person consents.
   if (RECONNECTABLE.has(row.status)) return row;
   const why: Record<string, string> = {

@@ -1,5 +1,5 @@
 import { ConnectorError } from "../common/errors.js";
-import { getConnector, getConnectorRow, type ConnectorObject } from "../store/connectors.js";
+import { type ConnectorObject, getConnector, getConnectorRow } from "../store/connectors.js";
 import { expireAbandonedGrants, grantTtlText } from "../store/grants.js";
 import type { GrantDeps } from "./deps.js";
 import { expireWhenDue } from "./expiry.js";
@@ -24,11 +24,17 @@ export type WaitEnd = "settled" | "timeout" | "cancelled" | "not_pending" | "shu
  * database finished the grant. Progress stops before this resolves, so no notification
  * can follow the result.
  */
-export async function waitForConnector(ctx: GrantDeps, workspaceId: string, connectorId: string, opts: WaitOptions): Promise<ConnectorObject> {
+export async function waitForConnector(
+  ctx: GrantDeps,
+  workspaceId: string,
+  connectorId: string,
+  opts: WaitOptions,
+): Promise<ConnectorObject> {
   // An abandoned grant settles now; a live one is settled by a timer at its expiry below.
   await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
   const row = await getConnectorRow(ctx.db, workspaceId, connectorId);
-  if (row.status !== "pending" || opts.signal.aborted || ctx.closing?.aborted) return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
+  if (row.status !== "pending" || opts.signal.aborted || ctx.closing?.aborted)
+    return outcomeOf(await getConnector(ctx.db, workspaceId, connectorId));
 
   const started = Date.now();
   const totalS = Math.round(opts.timeoutMs / 1000);

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { ConnectorChange, ConnectorEvents } from "../common/events.js";
-import type { DB } from "../store/db.js";
 import type { Logger } from "../common/log.js";
+import type { DB } from "../store/db.js";
 
 /** How often the database is checked for commits by other processes while anyone watches. */
 export const DEFAULT_POLL_MS = 250;

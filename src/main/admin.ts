@@ -2,7 +2,7 @@ import { definitions } from "../../providers/index.js";
 import { loadConfig } from "../app/config.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { listProviders } from "../catalog/listing.js";
-import { openDatabase, type OpenedDatabase } from "../store/db.js";
+import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
 

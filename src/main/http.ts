@@ -1,9 +1,9 @@
 import { tools } from "../../tools/index.js";
-import { createApp, redirectUriFor, type App } from "../app/app.js";
-import { isLoopbackHost } from "../catalog/catalog.js";
+import { type App, createApp, redirectUriFor } from "../app/app.js";
 import { loadConfig } from "../app/config.js";
-import { createHttpServer, type HttpServer } from "../transports/http/server.js";
+import { isLoopbackHost } from "../catalog/catalog.js";
 import { createLogger, logUnhandledRejections } from "../common/log.js";
+import { createHttpServer, type HttpServer } from "../transports/http/server.js";
 import { parseArgs, UsageError } from "./args.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -21,7 +21,8 @@ function parseHttpArgs(argv: string[]): HttpArgs {
   if (args.positional.length > 0) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
   const portText = args.options.get("port");
   const port = typeof portText === "string" ? Number(portText) : DEFAULT_HTTP_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got "${String(portText)}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number (0-65535), got "${String(portText)}"`);
   const hostOpt = args.options.get("host");
   const host = typeof hostOpt === "string" ? hostOpt : DEFAULT_HTTP_HOST;
   const noAuthLoopback = args.options.get("no-auth-loopback") === true;
@@ -43,7 +44,9 @@ async function listenOrClose(server: HttpServer, app: App, args: HttpArgs): Prom
       EACCES: "this user may not listen on that port; pick one above 1023 with --port",
       EADDRNOTAVAIL: "this machine has no such address; use --host 127.0.0.1, or an address of this machine",
     };
-    throw new Error(`cannot listen on ${args.host}:${args.port}: ${code ?? (err as Error).message}${code && next[code] ? `: ${next[code]}` : ""}.`);
+    throw new Error(
+      `cannot listen on ${args.host}:${args.port}: ${code ?? (err as Error).message}${code && next[code] ? `: ${next[code]}` : ""}.`,
+    );
   }
 }
 
@@ -68,7 +71,10 @@ export async function serveHttp(argv: string[]): Promise<void> {
   // Without TENEX_PUBLIC_URL, providers send people back to this listener directly.
   app.ctx.redirectUri = redirectUriFor(config, "http", bound);
   if (!config.public_url && !isLoopbackHost(args.host)) {
-    log.warn("TENEX_PUBLIC_URL is not set: OAuth redirect URIs point at this listener's own address; set it to the URL people's browsers reach", { redirect_uri: app.ctx.redirectUri });
+    log.warn(
+      "TENEX_PUBLIC_URL is not set: OAuth redirect URIs point at this listener's own address; set it to the URL people's browsers reach",
+      { redirect_uri: app.ctx.redirectUri },
+    );
   }
   onShutdown(
     log,

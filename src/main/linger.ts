@@ -34,7 +34,13 @@ async function stillPending(ctx: GrantDeps, started: Map<string, string>): Promi
  * or expired, or at once when there are none or another process holds the callback port (that
  * one finishes them: it shares the database). `signal` (SIGTERM, SIGINT) ends the wait early.
  */
-export async function lingerForGrants(ctx: GrantDeps, started: Map<string, string>, listener: CallbackListener, log: Logger, signal: AbortSignal): Promise<void> {
+export async function lingerForGrants(
+  ctx: GrantDeps,
+  started: Map<string, string>,
+  listener: CallbackListener,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
   if (listener.port() === null) return;
   const pending = await stillPending(ctx, started);
   if (pending.length === 0) return;

@@ -38,7 +38,9 @@ export function openInBrowser(url: string, log: Logger, platform: NodeJS.Platfor
   }
   try {
     const child = spawn(cmd.command, cmd.args, { detached: true, stdio: "ignore", windowsHide: true });
-    child.once("error", (err) => log.warn(`could not open the browser with ${cmd.command}; the authorization URL is in the tool result`, { error: err }));
+    child.once("error", (err) =>
+      log.warn(`could not open the browser with ${cmd.command}; the authorization URL is in the tool result`, { error: err }),
+    );
     // Success is only known when the opener says so: xdg-open without a desktop exits non-zero.
     child.once("exit", (code) => {
       if (code) log.warn(`${cmd.command} exited with code ${code}; the authorization URL is in the tool result`);

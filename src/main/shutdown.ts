@@ -11,7 +11,11 @@ export interface ShutdownStep {
  * logs (never swallows) a part that fails to close and goes on with the next, then exits 0.
  * Wired to SIGINT and SIGTERM here; the caller adds its own triggers (stdin closing).
  */
-export function onShutdown(log: Logger, steps: ShutdownStep[], opts: { message?: string; exit?: (code: number) => void } = {}): (why: string) => Promise<void> {
+export function onShutdown(
+  log: Logger,
+  steps: ShutdownStep[],
+  opts: { message?: string; exit?: (code: number) => void } = {},
+): (why: string) => Promise<void> {
   let closing = false;
   const shutdown = async (why: string) => {
     if (closing) return;

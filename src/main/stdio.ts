@@ -13,10 +13,16 @@ import { openInBrowser } from "./open-browser.js";
 import { onShutdown } from "./shutdown.js";
 
 /** The workspace this process acts for: TENEX_API_KEY's, checked again before every tool call; else the local one. */
-async function workspaceFor(db: Parameters<typeof authenticateApiKey>[0], apiKey: string | undefined): Promise<{ workspaceId: string; keyId?: string; authorize?: () => Promise<void> }> {
+async function workspaceFor(
+  db: Parameters<typeof authenticateApiKey>[0],
+  apiKey: string | undefined,
+): Promise<{ workspaceId: string; keyId?: string; authorize?: () => Promise<void> }> {
   if (!apiKey) return { workspaceId: LOCAL_WORKSPACE_ID };
   const auth = await authenticateApiKey(db, apiKey);
-  if (!auth) throw new Error("TENEX_API_KEY is not a valid, unrevoked key. Create one with `tenex-connectors keys create --workspace NAME`, or unset TENEX_API_KEY to act for the local workspace.");
+  if (!auth)
+    throw new Error(
+      "TENEX_API_KEY is not a valid, unrevoked key. Create one with `tenex-connectors keys create --workspace NAME`, or unset TENEX_API_KEY to act for the local workspace.",
+    );
   // A key revoked while this server runs stops working at once.
   return { workspaceId: auth.workspace_id, keyId: auth.key_id, authorize: () => assertKeyLive(db, auth.key_id) };
 }
@@ -37,7 +43,11 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
     await app.close();
     throw err;
   });
-  const listener = await startCallbackListener(app.ctx, { host: config.callback_host, port: config.callback_port, databaseTag: databaseTag(config.db_path) });
+  const listener = await startCallbackListener(app.ctx, {
+    host: config.callback_host,
+    port: config.callback_port,
+    databaseTag: databaseTag(config.db_path),
+  });
   // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
   app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
   app.ctx.callbackCheck = () => listener.assertCanFinish();
@@ -74,10 +84,17 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
   const clientGone = async (why: string) => {
     if (gone || closing.signal.aborted) return;
     gone = true;
-    await lingerForGrants(app.ctx, started, listener, log, closing.signal).catch((err: unknown) => log.error("keeping the callback listener up failed", { error: err }));
+    await lingerForGrants(app.ctx, started, listener, log, closing.signal).catch((err: unknown) =>
+      log.error("keeping the callback listener up failed", { error: err }),
+    );
     await shutdown(why);
   };
   process.stdin.on("end", () => void clientGone("stdin ended"));
   process.stdin.on("close", () => void clientGone("stdin closed"));
-  log.info("tenex-connectors ready on stdio", { workspace_id: workspaceId, db: config.db_path, redirect_uri: app.ctx.redirectUri, open_browser: config.open_browser });
+  log.info("tenex-connectors ready on stdio", {
+    workspace_id: workspaceId,
+    db: config.db_path,
+    redirect_uri: app.ctx.redirectUri,
+    open_browser: config.open_browser,
+  });
 }

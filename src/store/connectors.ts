@@ -1,10 +1,10 @@
 import { sql } from "kysely";
 import { z } from "zod";
-import { AUTH_TYPES, ROLES, type Json, type Role } from "../catalog/catalog.js";
+import { AUTH_TYPES, type Json, ROLES, type Role } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import type { DB, StoreDeps } from "./db.js";
-import { HEALTH, STATUS_REASONS, STATUSES, type ConnectorRow, type ConnectorUpdate, type NewConnectorRow, type Status } from "./schema.js";
+import { type ConnectorRow, type ConnectorUpdate, HEALTH, type NewConnectorRow, STATUS_REASONS, STATUSES, type Status } from "./schema.js";
 
 export { HEALTH, STATUS_REASONS, STATUSES, type Status, type StatusReason } from "./schema.js";
 
@@ -120,7 +120,8 @@ export type ConnectorJson = Pick<ConnectorRow, "roles" | "settings" | "account" 
  * A patch of connector fields (JSON fields decoded). The status, its reason and its detail are not
  * among them: only the state machine writes those (store/status.ts transition).
  */
-export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" | "id" | "status" | "status_reason" | "status_detail"> & Partial<ConnectorJson>;
+export type ConnectorPatch = Omit<ConnectorUpdate, keyof ConnectorJson | "seq" | "id" | "status" | "status_reason" | "status_detail"> &
+  Partial<ConnectorJson>;
 
 /** A patch as column values: JSON fields encoded, the rest as they are. */
 export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
@@ -136,7 +137,8 @@ export function connectorPatch(patch: ConnectorPatch): ConnectorUpdate {
 }
 
 /** A new connector: every column but the insertion sequence (endpoints only for an OAuth grant that moved them). */
-export type NewConnector = Omit<ConnectorRow, "seq" | "status_before_disable" | "oauth_endpoints"> & Partial<Pick<ConnectorRow, "oauth_endpoints">>;
+export type NewConnector = Omit<ConnectorRow, "seq" | "status_before_disable" | "oauth_endpoints"> &
+  Partial<Pick<ConnectorRow, "oauth_endpoints">>;
 
 export function connectorToRow(c: NewConnector): NewConnectorRow {
   return {
@@ -207,7 +209,11 @@ export async function getConnectorRow(db: DB, workspaceId: string, connectorId: 
     .where("workspace_id", "=", workspaceId)
     .where("id", "=", connectorId)
     .executeTakeFirst();
-  if (!row) throw new ConnectorError("not_found", `No connector "${connectorId}" in this workspace. Use list_connectors to see the ones that exist.`);
+  if (!row)
+    throw new ConnectorError(
+      "not_found",
+      `No connector "${connectorId}" in this workspace. Use list_connectors to see the ones that exist.`,
+    );
   return rowToConnector(row);
 }
 
@@ -258,9 +264,18 @@ export async function listConnectors(
   }
   if (f.expires_before) q = q.where("expires_at", "is not", null).where("expires_at", "<=", f.expires_before);
   if (f.cursor) q = q.where("seq", "<", decodeCursor(f.cursor));
-  const rows = (await q.orderBy("seq", "desc").limit(f.limit + 1).execute()).map(rowToConnector);
+  const rows = (
+    await q
+      .orderBy("seq", "desc")
+      .limit(f.limit + 1)
+      .execute()
+  ).map(rowToConnector);
   const page = rows.slice(0, f.limit);
-  const prim = await primariesOf(db, workspaceId, page.map((r) => r.id));
+  const prim = await primariesOf(
+    db,
+    workspaceId,
+    page.map((r) => r.id),
+  );
   const last = page[page.length - 1];
   return {
     connectors: page.map((r) => toPublic(r, prim.get(r.id) ?? [])),

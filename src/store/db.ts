@@ -1,17 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
+import { Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect } from "kysely";
 import type { ConnectorEvents } from "../common/events.js";
 import { assertTrusted, createExclusive, type FileTrust } from "../common/files.js";
 import type { Logger } from "../common/log.js";
-import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
 import * as m0004 from "./migrations/0004_server_keys.js";
 import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
+import type { Database } from "./schema.js";
 
 export type DB = Kysely<Database>;
 

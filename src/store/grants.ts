@@ -10,12 +10,12 @@
  * has settled (or its callback died), so a reconnected connector's earlier, finished grants do
  * not keep it pending.
  */
-import { sql, type ExpressionBuilder } from "kysely";
+import { type ExpressionBuilder, sql } from "kysely";
 import { z } from "zod";
 import { CorruptRowError, jsonColumn } from "./connectors.js";
 import type { DB, StoreDeps } from "./db.js";
 import type { Database, OAuthGrantRow } from "./schema.js";
-import { emitChange, transition, type StatusChange } from "./status.js";
+import { emitChange, type StatusChange, transition } from "./status.js";
 import { writeTransaction } from "./write-transaction.js";
 
 /** A grant must be finished within this window. */
@@ -61,7 +61,12 @@ function hasLiveGrant(now: number) {
         .selectFrom("oauth_grants")
         .select(sql<number>`1`.as("one"))
         .whereRef("oauth_grants.connector_id", "=", "connectors.id")
-        .where((g) => g.or([g.and([g("oauth_grants.used_at", "is", null), g("oauth_grants.expires_at", ">", nowAt)]), g("oauth_grants.used_at", ">", graceStart)])),
+        .where((g) =>
+          g.or([
+            g.and([g("oauth_grants.used_at", "is", null), g("oauth_grants.expires_at", ">", nowAt)]),
+            g("oauth_grants.used_at", ">", graceStart),
+          ]),
+        ),
     );
 }
 
@@ -101,21 +106,29 @@ async function settleBatch(ctx: StoreDeps, workspaceId: string, ids: string[], n
     const done: StatusChange[] = [];
     for (const id of ids) {
       // Guarded again inside the write: a callback may have finished (or claimed) meanwhile.
-      const change = await transition(trx, ctx, { id, workspace_id: workspaceId, status: "pending" }, {
-        move: "settle",
-        to: "error",
-        reason: "state_expired",
-        detail: grantExpiredDetail(id),
-        patch: { health: "unknown" },
-        where: (eb) => eb.not(hasLiveGrant(now)(eb)),
-        events: [{ type: "grant_expired", detail: "the authorization link expired before the person finished; nothing was connected" }],
-      });
+      const change = await transition(
+        trx,
+        ctx,
+        { id, workspace_id: workspaceId, status: "pending" },
+        {
+          move: "settle",
+          to: "error",
+          reason: "state_expired",
+          detail: grantExpiredDetail(id),
+          patch: { health: "unknown" },
+          where: (eb) => eb.not(hasLiveGrant(now)(eb)),
+          events: [{ type: "grant_expired", detail: "the authorization link expired before the person finished; nothing was connected" }],
+        },
+      );
       if (change) done.push(change);
     }
     return done;
   });
   for (const change of settled) {
-    ctx.log.info("pending connector settled: its authorization link expired", { connector_id: change.connector_id, workspace_id: workspaceId });
+    ctx.log.info("pending connector settled: its authorization link expired", {
+      connector_id: change.connector_id,
+      workspace_id: workspaceId,
+    });
     emitChange(ctx, change);
   }
   return settled.map((c) => c.connector_id);
@@ -123,7 +136,11 @@ async function settleBatch(ctx: StoreDeps, workspaceId: string, ids: string[], n
 
 /** When the connector's grants can no longer finish (ms since the epoch), or null when it has none. */
 export async function grantDeadline(ctx: Pick<StoreDeps, "db">, connectorId: string): Promise<number | null> {
-  const grants = await ctx.db.selectFrom("oauth_grants").select(["expires_at", "used_at"]).where("connector_id", "=", connectorId).execute();
+  const grants = await ctx.db
+    .selectFrom("oauth_grants")
+    .select(["expires_at", "used_at"])
+    .where("connector_id", "=", connectorId)
+    .execute();
   if (grants.length === 0) return null;
   return Math.max(...grants.map((g) => (g.used_at ? Date.parse(g.used_at) + CALLBACK_GRACE_MS : Date.parse(g.expires_at))));
 }
@@ -147,16 +164,21 @@ export async function cancelGrantsOfKey(trx: DB, ctx: Pick<StoreDeps, "clock">, 
   const changes: StatusChange[] = [];
   for (const c of waiting) {
     await trx.deleteFrom("oauth_grants").where("connector_id", "=", c.id).execute();
-    const change = await transition(trx, ctx, { ...c, status: "pending" }, {
-      move: "settle",
-      to: "error",
-      reason: "cancelled",
-      detail:
-        `The API key that started this grant (${keyId}) was revoked, so the grant was cancelled and nothing was connected. ` +
-        `Start again with start_connector_oauth using a valid key (pass connector_id "${c.id}" to keep this connector).`,
-      patch: { health: "unknown" },
-      events: [{ type: "grant_cancelled", detail: `the API key ${keyId} that started the grant was revoked` }],
-    });
+    const change = await transition(
+      trx,
+      ctx,
+      { ...c, status: "pending" },
+      {
+        move: "settle",
+        to: "error",
+        reason: "cancelled",
+        detail:
+          `The API key that started this grant (${keyId}) was revoked, so the grant was cancelled and nothing was connected. ` +
+          `Start again with start_connector_oauth using a valid key (pass connector_id "${c.id}" to keep this connector).`,
+        patch: { health: "unknown" },
+        events: [{ type: "grant_cancelled", detail: `the API key ${keyId} that started the grant was revoked` }],
+      },
+    );
     if (change) changes.push(change);
   }
   return changes;

@@ -29,10 +29,19 @@ export interface QuotaNeed {
  * Throw `quota_exceeded` when adding `need` would take the workspace over a quota. Call it with
  * the transaction's handle, before the insert, so the count and the insert are one critical section.
  */
-export async function assertQuota(trx: DB, ctx: Pick<StoreDeps, "clock"> & { limits: Limits }, workspaceId: string, need: QuotaNeed): Promise<void> {
+export async function assertQuota(
+  trx: DB,
+  ctx: Pick<StoreDeps, "clock"> & { limits: Limits },
+  workspaceId: string,
+  need: QuotaNeed,
+): Promise<void> {
   const { max_pending_grants: maxGrants, max_connectors: maxConnectors } = ctx.limits;
   if (need.connectors) {
-    const { n } = await trx.selectFrom("connectors").select((eb) => eb.fn.countAll<number>().as("n")).where("workspace_id", "=", workspaceId).executeTakeFirstOrThrow();
+    const { n } = await trx
+      .selectFrom("connectors")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("workspace_id", "=", workspaceId)
+      .executeTakeFirstOrThrow();
     if (Number(n) + need.connectors > maxConnectors) {
       throw new ConnectorError(
         "quota_exceeded",

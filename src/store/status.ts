@@ -13,7 +13,7 @@ import type { Provider } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import type { ConnectorChange } from "../common/events.js";
-import { connectorPatch, insertConnector, recordEvent, type ConnectorPatch, type NewConnector } from "./connectors.js";
+import { type ConnectorPatch, connectorPatch, insertConnector, type NewConnector, recordEvent } from "./connectors.js";
 import type { DB, StoreDeps } from "./db.js";
 import type { ConnectorRow, Database, Status, StatusReason } from "./schema.js";
 import { writeTransaction } from "./write-transaction.js";
@@ -71,7 +71,10 @@ const NOT_USABLE: Record<Exclude<Status, "connected">, (row: Pick<ConnectorRow, 
 };
 
 /** Why a connector cannot be used, with its status_reason and what to do: the `invalid_state` message. */
-export function notUsableMessage(row: Pick<ConnectorRow, "id" | "label" | "status" | "status_reason" | "auth_type">, action: string): string {
+export function notUsableMessage(
+  row: Pick<ConnectorRow, "id" | "label" | "status" | "status_reason" | "auth_type">,
+  action: string,
+): string {
   const why = row.status === "connected" ? "it is connected" : NOT_USABLE[row.status](row);
   const reason = row.status_reason ? ` (status_reason: ${row.status_reason})` : "";
   return `Cannot ${action} connector ${row.id} (${row.label}): ${why}${reason}.`;
@@ -168,14 +171,19 @@ export function reconsentDetail(provider: Provider, row: Pick<ConnectorRow, "id"
 /** Status change to `expired`, only from `connected` (a disabled connector stays disabled). Emits the change. */
 export async function markExpired(ctx: StoreDeps, row: Pick<ConnectorRow, "id" | "workspace_id">, detail: string): Promise<boolean> {
   const change = await writeTransaction(ctx.db, (trx) =>
-    transition(trx, ctx, { ...row, status: "connected" }, {
-      move: "expire",
-      to: "expired",
-      reason: "expired",
-      detail,
-      patch: { health: "unhealthy" },
-      events: [{ type: "expired", detail }],
-    }),
+    transition(
+      trx,
+      ctx,
+      { ...row, status: "connected" },
+      {
+        move: "expire",
+        to: "expired",
+        reason: "expired",
+        detail,
+        patch: { health: "unhealthy" },
+        events: [{ type: "expired", detail }],
+      },
+    ),
   );
   if (!change) return false;
   emitChange(ctx, change);

@@ -1,19 +1,21 @@
 import crypto from "node:crypto";
+import { ConnectorError } from "../common/errors.js";
+import { newId, sha256Hex } from "../common/ids.js";
 import type { DB, StoreDeps } from "./db.js";
 import { cancelGrantsOfKey } from "./grants.js";
 import { emitChange } from "./status.js";
 import { writeTransaction } from "./write-transaction.js";
-import { ConnectorError } from "../common/errors.js";
-import { newId, sha256Hex } from "../common/ids.js";
 
 export const LOCAL_WORKSPACE_ID = "ws_local";
 const KEY_RE = /^tnx_[A-Za-z0-9_-]{43,}$/;
 
 export async function createWorkspace(db: DB, name: string, now: string): Promise<{ id: string; name: string }> {
   const clean = name.trim();
-  if (!/^[\w.-]{1,64}$/.test(clean)) throw new ConnectorError("invalid_input", "A workspace name is 1-64 letters, digits, '.', '_' or '-'.");
+  if (!/^[\w.-]{1,64}$/.test(clean))
+    throw new ConnectorError("invalid_input", "A workspace name is 1-64 letters, digits, '.', '_' or '-'.");
   // Names and ids share one argument (--workspace ID_OR_NAME): a name must never read as an id.
-  if (/^ws_/i.test(clean)) throw new ConnectorError("invalid_input", `A workspace name cannot start with "ws_": that prefix is for workspace ids.`);
+  if (/^ws_/i.test(clean))
+    throw new ConnectorError("invalid_input", `A workspace name cannot start with "ws_": that prefix is for workspace ids.`);
   const existing = await db.selectFrom("workspaces").select("id").where("name", "=", clean).executeTakeFirst();
   if (existing) throw new ConnectorError("conflict", `A workspace named "${clean}" already exists (${existing.id}).`);
   const ws = { id: newId("ws", 8), name: clean, created_at: now };
@@ -33,8 +35,13 @@ export async function findWorkspace(db: DB, idOrName: string): Promise<{ id: str
     (await db.selectFrom("workspaces").select(["id", "name"]).where("name", "=", idOrName).executeTakeFirst());
   if (!ws) {
     const names = (await listWorkspaces(db)).map((w) => w.name);
-    const known = names.length ? `The workspaces are: ${names.slice(0, 10).join(", ")}${names.length > 10 ? ", …" : ""}.` : "There are no workspaces yet.";
-    throw new ConnectorError("not_found", `No workspace "${idOrName}". ${known} List them with \`tenex-connectors workspaces list\`; create one with \`tenex-connectors workspaces create NAME\`.`);
+    const known = names.length
+      ? `The workspaces are: ${names.slice(0, 10).join(", ")}${names.length > 10 ? ", …" : ""}.`
+      : "There are no workspaces yet.";
+    throw new ConnectorError(
+      "not_found",
+      `No workspace "${idOrName}". ${known} List them with \`tenex-connectors workspaces list\`; create one with \`tenex-connectors workspaces create NAME\`.`,
+    );
   }
   return ws;
 }
@@ -42,7 +49,14 @@ export async function findWorkspace(db: DB, idOrName: string): Promise<{ id: str
 /** A new `tnx_` key: 32 random bytes, stored only as a hash with a short visible prefix. */
 export async function createApiKey(db: DB, workspaceId: string, now: string): Promise<{ id: string; key: string; prefix: string }> {
   const key = `tnx_${crypto.randomBytes(32).toString("base64url")}`;
-  const row = { id: newId("key", 8), workspace_id: workspaceId, prefix: key.slice(0, 12), hash: sha256Hex(key), created_at: now, revoked_at: null };
+  const row = {
+    id: newId("key", 8),
+    workspace_id: workspaceId,
+    prefix: key.slice(0, 12),
+    hash: sha256Hex(key),
+    created_at: now,
+    revoked_at: null,
+  };
   await db.insertInto("api_keys").values(row).execute();
   return { id: row.id, key, prefix: row.prefix };
 }
@@ -51,7 +65,11 @@ export async function createApiKey(db: DB, workspaceId: string, now: string): Pr
 export async function authenticateApiKey(db: DB, key: string): Promise<{ workspace_id: string; key_id: string } | null> {
   if (!KEY_RE.test(key)) return null;
   const hash = sha256Hex(key);
-  const row = await db.selectFrom("api_keys").select(["id", "workspace_id", "hash", "revoked_at"]).where("hash", "=", hash).executeTakeFirst();
+  const row = await db
+    .selectFrom("api_keys")
+    .select(["id", "workspace_id", "hash", "revoked_at"])
+    .where("hash", "=", hash)
+    .executeTakeFirst();
   if (!row || row.revoked_at) return null;
   // The lookup is by hash; compare again in constant time so timing says nothing about near misses.
   if (!crypto.timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(hash, "hex"))) return null;
@@ -86,7 +104,11 @@ export async function revokeApiKey(db: DB, keyId: string, now: string, announce?
     return cancelGrantsOfKey(trx, { clock: () => Date.parse(now) }, keyId);
   });
   if (announce) for (const change of changes) emitChange(announce, change);
-  const row = await db.selectFrom("api_keys").select(["id", "workspace_id", "prefix", "created_at", "revoked_at"]).where("id", "=", keyId).executeTakeFirst();
+  const row = await db
+    .selectFrom("api_keys")
+    .select(["id", "workspace_id", "prefix", "created_at", "revoked_at"])
+    .where("id", "=", keyId)
+    .executeTakeFirst();
   if (!row) throw new ConnectorError("not_found", `No API key "${keyId}". Run \`tenex-connectors keys list\` to see the key ids.`);
   return row;
 }

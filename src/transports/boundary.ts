@@ -4,7 +4,7 @@
  * tool definition, raw arguments and a ToolContext, and returns the CallToolResult shape.
  */
 import { z } from "zod";
-import { ConnectorError, ERROR_CODES, isConnectorError, type ErrorCode } from "../common/errors.js";
+import { ConnectorError, ERROR_CODES, type ErrorCode, isConnectorError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
 import type { Logger } from "../common/log.js";
 import type { AnyToolDefinition, ToolContext } from "./tool.js";
@@ -54,8 +54,16 @@ export function errorResult(log: Logger, err: unknown, toolName: string): ToolRe
     if (err.code === "internal") log.error("tool failed", { tool: toolName, error: err });
   } else {
     const logId = newId("err", 6);
-    log.error("tool failed with an unexpected error", { tool: toolName, log_id: logId, error: err, stack: err instanceof Error ? err.stack : undefined });
-    error = { code: "internal", message: `An internal error occurred in ${toolName}. The operator can find it in the server log under ${logId}.` };
+    log.error("tool failed with an unexpected error", {
+      tool: toolName,
+      log_id: logId,
+      error: err,
+      stack: err instanceof Error ? err.stack : undefined,
+    });
+    error = {
+      code: "internal",
+      message: `An internal error occurred in ${toolName}. The operator can find it in the server log under ${logId}.`,
+    };
   }
   return { isError: true, content: [{ type: "text", text: JSON.stringify({ error }) }], structuredContent: { error } };
 }
@@ -74,14 +82,24 @@ export function unknownToolMessage(name: string): string {
 function parseArguments(tool: AnyToolDefinition, args: unknown): { ok: true; input: unknown } | { ok: false; error: ConnectorError } {
   if (args !== undefined && args !== null && !isPlainObject(args)) {
     const what = Array.isArray(args) ? "an array" : typeof args;
-    return { ok: false, error: new ConnectorError("invalid_input", `Invalid arguments for ${tool.name}: arguments must be an object of named arguments, not ${what}.`) };
+    return {
+      ok: false,
+      error: new ConnectorError(
+        "invalid_input",
+        `Invalid arguments for ${tool.name}: arguments must be an object of named arguments, not ${what}.`,
+      ),
+    };
   }
   const raw = args ?? {};
   if (JSON.stringify(raw).length > MAX_ARGUMENTS_BYTES) {
     return { ok: false, error: new ConnectorError("invalid_input", `Arguments are too large (limit ${MAX_ARGUMENTS_BYTES / 1024} KiB).`) };
   }
   const parsed = tool.inputSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, error: new ConnectorError("invalid_input", `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}.`) };
+  if (!parsed.success)
+    return {
+      ok: false,
+      error: new ConnectorError("invalid_input", `Invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}.`),
+    };
   return { ok: true, input: parsed.data };
 }
 

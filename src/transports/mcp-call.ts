@@ -4,22 +4,22 @@
  * opened by `initialize`. The call itself always goes through the SDK-independent boundary.
  */
 import {
+  type CallToolResult,
   CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  inputRequired,
   LOG_LEVEL_META_KEY,
   PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
-  inputRequired,
-  type CallToolResult,
-  type ClientCapabilities,
-  type InputRequiredResult,
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { GrantDeps } from "../grants/deps.js";
 import { errorResult, invokeTool, refusal, unknownToolMessage } from "./boundary.js";
-import { CONSENT_INPUT, consentAnswerOf, mintConsentState, type ConsentState } from "./request-state.js";
 import type { InFlightCalls } from "./in-flight.js";
+import { CONSENT_INPUT, type ConsentState, consentAnswerOf, mintConsentState } from "./request-state.js";
 import type { AnyToolDefinition, SessionHandle, ToolContext } from "./tool.js";
 
 export interface SessionOptions {
@@ -75,7 +75,12 @@ export function toolCaller(d: CallDeps): (params: unknown, sctx: ServerContext) 
 function oneCall(d: CallDeps): (params: unknown, sctx: ServerContext) => Promise<CallResult> {
   return async (params, sctx) => {
     if (!isPlainObject(params) || typeof params.name !== "string") {
-      return refusal(d.ctx.log, "invalid_input", "tools/call needs params { name, arguments }: name is the tool's name (a string), arguments an object. Call tools/list to see the tools.", "tools/call");
+      return refusal(
+        d.ctx.log,
+        "invalid_input",
+        "tools/call needs params { name, arguments }: name is the tool's name (a string), arguments an object. Call tools/list to see the tools.",
+        "tools/call",
+      );
     }
     const name = params.name;
     const modern = isModernRequest(sctx);
@@ -123,7 +128,10 @@ function legacyContext(d: CallDeps, sctx: ServerContext): ToolContext {
   if (handle) {
     toolCtx.session = handle;
     toolCtx.elicitUrl = async ({ url, message, elicitationId, timeoutMs }) => {
-      const res = await d.server.elicitInput({ mode: "url", url, message, elicitationId }, { relatedRequestId: sctx.mcpReq.id, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
+      const res = await d.server.elicitInput(
+        { mode: "url", url, message, elicitationId },
+        { relatedRequestId: sctx.mcpReq.id, ...(timeoutMs ? { timeout: timeoutMs } : {}) },
+      );
       return res.action === "accept";
     };
   }
@@ -141,9 +149,11 @@ async function callModern(d: CallDeps, tool: AnyToolDefinition, args: unknown, s
   if (env?.[LOG_LEVEL_META_KEY] !== undefined) toolCtx.clientLog = (level, data) => sctx.mcpReq.log(level, data);
   const state = sctx.mcpReq.requestState<ConsentState>();
   if (state !== undefined) {
-    if (typeof state !== "object" || state.t !== tool.name) throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state" });
+    if (typeof state !== "object" || state.t !== tool.name)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid or expired requestState", { reason: "invalid_request_state" });
     const answer = consentAnswerOf(state, sctx.mcpReq.inputResponses);
-    if (!answer) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `The retry carries no answer to the "${CONSENT_INPUT}" input request.`);
+    if (!answer)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `The retry carries no answer to the "${CONSENT_INPUT}" input request.`);
     toolCtx.consentAnswer = answer;
     return invokeTool(tool, args, toolCtx);
   }
@@ -153,5 +163,8 @@ async function callModern(d: CallDeps, tool: AnyToolDefinition, args: unknown, s
   const result = await invokeTool(tool, args, toolCtx);
   if (!box.url || result.isError) return result;
   const requestState = await mintConsentState(d.ctx, tool.name, d.session.workspace_id, box.url);
-  return inputRequired({ inputRequests: { [CONSENT_INPUT]: inputRequired.elicitUrl({ message: box.url.message, url: box.url.url }) }, requestState });
+  return inputRequired({
+    inputRequests: { [CONSENT_INPUT]: inputRequired.elicitUrl({ message: box.url.message, url: box.url.url }) },
+    requestState,
+  });
 }

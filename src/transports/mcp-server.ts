@@ -1,8 +1,8 @@
-import { Server, type CallToolResult, type JSONRPCRequest, type Result, type ServerContext, type Tool } from "@modelcontextprotocol/server";
+import { type CallToolResult, type JSONRPCRequest, type Result, Server, type ServerContext, type Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { GrantDeps } from "../grants/deps.js";
 import { toolErrorSchema } from "./boundary.js";
-import { isMalformedCall, toolCaller, type SessionOptions } from "./mcp-call.js";
+import { isMalformedCall, type SessionOptions, toolCaller } from "./mcp-call.js";
 import { consentStateVerifier } from "./request-state.js";
 import type { SessionHandle, ToolDefinition } from "./tool.js";
 

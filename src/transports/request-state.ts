@@ -7,7 +7,13 @@
  * have (the connector id and the authorization URL it was just given).
  */
 import crypto from "node:crypto";
-import { createRequestStateCodec, inputResponse, type InputResponses, type RequestStateCodec, type ServerContext } from "@modelcontextprotocol/server";
+import {
+  createRequestStateCodec,
+  type InputResponses,
+  inputResponse,
+  type RequestStateCodec,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
 import type { ConsentAnswer } from "../grants/consent.js";
 import type { GrantDeps } from "../grants/deps.js";
 import { useNonceOnce } from "../grants/request-state.js";
@@ -49,9 +55,22 @@ function codecFor(key: Buffer): RequestStateCodec<ConsentState> {
 }
 
 /** A token for the retry of `tool` that started `grant` in `workspaceId`. */
-export function mintConsentState(ctx: GrantDeps, tool: string, workspaceId: string, grant: { connector_id: string; url: string; expires_at: string }): Promise<string> {
+export function mintConsentState(
+  ctx: GrantDeps,
+  tool: string,
+  workspaceId: string,
+  grant: { connector_id: string; url: string; expires_at: string },
+): Promise<string> {
   const x = Math.min(ctx.clock() + REQUEST_STATE_TTL_S * 1000, Date.parse(grant.expires_at));
-  const payload: ConsentState = { t: tool, w: workspaceId, c: grant.connector_id, u: grant.url, e: grant.expires_at, n: crypto.randomBytes(16).toString("base64url"), x };
+  const payload: ConsentState = {
+    t: tool,
+    w: workspaceId,
+    c: grant.connector_id,
+    u: grant.url,
+    e: grant.expires_at,
+    n: crypto.randomBytes(16).toString("base64url"),
+    x,
+  };
   return codecFor(ctx.requestStateKey).mint(payload);
 }
 
@@ -61,7 +80,10 @@ export function mintConsentState(ctx: GrantDeps, tool: string, workspaceId: stri
  * refuses the request with the SDK's fixed -32602 "Invalid or expired requestState"; the reason
  * goes to the server's onerror only.
  */
-export function consentStateVerifier(ctx: GrantDeps, workspaceId: () => string): (state: string, sctx: ServerContext) => Promise<ConsentState> {
+export function consentStateVerifier(
+  ctx: GrantDeps,
+  workspaceId: () => string,
+): (state: string, sctx: ServerContext) => Promise<ConsentState> {
   return async (state, sctx) => {
     const p = await codecFor(ctx.requestStateKey).verify(state, sctx);
     if (p.w !== workspaceId()) throw new Error("workspace");

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { ConsentPorts } from "../grants/consent.js";
 import type { GrantDeps } from "../grants/deps.js";
+
 export type { SessionHandle } from "../grants/elicitations.js";
 
 export interface ToolAnnotations {

@@ -4,11 +4,11 @@ import crypto from "node:crypto";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { createApp, type App } from "../../src/app/app.js";
+import { type App, createApp } from "../../src/app/app.js";
 import { loadConfig } from "../../src/app/config.js";
 import { createLogger } from "../../src/common/log.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
-import { startCallbackListener, type CallbackListener } from "../../src/transports/callback/listener.js";
+import { type CallbackListener, startCallbackListener } from "../../src/transports/callback/listener.js";
 import { createMcpServer } from "../../src/transports/mcp-server.js";
 import { tools } from "../../tools/index.js";
 import { freePort, tempDir } from "../support/stdio.js";
@@ -26,11 +26,21 @@ export interface FetchHarness {
   close(): Promise<void>;
 }
 
-export async function startFetchHarness(opts: { env: Record<string, string>; fetch: typeof fetch; port?: number; clockOffsetMs?: number }): Promise<FetchHarness> {
+export async function startFetchHarness(opts: {
+  env: Record<string, string>;
+  fetch: typeof fetch;
+  port?: number;
+  clockOffsetMs?: number;
+}): Promise<FetchHarness> {
   const dir = tempDir("tenex-fidelity-");
   const port = opts.port ?? (await freePort());
   const config = loadConfig(
-    { TENEX_DB: path.join(dir, "tenex.db"), TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"), TENEX_CALLBACK_PORT: String(port), ...opts.env },
+    {
+      TENEX_DB: path.join(dir, "tenex.db"),
+      TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"),
+      TENEX_CALLBACK_PORT: String(port),
+      ...opts.env,
+    },
     dir,
   );
   const logs: string[] = [];

@@ -32,11 +32,45 @@ function makeCertificates(names: string[]): { ca: string; key: string; cert: str
   const f = (n: string) => path.join(dir, n);
   const ossl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
   try {
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=tenex test CA");
+    ossl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      f("ca.key"),
+      "-out",
+      f("ca.pem"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=tenex test CA",
+    );
     ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("srv.key"), "-out", f("srv.csr"), "-subj", `/CN=${names[0]}`);
     fs.writeFileSync(f("ext.cnf"), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\nbasicConstraints=CA:FALSE\n`);
-    ossl("x509", "-req", "-in", f("srv.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("srv.pem"), "-days", "2", "-extfile", f("ext.cnf"));
-    return { ca: fs.readFileSync(f("ca.pem"), "utf8"), key: fs.readFileSync(f("srv.key"), "utf8"), cert: fs.readFileSync(f("srv.pem"), "utf8") };
+    ossl(
+      "x509",
+      "-req",
+      "-in",
+      f("srv.csr"),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f("srv.pem"),
+      "-days",
+      "2",
+      "-extfile",
+      f("ext.cnf"),
+    );
+    return {
+      ca: fs.readFileSync(f("ca.pem"), "utf8"),
+      key: fs.readFileSync(f("srv.key"), "utf8"),
+      cert: fs.readFileSync(f("srv.pem"), "utf8"),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -69,7 +103,8 @@ export async function startMappedHosts(hosts: Record<string, HostRoutes>): Promi
     seen.push({ host, method: req.method ?? "GET", path: u.pathname });
     const route = hosts[host]?.(u.pathname, u.search);
     if (!route) return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not_found"}');
-    if ("json" in route) return void res.writeHead(route.status ?? 200, { "content-type": "application/json" }).end(JSON.stringify(route.json));
+    if ("json" in route)
+      return void res.writeHead(route.status ?? 200, { "content-type": "application/json" }).end(JSON.stringify(route.json));
     forward(req, res, route.to, route.path + u.search);
   });
   await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
@@ -88,7 +123,10 @@ export async function startMappedHosts(hosts: Record<string, HostRoutes>): Promi
     },
   });
   const mappedFetch = ((input: string | URL | Request, init?: RequestInit) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent })) as unknown as typeof fetch;
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      dispatcher: agent,
+    })) as unknown as typeof fetch;
   return {
     fetch: mappedFetch,
     seen,

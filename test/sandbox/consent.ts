@@ -18,15 +18,15 @@ function decodeEntities(s: string): string {
     .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
     .replace(/&quot;/g, '"')
     .replace(/&#39;|&apos;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 }
 
 function attr(tag: string, name: string): string | undefined {
-  const m = new RegExp(`\\s${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s>]+))`, 'i').exec(tag);
+  const m = new RegExp(`\\s${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s>]+))`, "i").exec(tag);
   if (!m) return undefined;
-  return decodeEntities(m[1] ?? m[2] ?? m[3] ?? '');
+  return decodeEntities(m[1] ?? m[2] ?? m[3] ?? "");
 }
 
 interface ParsedForm {
@@ -39,22 +39,22 @@ function parseForm(html: string): ParsedForm | undefined {
   const m = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
   if (!m) return undefined;
   const openTag = `<form ${m[1]}>`;
-  const inputs: ParsedForm['inputs'] = [];
+  const inputs: ParsedForm["inputs"] = [];
   for (const im of m[2]!.matchAll(/<input\b[^>]*>/gi)) {
-    const name = attr(im[0], 'name');
+    const name = attr(im[0], "name");
     if (!name) continue;
-    inputs.push({ name, type: (attr(im[0], 'type') ?? 'text').toLowerCase(), value: attr(im[0], 'value') ?? '' });
+    inputs.push({ name, type: (attr(im[0], "type") ?? "text").toLowerCase(), value: attr(im[0], "value") ?? "" });
   }
   return {
-    action: attr(openTag, 'action') ?? '',
-    method: (attr(openTag, 'method') ?? 'get').toUpperCase(),
+    action: attr(openTag, "action") ?? "",
+    method: (attr(openTag, "method") ?? "get").toUpperCase(),
     inputs,
   };
 }
 
 function findCancelLink(html: string): string | undefined {
   for (const m of html.matchAll(/<a\b[^>]*>/gi)) {
-    const href = attr(m[0], 'href');
+    const href = attr(m[0], "href");
     if (href && /\/interaction\/[^/]+\/abort(?:$|[?#])/.test(href)) return href;
   }
   return undefined;
@@ -65,31 +65,31 @@ class CookieJar {
 
   store(res: Response): void {
     const list: string[] =
-      typeof (res.headers as any).getSetCookie === 'function'
+      typeof (res.headers as any).getSetCookie === "function"
         ? (res.headers as any).getSetCookie()
-        : res.headers.get('set-cookie')
-          ? [res.headers.get('set-cookie')!]
+        : res.headers.get("set-cookie")
+          ? [res.headers.get("set-cookie")!]
           : [];
     for (const line of list) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair!.indexOf('=');
+      const [pair, ...attrs] = line.split(";");
+      const eq = pair!.indexOf("=");
       if (eq <= 0) continue;
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
       const expired = attrs.some((a) => {
-        const [k, v] = a.split('=').map((x) => x.trim());
-        if (k?.toLowerCase() === 'max-age') return Number(v) <= 0;
-        if (k?.toLowerCase() === 'expires') return Date.parse(v ?? '') <= Date.now();
+        const [k, v] = a.split("=").map((x) => x.trim());
+        if (k?.toLowerCase() === "max-age") return Number(v) <= 0;
+        if (k?.toLowerCase() === "expires") return Date.parse(v ?? "") <= Date.now();
         return false;
       });
-      if (expired || value === '') this.cookies.delete(name);
+      if (expired || value === "") this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
   }
 
   header(): string | undefined {
     if (this.cookies.size === 0) return undefined;
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
   }
 }
 
@@ -97,35 +97,32 @@ function describe(step: string, status: number, body: string): string {
   return `consentOverHttp: ${step} (HTTP ${status}): ${body.slice(0, 300)}`;
 }
 
-export async function consentOverHttp(
-  authorizationUrl: string,
-  opts: ConsentOptions,
-): Promise<{ callbackUrl: string }> {
+export async function consentOverHttp(authorizationUrl: string, opts: ConsentOptions): Promise<{ callbackUrl: string }> {
   const jar = new CookieJar();
   let url = authorizationUrl;
-  let method = 'GET';
+  let method = "GET";
   let body: URLSearchParams | undefined;
   let loggedIn = false;
   const visited: string[] = [];
 
   for (let step = 0; step < MAX_STEPS; step++) {
     visited.push(`${method} ${url}`);
-    const headers: Record<string, string> = { accept: 'text/html' };
+    const headers: Record<string, string> = { accept: "text/html" };
     const cookie = jar.header();
     if (cookie) headers.cookie = cookie;
-    if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    if (body) headers["content-type"] = "application/x-www-form-urlencoded";
 
-    const res = await fetch(url, { method, headers, body, redirect: 'manual' });
+    const res = await fetch(url, { method, headers, body, redirect: "manual" });
     jar.store(res);
 
     if (res.status >= 300 && res.status < 400) {
-      const location = res.headers.get('location');
-      if (!location) throw new Error(describe(`redirect without Location from ${url}`, res.status, ''));
+      const location = res.headers.get("location");
+      if (!location) throw new Error(describe(`redirect without Location from ${url}`, res.status, ""));
       const next = new URL(location, url).href;
       await res.body?.cancel();
       if (next.startsWith(opts.redirectPrefix)) return { callbackUrl: next };
       url = next;
-      method = 'GET';
+      method = "GET";
       body = undefined;
       continue;
     }
@@ -137,14 +134,14 @@ export async function consentOverHttp(
 
     const form = parseForm(text);
     if (!form) throw new Error(describe(`no form on page ${url}`, res.status, text));
-    const prompt = form.inputs.find((i) => i.name === 'prompt')?.value;
-    const isLogin = prompt === 'login' || form.inputs.some((i) => i.name === 'login');
+    const prompt = form.inputs.find((i) => i.name === "prompt")?.value;
+    const isLogin = prompt === "login" || form.inputs.some((i) => i.name === "login");
 
     if (!isLogin && opts.deny) {
       const cancel = findCancelLink(text);
       if (!cancel) throw new Error(describe(`no [ Cancel ] (abort) link on consent page ${url}`, res.status, text));
       url = new URL(cancel, url).href;
-      method = 'GET';
+      method = "GET";
       body = undefined;
       continue;
     }
@@ -152,25 +149,25 @@ export async function consentOverHttp(
     if (isLogin && loggedIn) {
       throw new Error(describe(`login page shown again after logging in as ${opts.login}`, res.status, text));
     }
-    if (!isLogin && prompt !== 'consent') {
+    if (!isLogin && prompt !== "consent") {
       throw new Error(describe(`unrecognised interaction page (prompt=${prompt}) at ${url}`, res.status, text));
     }
 
     const fields = new URLSearchParams();
     for (const input of form.inputs) {
-      if (input.name === 'login') fields.set('login', opts.login);
-      else if (input.name === 'password') fields.set('password', 'sandbox-password');
-      else if (input.type === 'checkbox' || input.type === 'radio') continue;
+      if (input.name === "login") fields.set("login", opts.login);
+      else if (input.name === "password") fields.set("password", "sandbox-password");
+      else if (input.type === "checkbox" || input.type === "radio") continue;
       else fields.append(input.name, input.value);
     }
     if (isLogin) {
-      if (!fields.has('login')) fields.set('login', opts.login);
-      if (!fields.has('password')) fields.set('password', 'sandbox-password');
+      if (!fields.has("login")) fields.set("login", opts.login);
+      if (!fields.has("password")) fields.set("password", "sandbox-password");
       loggedIn = true;
     }
     url = new URL(form.action || url, url).href;
-    method = form.method === 'GET' ? 'GET' : 'POST';
-    if (method === 'GET') {
+    method = form.method === "GET" ? "GET" : "POST";
+    if (method === "GET") {
       const u = new URL(url);
       fields.forEach((v, k) => u.searchParams.append(k, v));
       url = u.href;
@@ -180,7 +177,5 @@ export async function consentOverHttp(
     }
   }
 
-  throw new Error(
-    `consentOverHttp: no redirect to ${opts.redirectPrefix} after ${MAX_STEPS} steps:\n  ${visited.join('\n  ')}`,
-  );
+  throw new Error(`consentOverHttp: no redirect to ${opts.redirectPrefix} after ${MAX_STEPS} steps:\n  ${visited.join("\n  ")}`);
 }

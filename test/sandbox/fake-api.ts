@@ -1,6 +1,6 @@
 // A tiny JSON API server standing in for a provider's REST API.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
 
 export interface FakeRequest {
   method: string;
@@ -37,9 +37,9 @@ export interface FakeApi {
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
   });
 }
 
@@ -50,13 +50,13 @@ export async function startFakeApi(
   const calls: FakeApiCall[] = [];
 
   const server = createServer(async (req, res) => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = (req.method ?? "GET").toUpperCase();
+    const u = new URL(req.url ?? "/", "http://127.0.0.1");
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
       calls.push({ method, path: u.pathname, headers: req.headers, status });
-      const payload = json === undefined ? '' : JSON.stringify(json);
+      const payload = json === undefined ? "" : JSON.stringify(json);
       res.writeHead(status, {
-        ...(json === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+        ...(json === undefined ? {} : { "content-type": "application/json; charset=utf-8" }),
         ...headers,
       });
       res.end(payload);
@@ -77,25 +77,25 @@ export async function startFakeApi(
       const token = m?.[1]?.trim();
 
       if (opts.validate && !(token && (await opts.validate(token)))) {
-        send(401, { status: 'error', message: 'Authentication credentials not found' });
+        send(401, { status: "error", message: "Authentication credentials not found" });
         return;
       }
 
       const handler = routes[`${method} ${u.pathname}`];
       if (!handler) {
-        send(404, { status: 'error', message: `No route for ${method} ${u.pathname}` });
+        send(404, { status: "error", message: `No route for ${method} ${u.pathname}` });
         return;
       }
       const out = await handler({ method, path: u.pathname, query: u.searchParams, headers: req.headers, body, token });
       send(out.status ?? 200, out.json, out.headers);
     } catch (err) {
-      send(500, { status: 'error', message: `fake api handler failed: ${(err as Error).message}` });
+      send(500, { status: "error", message: `fake api handler failed: ${(err as Error).message}` });
     }
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 

@@ -1,24 +1,24 @@
 // HubSpot stand-in: a real OAuth server plus a fake api.hubapi.com answering
 // GET /account-info/2026-03/details (and the legacy /account-info/v3/details). See /work/shared/providers.md §8.
-import { createHash } from 'node:crypto';
+import { createHash } from "node:crypto";
 
-import type { OAuthServer } from './oauth-server.js';
-import { startProviderSandbox, type ProviderSandbox } from './provider.js';
+import type { OAuthServer } from "./oauth-server.js";
+import { type ProviderSandbox, startProviderSandbox } from "./provider.js";
 
 export const HUBSPOT_SCOPES = [
-  'oauth',
-  'crm.objects.contacts.read',
-  'crm.objects.contacts.write',
-  'crm.objects.companies.read',
-  'crm.objects.companies.write',
-  'crm.objects.deals.read',
-  'crm.objects.deals.write',
-  'crm.objects.owners.read',
+  "oauth",
+  "crm.objects.contacts.read",
+  "crm.objects.contacts.write",
+  "crm.objects.companies.read",
+  "crm.objects.companies.write",
+  "crm.objects.deals.read",
+  "crm.objects.deals.write",
+  "crm.objects.owners.read",
 ];
 
 /** Stable portal id for a sandbox account: 4242 + a number in [0, 10000) derived from the accountId. */
 export function portalIdFor(accountId: string): number {
-  const h = createHash('sha256').update(accountId).digest();
+  const h = createHash("sha256").update(accountId).digest();
   return 4242 + (h.readUInt32BE(0) % 10000);
 }
 
@@ -34,7 +34,7 @@ export type HubSpotSandbox = ProviderSandbox;
 export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<HubSpotSandbox> {
   let oauth: OAuthServer | undefined;
   const sandbox = await startProviderSandbox({
-    provider: 'hubspot',
+    provider: "hubspot",
     redirectUri: opts.redirectUri,
     scopes: HUBSPOT_SCOPES,
     oauth: {
@@ -44,17 +44,17 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
     },
     routes: {
       // Token validity is checked by the sandbox before a route runs.
-      'GET /account-info/2026-03/details': async (req) => {
+      "GET /account-info/2026-03/details": async (req) => {
         const info = req.token && oauth ? await oauth.validateAccessToken(req.token) : null;
-        if (!info) return { status: 401, json: { status: 'error', message: 'Authentication credentials not found' } };
+        if (!info) return { status: 401, json: { status: "error", message: "Authentication credentials not found" } };
         return {
           json: {
             portalId: portalIdFor(info.accountId),
-            timeZone: 'Europe/Berlin',
-            companyCurrency: 'EUR',
-            accountType: 'STANDARD',
-            uiDomain: 'app.hubspot.com',
-            dataHostingLocation: 'na1',
+            timeZone: "Europe/Berlin",
+            companyCurrency: "EUR",
+            accountType: "STANDARD",
+            uiDomain: "app.hubspot.com",
+            dataHostingLocation: "na1",
           },
         };
       },

@@ -1,15 +1,15 @@
 // A real OAuth 2.0 authorization server (oidc-provider 9) on 127.0.0.1, used as a stand-in
 // for SaaS providers in end-to-end tests. See /work/shared/oauth-test-notes.md.
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 
 export interface SandboxClient {
   client_id: string;
   client_secret: string;
   redirect_uris: string[];
   /** default 'client_secret_post'; 'client_secret_basic' is accepted too */
-  token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic';
+  token_endpoint_auth_method?: "client_secret_post" | "client_secret_basic";
 }
 
 export interface OAuthServerOptions {
@@ -61,7 +61,7 @@ export type IssuedTokens = TokenBody & { access_token: string };
 
 export function issuedBy(call: TokenCall | undefined): IssuedTokens {
   const body = call?.body;
-  if (!body || typeof body.access_token !== 'string') throw new Error(`no tokens were issued: ${JSON.stringify(call)}`);
+  if (!body || typeof body.access_token !== "string") throw new Error(`no tokens were issued: ${JSON.stringify(call)}`);
   return { ...body, access_token: body.access_token };
 }
 
@@ -111,9 +111,7 @@ export interface OAuthServer {
     revocation_url: string;
     introspection_url: string;
   };
-  validateAccessToken(
-    token: string,
-  ): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
+  validateAccessToken(token: string): Promise<{ accountId: string; scopes: string[]; clientId: string } | null>;
   /** Answer the next n token requests with this error; `body` may be built from the request's form (to echo it). */
   failNextTokenCalls(n: number, status: number, body: FailureBody): void;
   /** Hold revocation requests until release(). */
@@ -138,10 +136,10 @@ export interface OAuthServer {
 // oidc-provider prints warnings that are expected in a test sandbox. Drop exactly those
 // (and its "you SHOULD change" notices); everything else, errors included, passes through.
 const QUIET_PATTERNS = [
-  'Unsupported runtime',
-  'devInteractions is enabled',
-  'in-memory adapter is used',
-  'development-only signing keys are used',
+  "Unsupported runtime",
+  "devInteractions is enabled",
+  "in-memory adapter is used",
+  "development-only signing keys are used",
 ];
 let consoleFiltered = false;
 function quietOidcProviderWarnings(): void {
@@ -150,13 +148,13 @@ function quietOidcProviderWarnings(): void {
   const origWarn = console.warn.bind(console);
   const origInfo = console.info.bind(console);
   console.warn = (...args: unknown[]) => {
-    const first = typeof args[0] === 'string' ? args[0] : '';
-    if (first.includes('oidc-provider WARNING:') && QUIET_PATTERNS.some((p) => first.includes(p))) return;
+    const first = typeof args[0] === "string" ? args[0] : "";
+    if (first.includes("oidc-provider WARNING:") && QUIET_PATTERNS.some((p) => first.includes(p))) return;
     origWarn(...args);
   };
   console.info = (...args: unknown[]) => {
-    const first = typeof args[0] === 'string' ? args[0] : '';
-    if (first.includes('oidc-provider NOTICE:') && first.includes('you SHOULD change')) return;
+    const first = typeof args[0] === "string" ? args[0] : "";
+    if (first.includes("oidc-provider NOTICE:") && first.includes("you SHOULD change")) return;
     origInfo(...args);
   };
 }
@@ -166,24 +164,24 @@ function loadProvider(): Promise<any> {
   // Dynamic import: oidc-provider warns about the runtime at module evaluation time, so the
   // filter must be in place first.
   quietOidcProviderWarnings();
-  providerModule ??= import('oidc-provider').then((m: any) => m.default ?? m.Provider);
+  providerModule ??= import("oidc-provider").then((m: any) => m.default ?? m.Provider);
   return providerModule;
 }
 
-function readRawBody(req: import('node:http').IncomingMessage): Promise<string> {
+function readRawBody(req: import("node:http").IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
   });
 }
 
 function clientIdFromBasic(header: string | undefined): string | undefined {
-  if (!header?.toLowerCase().startsWith('basic ')) return undefined;
+  if (!header?.toLowerCase().startsWith("basic ")) return undefined;
   try {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
+    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+    const i = decoded.indexOf(":");
     return decodeURIComponent(i >= 0 ? decoded.slice(0, i) : decoded);
   } catch {
     return undefined;
@@ -225,8 +223,8 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
 
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const local = `http://127.0.0.1:${port}`;
@@ -240,13 +238,13 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       client_id: c.client_id,
       client_secret: c.client_secret,
       redirect_uris: c.redirect_uris,
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: c.token_endpoint_auth_method ?? "client_secret_post",
     })),
-    clientAuthMethods: ['client_secret_post', 'client_secret_basic'],
-    scopes: ['openid', 'offline_access', ...opts.scopes],
-    claims: { openid: ['sub', ...(opts.idTokenClaims ?? [])], email: ['email'] },
+    clientAuthMethods: ["client_secret_post", "client_secret_basic"],
+    scopes: ["openid", "offline_access", ...opts.scopes],
+    claims: { openid: ["sub", ...(opts.idTokenClaims ?? [])], email: ["email"] },
     // Scope claims go to the id_token too (by default oidc-provider keeps them for userinfo in the code flow).
     ...(opts.idTokenClaims ? { conformIdTokenClaims: false } : {}),
     async findAccount(_ctx: unknown, sub: string) {
@@ -257,7 +255,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         },
       };
     },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
     pkce: { required: () => false },
     features: {
       devInteractions: { enabled: true },
@@ -271,7 +269,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       },
       introspection: { enabled: true, allowedPolicy: async () => true },
     },
-    issueRefreshToken: async (_ctx: unknown, client: any) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_ctx: unknown, client: any) => client.grantTypeAllowed("refresh_token"),
     rotateRefreshToken: opts.rotateRefreshToken ?? false,
     expiresWithSession: () => false,
     clientBasedCORS: () => false,
@@ -285,10 +283,10 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       IdToken: 3600,
     },
     renderError: async (ctx: any, out: Record<string, unknown>) => {
-      ctx.type = 'html';
+      ctx.type = "html";
       ctx.body = `<!DOCTYPE html><html><body><h1>oops</h1><pre>${JSON.stringify(out)
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')}</pre></body></html>`;
+        .replace(/&/g, "&amp;")
+        .replace(/</g, "&lt;")}</pre></body></html>`;
     },
   });
 
@@ -296,30 +294,30 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
   const revocationCalls: RevocationCall[] = [];
   let failQueue: Array<{ status: number; body: FailureBody }> = [];
   let revocationFailQueue: Array<{ status: number; body: FailureBody }> = [];
-  const revocationPath: string = provider.pathFor('revocation', { mountPath: '' }); // served at the root, whatever the issuer's path
+  const revocationPath: string = provider.pathFor("revocation", { mountPath: "" }); // served at the root, whatever the issuer's path
   /** Requests held until a test releases them: revocations (before they run), token answers (after the grant). */
   const gates: { revocation?: Gate; tokenRequest?: Gate; tokenResponse?: Gate } = {};
   let tokenDelay = 0;
 
   // Discover the real endpoint paths from the provider itself.
-  const discoveryPath = '/.well-known/openid-configuration';
-  const tokenPath: string = provider.pathFor('token', { mountPath: '' }); // '/token' by default
+  const discoveryPath = "/.well-known/openid-configuration";
+  const tokenPath: string = provider.pathFor("token", { mountPath: "" }); // '/token' by default
 
   provider.use(async (ctx: any, next: () => Promise<void>) => {
-    const isTokenRequest = ctx.method === 'POST' && ctx.path === tokenPath;
+    const isTokenRequest = ctx.method === "POST" && ctx.path === tokenPath;
     if (isTokenRequest && tokenDelay > 0) await sleep(tokenDelay);
     if (isTokenRequest) await passGate(gates.tokenRequest);
 
-    if (ctx.method === 'GET' && ctx.path === tokenPath && opts.handleGetToken) {
+    if (ctx.method === "GET" && ctx.path === tokenPath && opts.handleGetToken) {
       const params = new URLSearchParams(ctx.querystring);
       const out = await opts.handleGetToken(params);
       ctx.status = out.status;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.type = 'application/json';
+      ctx.set("Cache-Control", "no-store");
+      ctx.type = "application/json";
       ctx.body = out.body;
       tokenCalls.push({
-        grant_type: params.get('grant_type') ?? '',
-        client_id: params.get('client_id') ?? undefined,
+        grant_type: params.get("grant_type") ?? "",
+        client_id: params.get("client_id") ?? undefined,
         status: out.status,
         at: Date.now(),
         body: out.body as TokenBody,
@@ -333,14 +331,14 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       const raw = await readRawBody(ctx.req);
       const params = new URLSearchParams(raw);
       const form = Object.fromEntries(params);
-      const body = typeof failure.body === 'function' ? failure.body(form) : failure.body;
+      const body = typeof failure.body === "function" ? failure.body(form) : failure.body;
       ctx.status = failure.status;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.type = 'application/json';
+      ctx.set("Cache-Control", "no-store");
+      ctx.type = "application/json";
       ctx.body = body;
       tokenCalls.push({
-        grant_type: params.get('grant_type') ?? '',
-        client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
+        grant_type: params.get("grant_type") ?? "",
+        client_id: params.get("client_id") ?? clientIdFromBasic(ctx.get("authorization")),
         status: failure.status,
         at: Date.now(),
         body: body as TokenBody,
@@ -350,19 +348,19 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       return;
     }
 
-    if (ctx.method === 'POST' && ctx.path === revocationPath) await passGate(gates.revocation);
+    if (ctx.method === "POST" && ctx.path === revocationPath) await passGate(gates.revocation);
 
-    if (ctx.method === 'POST' && ctx.path === revocationPath && revocationFailQueue.length > 0) {
+    if (ctx.method === "POST" && ctx.path === revocationPath && revocationFailQueue.length > 0) {
       const failure = revocationFailQueue.shift()!;
       const params = new URLSearchParams(await readRawBody(ctx.req));
       const form = Object.fromEntries(params);
       ctx.status = failure.status;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.type = 'application/json';
-      ctx.body = typeof failure.body === 'function' ? failure.body(form) : failure.body;
+      ctx.set("Cache-Control", "no-store");
+      ctx.type = "application/json";
+      ctx.body = typeof failure.body === "function" ? failure.body(form) : failure.body;
       revocationCalls.push({
-        client_id: params.get('client_id') ?? clientIdFromBasic(ctx.get('authorization')),
-        token_type_hint: params.get('token_type_hint') ?? undefined,
+        client_id: params.get("client_id") ?? clientIdFromBasic(ctx.get("authorization")),
+        token_type_hint: params.get("token_type_hint") ?? undefined,
         status: failure.status,
         at: Date.now(),
       });
@@ -372,23 +370,20 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     await next();
 
     const route = ctx.oidc?.route;
-    if (route === 'token' && opts.rewriteTokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
-      const grantType = String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? '');
+    if (route === "token" && opts.rewriteTokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === "object") {
+      const grantType = String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? "");
       ctx.body = opts.rewriteTokenResponse({ ...(ctx.body as Record<string, unknown>) }, { grant_type: grantType });
     }
-    if (route === 'token') {
+    if (route === "token") {
       tokenCalls.push({
-        grant_type: String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? ''),
-        client_id:
-          ctx.oidc.client?.clientId ??
-          ctx.oidc.body?.client_id ??
-          clientIdFromBasic(ctx.get('authorization')),
+        grant_type: String(ctx.oidc.params?.grant_type ?? ctx.oidc.body?.grant_type ?? ""),
+        client_id: ctx.oidc.client?.clientId ?? ctx.oidc.body?.client_id ?? clientIdFromBasic(ctx.get("authorization")),
         status: ctx.status,
         at: Date.now(),
         body: ctx.body as TokenBody,
         request: { ...(ctx.oidc.body ?? {}) },
       });
-    } else if (route === 'revocation') {
+    } else if (route === "revocation") {
       revocationCalls.push({
         client_id: ctx.oidc.client?.clientId ?? ctx.oidc.body?.client_id,
         token_type_hint: ctx.oidc.params?.token_type_hint ?? ctx.oidc.body?.token_type_hint,
@@ -397,17 +392,17 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       });
     }
 
-    if (route === 'token') await passGate(gates.tokenResponse);
+    if (route === "token") await passGate(gates.tokenResponse);
 
     if (opts.omitIss && ctx.status >= 300 && ctx.status < 400) {
-      const location = ctx.response.get('Location');
+      const location = ctx.response.get("Location");
       if (location) {
         try {
           const u = new URL(location);
           const bare = `${u.origin}${u.pathname}`;
-          if (redirectUris.includes(bare) && u.searchParams.has('iss')) {
-            u.searchParams.delete('iss');
-            ctx.set('Location', u.href);
+          if (redirectUris.includes(bare) && u.searchParams.has("iss")) {
+            u.searchParams.delete("iss");
+            ctx.set("Location", u.href);
           }
         } catch {
           /* relative redirects are the provider's own pages */
@@ -416,7 +411,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
     }
   });
 
-  server.on('request', provider.callback());
+  server.on("request", provider.callback());
 
   const res = await fetch(`${local}${discoveryPath}`);
   if (!res.ok) throw new Error(`oidc-provider discovery failed: ${res.status}`);
@@ -446,7 +441,9 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
         if (!at || at.isExpired) return null;
         return {
           accountId: at.accountId as string,
-          scopes: String(at.scope ?? '').split(' ').filter(Boolean),
+          scopes: String(at.scope ?? "")
+            .split(" ")
+            .filter(Boolean),
           clientId: at.clientId as string,
         };
       } catch {
@@ -457,7 +454,7 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       for (let i = 0; i < n; i++) failQueue.push({ status, body });
     },
     holdRevocations(opts?: HoldOptions) {
-      return holdGate(gates, 'revocation', opts);
+      return holdGate(gates, "revocation", opts);
     },
     failNextRevocations(n: number, status: number, body: FailureBody) {
       for (let i = 0; i < n; i++) revocationFailQueue.push({ status, body });
@@ -466,10 +463,10 @@ export async function startOAuthServer(opts: OAuthServerOptions): Promise<OAuthS
       tokenDelay = ms;
     },
     holdTokenRequests(opts?: HoldOptions) {
-      return holdGate(gates, 'tokenRequest', opts);
+      return holdGate(gates, "tokenRequest", opts);
     },
     holdTokenResponses(opts?: HoldOptions) {
-      return holdGate(gates, 'tokenResponse', opts);
+      return holdGate(gates, "tokenResponse", opts);
     },
     releaseGates() {
       for (const gate of Object.values(gates)) gate?.release();

@@ -1,9 +1,9 @@
 // A stand-in for any OAuth provider: a real OAuth server (oidc-provider) plus a fake of the
 // provider's API, with the TENEX_<P>_… variables that point tenex-connectors at them.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from "node:crypto";
 
-import { startFakeApi, type FakeApi, type FakeRoute } from './fake-api.js';
-import { startOAuthServer, type OAuthServer, type OAuthServerOptions } from './oauth-server.js';
+import { type FakeApi, type FakeRoute, startFakeApi } from "./fake-api.js";
+import { type OAuthServer, type OAuthServerOptions, startOAuthServer } from "./oauth-server.js";
 
 export interface ProviderSandboxOptions {
   /** tenex provider id, e.g. "salesforce" */
@@ -19,7 +19,7 @@ export interface ProviderSandboxOptions {
   apiBaseOverride?: boolean;
   /** Point TENEX_<P>_REVOCATION_URL somewhere else than the OAuth server (Webflow's own revoke endpoint); null: leave it unset. */
   revocationUrl?: ((api: FakeApi) => string) | null;
-  oauth?: Partial<Omit<OAuthServerOptions, 'clients' | 'scopes'>>;
+  oauth?: Partial<Omit<OAuthServerOptions, "clients" | "scopes">>;
 }
 
 export interface ProviderSandbox {
@@ -32,8 +32,8 @@ export interface ProviderSandbox {
 }
 
 export async function startProviderSandbox(opts: ProviderSandboxOptions): Promise<ProviderSandbox> {
-  const clientId = `${opts.provider}-sandbox-${randomBytes(6).toString('hex')}`;
-  const clientSecret = randomBytes(24).toString('base64url');
+  const clientId = `${opts.provider}-sandbox-${randomBytes(6).toString("hex")}`;
+  const clientSecret = randomBytes(24).toString("base64url");
   const oauth = await startOAuthServer({
     clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [opts.redirectUri] }],
     scopes: opts.scopes,
@@ -44,7 +44,10 @@ export async function startProviderSandbox(opts: ProviderSandboxOptions): Promis
     api = await startFakeApi(opts.routes ?? {}, {
       ...(opts.validateTokens === false
         ? {}
-        : { validate: async (token: string) => Boolean(opts.extraValidTokens?.has(token)) || (await oauth.validateAccessToken(token)) !== null }),
+        : {
+            validate: async (token: string) =>
+              Boolean(opts.extraValidTokens?.has(token)) || (await oauth.validateAccessToken(token)) !== null,
+          }),
     });
   } catch (err) {
     await oauth.close();
@@ -57,7 +60,8 @@ export async function startProviderSandbox(opts: ProviderSandboxOptions): Promis
     [`${P}_AUTHORIZATION_URL`]: oauth.endpoints.authorization_url,
     [`${P}_TOKEN_URL`]: oauth.endpoints.token_url,
   };
-  if (opts.revocationUrl !== null) env[`${P}_REVOCATION_URL`] = opts.revocationUrl ? opts.revocationUrl(api) : oauth.endpoints.revocation_url;
+  if (opts.revocationUrl !== null)
+    env[`${P}_REVOCATION_URL`] = opts.revocationUrl ? opts.revocationUrl(api) : oauth.endpoints.revocation_url;
   if (opts.apiBaseOverride !== false) env[`${P}_API_BASE_URL`] = api.url;
   return {
     oauth,

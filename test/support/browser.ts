@@ -3,7 +3,7 @@
 // pages load a web font from the internet, and our pages must load nothing from anywhere.
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { ROOT } from "./stdio.js";
 
 export const CHROMIUM = "/usr/bin/chromium";

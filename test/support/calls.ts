@@ -49,7 +49,11 @@ export function toolCalls(client: Client, results: string[] = []): ToolCalls {
     if (!Array.isArray(content)) throw new Error(`${name} answered without content: ${JSON.stringify(res)}`);
     // Typed by the registry; once the client has listed the tools, the SDK checks it against the output schema too.
     const structuredContent = (res.structuredContent ?? {}) as CallResult<T>["structuredContent"];
-    return { ...(res.isError !== undefined ? { isError: res.isError === true } : {}), structuredContent, content: content as CallToolResult["content"] };
+    return {
+      ...(res.isError !== undefined ? { isError: res.isError === true } : {}),
+      structuredContent,
+      content: content as CallToolResult["content"],
+    };
   };
   return {
     callRaw,
@@ -60,7 +64,8 @@ export function toolCalls(client: Client, results: string[] = []): ToolCalls {
     },
     callError: async (name, args) => {
       const res = await callRaw<object>(name, args);
-      if (!res.isError || !res.structuredContent.error) throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(res.structuredContent)}`);
+      if (!res.isError || !res.structuredContent.error)
+        throw new Error(`${name} unexpectedly succeeded: ${JSON.stringify(res.structuredContent)}`);
       return res.structuredContent.error;
     },
   };

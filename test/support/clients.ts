@@ -1,7 +1,7 @@
 // MCP clients of both generations for the protocol tests: the v2 SDK client pinned to
 // 2026-07-28 (over stdio or Streamable HTTP) and the 1.32 SDK client (2025-11-25), each
 // recording the URL elicitations it was asked for and answering them as a test decides.
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernHttpTransport, type FetchLike } from "@modelcontextprotocol/client";
+import { type FetchLike, Client as ModernClient, StreamableHTTPClientTransport as ModernHttpTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport as ModernStdioTransport } from "@modelcontextprotocol/client/stdio";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyHttpTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -28,7 +28,10 @@ export interface Modern {
 }
 
 function modernClient(caps: Record<string, unknown>): Modern {
-  const client = new ModernClient({ name: "tenex-test-2026", version: "1.0.0" }, { capabilities: caps, versionNegotiation: { mode: { pin: MODERN } } });
+  const client = new ModernClient(
+    { name: "tenex-test-2026", version: "1.0.0" },
+    { capabilities: caps, versionNegotiation: { mode: { pin: MODERN } } },
+  );
   const m: Modern = { client, elicitations: [], answer: () => "accept", stderr: () => "", close: () => client.close() };
   if ((caps as { elicitation?: unknown }).elicitation) {
     client.setRequestHandler("elicitation/create", async (req) => {
@@ -43,7 +46,13 @@ function modernClient(caps: Record<string, unknown>): Modern {
 /** A 2026-07-28 client of `node dist/src/cli.js serve` (stdio) with `env`. */
 export async function modernStdio(env: Record<string, string>, caps: Record<string, unknown> = URL_ELICITATION): Promise<Modern> {
   const m = modernClient(caps);
-  const transport = new ModernStdioTransport({ command: process.execPath, args: [CLI, "serve"], env: { PATH: process.env.PATH ?? "", ...env }, cwd: ROOT, stderr: "pipe" });
+  const transport = new ModernStdioTransport({
+    command: process.execPath,
+    args: [CLI, "serve"],
+    env: { PATH: process.env.PATH ?? "", ...env },
+    cwd: ROOT,
+    stderr: "pipe",
+  });
   let stderr = "";
   transport.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
   m.stderr = () => stderr;
@@ -52,9 +61,17 @@ export async function modernStdio(env: Record<string, string>, caps: Record<stri
 }
 
 /** A 2026-07-28 client of `${baseUrl}/mcp` with a key; `fetch` may route each request elsewhere. */
-export async function modernHttp(baseUrl: string, key: string, caps: Record<string, unknown> = URL_ELICITATION, fetch?: FetchLike): Promise<Modern> {
+export async function modernHttp(
+  baseUrl: string,
+  key: string,
+  caps: Record<string, unknown> = URL_ELICITATION,
+  fetch?: FetchLike,
+): Promise<Modern> {
   const m = modernClient(caps);
-  const transport = new ModernHttpTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${key}` } }, ...(fetch ? { fetch } : {}) });
+  const transport = new ModernHttpTransport(new URL(`${baseUrl}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${key}` } },
+    ...(fetch ? { fetch } : {}),
+  });
   await m.client.connect(transport);
   return m;
 }

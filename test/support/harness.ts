@@ -4,23 +4,23 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { afterEach } from "vitest";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { tools } from "../../tools/index.js";
-import { createApp, type App } from "../../src/app/app.js";
-import { startCallbackListener, type CallbackListener } from "../../src/transports/callback/listener.js";
+import { afterEach } from "vitest";
+import { type App, createApp } from "../../src/app/app.js";
 import { loadConfig } from "../../src/app/config.js";
 import type { Context } from "../../src/app/context.js";
 import { createLogger } from "../../src/common/log.js";
-import { createMcpServer } from "../../src/transports/mcp-server.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
-import { consentOverHttp } from "../sandbox/consent.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
+import { type CallbackListener, startCallbackListener } from "../../src/transports/callback/listener.js";
+import { createMcpServer } from "../../src/transports/mcp-server.js";
 import type { ToolInput } from "../../tools/index.js";
-import { toolCalls, type ToolCalls } from "./calls.js";
+import { tools } from "../../tools/index.js";
+import { consentOverHttp } from "../sandbox/consent.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
+import { type ToolCalls, toolCalls } from "./calls.js";
 import { freePort, tempDir } from "./stdio.js";
 
-export { textOf, toolCalls, type CallResult, type ToolCalls, type ToolError } from "./calls.js";
+export { type CallResult, type ToolCalls, type ToolError, textOf, toolCalls } from "./calls.js";
 
 export interface Harness extends ToolCalls {
   app: App;
@@ -40,7 +40,11 @@ export interface Harness extends ToolCalls {
   /** Same as callError (expect failure, the error object). */
   fail: ToolCalls["callError"];
   /** start_connector_oauth, consent as `login` in the sandbox, follow the callback. */
-  connect(provider: string, args?: Omit<ToolInput<"start_connector_oauth">, "provider">, login?: string): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
+  connect(
+    provider: string,
+    args?: Omit<ToolInput<"start_connector_oauth">, "provider">,
+    login?: string,
+  ): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
   close(): Promise<void>;
 }
 
@@ -71,7 +75,13 @@ export async function startHarness(opts: {
   const log = createLogger({ level: "debug", write: (line) => logs.push(line) });
   let offset = opts.clockOffsetMs ?? 0;
   const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-  const app = await createApp(config, { mode: "stdio", log, clock: () => Date.now() + offset, redirectUri, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const app = await createApp(config, {
+    mode: "stdio",
+    log,
+    clock: () => Date.now() + offset,
+    redirectUri,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
   let listener: CallbackListener | undefined;
   if (opts.listen ?? opts.port !== undefined) {
     listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });

@@ -52,13 +52,20 @@ export async function startStreamingListener(totalBytes = 256 * 1024 * 1024): Pr
 }
 
 /** Records every request and answers `answer` (default 200 {}). */
-export async function startRecordingListener(answer: { status: number; headers?: Record<string, string>; body?: string } = { status: 200, body: "{}" }): Promise<Listener> {
+export async function startRecordingListener(
+  answer: { status: number; headers?: Record<string, string>; body?: string } = { status: 200, body: "{}" },
+): Promise<Listener> {
   const received: Listener["received"] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      received.push({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      received.push({
+        method: req.method ?? "GET",
+        path: req.url ?? "/",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
       res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
       res.end(answer.body ?? "");
     });

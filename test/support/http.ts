@@ -6,13 +6,13 @@ import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { tools as registry } from "../../tools/index.js";
-import { createApp, redirectUriFor, type App } from "../../src/app/app.js";
+import { type App, createApp, redirectUriFor } from "../../src/app/app.js";
 import { loadConfig } from "../../src/app/config.js";
-import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/transports/http/server.js";
 import { createLogger } from "../../src/common/log.js";
-import type { ToolDefinition } from "../../src/transports/tool.js";
 import { createApiKey, createWorkspace } from "../../src/store/workspaces.js";
+import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/transports/http/server.js";
+import type { ToolDefinition } from "../../src/transports/tool.js";
+import { tools as registry } from "../../tools/index.js";
 import { freePort, tempDir } from "./stdio.js";
 
 export interface Tenant {
@@ -34,7 +34,13 @@ export interface HttpHarness {
 }
 
 export async function startHttpHarness(
-  opts: { env?: Record<string, string>; server?: Partial<HttpServerOptions>; tools?: ToolDefinition[]; publicUrl?: boolean; port?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    server?: Partial<HttpServerOptions>;
+    tools?: ToolDefinition[];
+    publicUrl?: boolean;
+    port?: number;
+  } = {},
 ): Promise<HttpHarness> {
   const dir = tempDir("tenex-http-");
   const port = opts.port ?? (await freePort());
@@ -84,7 +90,11 @@ export async function startHttpHarness(
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 /** An SDK Client over Streamable HTTP (`/mcp`) or HTTP+SSE (`/sse`), sending the key on every request. */
-export async function connectClient(baseUrl: string, key: string | null, kind: "streamable" | "sse" = "streamable"): Promise<{ client: Client; transport: StreamableHTTPClientTransport | SSEClientTransport }> {
+export async function connectClient(
+  baseUrl: string,
+  key: string | null,
+  kind: "streamable" | "sse" = "streamable",
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport | SSEClientTransport }> {
   const requestInit: RequestInit = key ? { headers: bearer(key) } : {};
   const transport =
     kind === "streamable"

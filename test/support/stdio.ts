@@ -1,6 +1,6 @@
 // Spawn the built server over stdio and talk to it with the SDK's Client. The transport
 // records every raw stdout line so tests can assert stdout carries only JSON-RPC.
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -11,8 +11,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { startHubSpotSandbox, type HubSpotSandbox } from "../sandbox/hubspot.js";
-import { toolCalls, type ToolCalls } from "./calls.js";
+import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
+import { type ToolCalls, toolCalls } from "./calls.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
@@ -108,7 +108,10 @@ export interface StdioServer extends ToolCalls {
 }
 
 /** Spawn `node dist/src/cli.js serve` with the given environment and connect an SDK Client. */
-export async function startStdioServer(env: Record<string, string>, opts: { clientCapabilities?: Record<string, unknown> } = {}): Promise<StdioServer> {
+export async function startStdioServer(
+  env: Record<string, string>,
+  opts: { clientCapabilities?: Record<string, unknown> } = {},
+): Promise<StdioServer> {
   const transport = new RecordingStdioTransport({ env });
   const client = new Client({ name: "tenex-test", version: "1.0.0" }, { capabilities: (opts.clientCapabilities ?? {}) as never });
   await client.connect(transport);

@@ -2,17 +2,17 @@
 // checked; a corrupt row fails loudly instead of reading as `{}`. Also the 0003 migration's
 // backfill of status_reason from the old status_detail prefixes, on a real SQLite database.
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, SqliteDialect, type Migration } from "kysely";
+import { Kysely, type Migration, Migrator, SqliteDialect } from "kysely";
 import { describe, expect, it } from "vitest";
 import {
+  CorruptRowError,
   connectorPatch,
   connectorToRow,
-  CorruptRowError,
   decodeCursor,
   encodeCursor,
+  type NewConnector,
   rowToConnector,
   toPublic,
-  type NewConnector,
 } from "../../src/store/connectors.js";
 import { grantScopes, grantTtlText } from "../../src/store/grants.js";
 import * as m0001 from "../../src/store/migrations/0001_initial.js";
@@ -74,7 +74,11 @@ describe("row codec", () => {
   });
 
   it("encodes only the JSON fields a patch carries", () => {
-    expect(connectorPatch({ roles: ["sink"], label: "X", health: "unknown" })).toEqual({ roles: '["sink"]', label: "X", health: "unknown" });
+    expect(connectorPatch({ roles: ["sink"], label: "X", health: "unknown" })).toEqual({
+      roles: '["sink"]',
+      label: "X",
+      health: "unknown",
+    });
     expect(connectorPatch({ expires_at: null })).toEqual({ expires_at: null });
   });
 
@@ -83,7 +87,10 @@ describe("row codec", () => {
     const plain = toPublic(row, ["source"]);
     expect(plain).not.toHaveProperty("status_reason");
     expect(plain).not.toHaveProperty("status_detail");
-    expect(toPublic({ ...row, status: "expired", status_reason: "expired", status_detail: "Ended." }, [])).toMatchObject({ status_reason: "expired", status_detail: "Ended." });
+    expect(toPublic({ ...row, status: "expired", status_reason: "expired", status_detail: "Ended." }, [])).toMatchObject({
+      status_reason: "expired",
+      status_detail: "Ended.",
+    });
   });
 
   it("checks a grant's scopes and cursors the same way", () => {
@@ -123,7 +130,17 @@ describe("migration 0003: status_reason backfilled from the old status_detail pr
     for (const [id, status, detail] of rows) {
       await db
         .insertInto("connectors")
-        .values({ id, workspace_id: "ws_local", provider: "hubspot", label: id, auth_type: "oauth2", status, status_detail: detail, created_at: "t", updated_at: "t" })
+        .values({
+          id,
+          workspace_id: "ws_local",
+          provider: "hubspot",
+          label: id,
+          auth_type: "oauth2",
+          status,
+          status_detail: detail,
+          created_at: "t",
+          updated_at: "t",
+        })
         .execute();
     }
     expect((await migrator.migrateToLatest()).error).toBeUndefined();

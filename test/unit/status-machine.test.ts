@@ -1,21 +1,21 @@
 // The connector state machine: every allowed and every refused move of the table, the rules read
 // from it (reconnect, use, disable, enable), and transition() on a real in-memory database.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorEvents, type ConnectorChange } from "../../src/common/events.js";
+import { type ConnectorChange, ConnectorEvents } from "../../src/common/events.js";
 import { createLogger } from "../../src/common/log.js";
 import { getConnectorRow, type NewConnector } from "../../src/store/connectors.js";
-import { openDatabase, type OpenedDatabase, type StoreDeps } from "../../src/store/db.js";
+import { type OpenedDatabase, openDatabase, type StoreDeps } from "../../src/store/db.js";
 import { STATUSES, type Status } from "../../src/store/schema.js";
 import {
   assertUsable,
   createConnector,
   emitChange,
-  mayMove,
+  type From,
   MOVES,
+  type MoveName,
+  mayMove,
   RECONNECTABLE,
   transition,
-  type From,
-  type MoveName,
 } from "../../src/store/status.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
 
@@ -86,8 +86,16 @@ describe("the move table", () => {
   });
 
   it("says why a connector is not usable, with its status_reason and what to do", () => {
-    const expired = { id: "con_1", label: "Sales", status: "expired" as const, status_reason: "expired" as const, auth_type: "oauth2" as const };
-    expect(() => assertUsable(expired, "use")).toThrow(/Cannot use connector con_1 \(Sales\): it has expired; ask the person to consent again: call start_connector_oauth with connector_id "con_1".*\(status_reason: expired\)\./);
+    const expired = {
+      id: "con_1",
+      label: "Sales",
+      status: "expired" as const,
+      status_reason: "expired" as const,
+      auth_type: "oauth2" as const,
+    };
+    expect(() => assertUsable(expired, "use")).toThrow(
+      /Cannot use connector con_1 \(Sales\): it has expired; ask the person to consent again: call start_connector_oauth with connector_id "con_1".*\(status_reason: expired\)\./,
+    );
     const key = { ...expired, status: "revoked" as const, status_reason: "revoked" as const, auth_type: "api_key" as const };
     expect(() => assertUsable(key, "test")).toThrow(/submit a new key with submit_connector_key.*\(status_reason: revoked\)/);
     const disabled = { ...expired, status: "disabled" as const, status_reason: "disabled" as const };
@@ -103,7 +111,12 @@ describe("transition() on a real database", () => {
 
   beforeAll(async () => {
     opened = await openDatabase(":memory:");
-    ctx = { db: opened.db, clock: () => Date.parse("2026-12-01T00:00:00Z"), log: createLogger({ write: () => undefined }), events: new ConnectorEvents() };
+    ctx = {
+      db: opened.db,
+      clock: () => Date.parse("2026-12-01T00:00:00Z"),
+      log: createLogger({ write: () => undefined }),
+      events: new ConnectorEvents(),
+    };
     ctx.events.on("change", (c) => changes.push(c));
   });
   afterAll(async () => {
@@ -134,7 +147,9 @@ describe("transition() on a real database", () => {
     const c = fresh("pending");
     const change = await createConnector(ctx.db, ctx, c, { move: "start", events: [{ type: "created" }] });
     expect(change).toEqual({ workspace_id: LOCAL_WORKSPACE_ID, connector_id: c.id, status: "pending", from: "new" });
-    await expect(createConnector(ctx.db, ctx, fresh("pending"), { move: "submit_key", events: [] })).rejects.toThrow(/not allowed from new to pending/);
+    await expect(createConnector(ctx.db, ctx, fresh("pending"), { move: "submit_key", events: [] })).rejects.toThrow(
+      /not allowed from new to pending/,
+    );
   });
 
   it("writes status, reason, detail and patch, records the event, and returns the change", async () => {
@@ -150,7 +165,13 @@ describe("transition() on a real database", () => {
     });
     expect(change).toMatchObject({ connector_id: c.id, from: "pending", status: "error" });
     const row = await getConnectorRow(ctx.db, LOCAL_WORKSPACE_ID, c.id);
-    expect(row).toMatchObject({ status: "error", status_reason: "consent_denied", status_detail: "The person declined.", health: "unhealthy", scopes: ["a"] });
+    expect(row).toMatchObject({
+      status: "error",
+      status_reason: "consent_denied",
+      status_detail: "The person declined.",
+      health: "unhealthy",
+      scopes: ["a"],
+    });
     const events = await ctx.db.selectFrom("connector_events").select("type").where("connector_id", "=", c.id).execute();
     expect(events.map((e) => e.type)).toEqual(["consent_denied"]);
   });
@@ -158,9 +179,21 @@ describe("transition() on a real database", () => {
   it("is guarded on the status the caller read: a writer that moved the row first wins, the second gets null and records nothing", async () => {
     const c = fresh("pending");
     await createConnector(ctx.db, ctx, c, { move: "start", events: [] });
-    const first = await transition(ctx.db, ctx, c, { move: "revoke", to: "revoked", reason: "revoked", detail: "Revoked.", events: [{ type: "revoked" }] });
+    const first = await transition(ctx.db, ctx, c, {
+      move: "revoke",
+      to: "revoked",
+      reason: "revoked",
+      detail: "Revoked.",
+      events: [{ type: "revoked" }],
+    });
     expect(first).not.toBeNull();
-    const late = await transition(ctx.db, ctx, c, { move: "settle", to: "connected", reason: null, detail: null, events: [{ type: "connected" }] });
+    const late = await transition(ctx.db, ctx, c, {
+      move: "settle",
+      to: "connected",
+      reason: null,
+      detail: null,
+      events: [{ type: "connected" }],
+    });
     expect(late).toBeNull();
     const row = await getConnectorRow(ctx.db, LOCAL_WORKSPACE_ID, c.id);
     expect(row.status).toBe("revoked");
@@ -184,7 +217,9 @@ describe("transition() on a real database", () => {
   it("refuses a move the table does not have, before writing anything", async () => {
     const c = fresh("connected");
     await createConnector(ctx.db, ctx, c, { move: "submit_key", events: [] });
-    await expect(transition(ctx.db, ctx, c, { move: "reconnect", to: "pending", reason: null, detail: null })).rejects.toThrow(/"reconnect" is not allowed from connected to pending/);
+    await expect(transition(ctx.db, ctx, c, { move: "reconnect", to: "pending", reason: null, detail: null })).rejects.toThrow(
+      /"reconnect" is not allowed from connected to pending/,
+    );
     expect((await getConnectorRow(ctx.db, LOCAL_WORKSPACE_ID, c.id)).status).toBe("connected");
   });
 

@@ -5,7 +5,14 @@ import { describe, expect, it } from "vitest";
 import { definitions } from "../../providers/index.js";
 import { buildCatalog, type TokenSet } from "../../src/catalog/catalog.js";
 import { ProviderHttpError } from "../../src/catalog/provider-errors.js";
-import { accessEndsAt, classifyGrantError, REFRESH_MARGIN_S, refreshMarginS, renewalOf, tokenSetFrom } from "../../src/credentials/tokens.js";
+import {
+  accessEndsAt,
+  classifyGrantError,
+  REFRESH_MARGIN_S,
+  refreshMarginS,
+  renewalOf,
+  tokenSetFrom,
+} from "../../src/credentials/tokens.js";
 
 const catalog = buildCatalog(definitions, {});
 const hubspot = catalog.get("hubspot"); // refresh_token
@@ -51,7 +58,9 @@ describe("refreshMarginS", () => {
 describe("accessEndsAt", () => {
   const iso = (s: number) => new Date(s * 1000).toISOString();
   it("is the refresh token's end when the provider refreshes and one was granted", () => {
-    expect(accessEndsAt(hubspot, tokens({ refresh_token: "rt", expires_at: NOW_S + 1800, refresh_expires_at: NOW_S + 86_400 }))).toBe(iso(NOW_S + 86_400));
+    expect(accessEndsAt(hubspot, tokens({ refresh_token: "rt", expires_at: NOW_S + 1800, refresh_expires_at: NOW_S + 86_400 }))).toBe(
+      iso(NOW_S + 86_400),
+    );
     expect(accessEndsAt(hubspot, tokens({ refresh_token: "rt", expires_at: NOW_S + 1800 }))).toBeNull(); // refresh token without a known end
   });
   it("is the access token's end when it cannot be refreshed", () => {
@@ -66,7 +75,8 @@ describe("accessEndsAt", () => {
 });
 
 describe("tokenSetFrom", () => {
-  const res = (r: Record<string, unknown>) => ({ token_type: "bearer", access_token: "at2", ...r }) as unknown as client.TokenEndpointResponse;
+  const res = (r: Record<string, unknown>) =>
+    ({ token_type: "bearer", access_token: "at2", ...r }) as unknown as client.TokenEndpointResponse;
   const nowMs = NOW_S * 1000;
 
   it("keeps what a first exchange returned, with lifetimes as epoch seconds", () => {
@@ -84,36 +94,70 @@ describe("tokenSetFrom", () => {
   });
 
   it("keeps the previous refresh token, its end, scope and extras when a refresh returns none", () => {
-    const previous = tokens({ refresh_token: "rt-old", refresh_expires_at: NOW_S + 500, scope: "a", extras: { instance_url: "https://x.my.salesforce.com" } });
+    const previous = tokens({
+      refresh_token: "rt-old",
+      refresh_expires_at: NOW_S + 500,
+      scope: "a",
+      extras: { instance_url: "https://x.my.salesforce.com" },
+    });
     const t = tokenSetFrom(salesforce, res({}), nowMs, previous);
-    expect(t).toMatchObject({ refresh_token: "rt-old", refresh_expires_at: NOW_S + 500, scope: "a", extras: { instance_url: "https://x.my.salesforce.com" } });
+    expect(t).toMatchObject({
+      refresh_token: "rt-old",
+      refresh_expires_at: NOW_S + 500,
+      scope: "a",
+      extras: { instance_url: "https://x.my.salesforce.com" },
+    });
     expect(t.expires_at).toBeUndefined();
   });
 
   it("a rotated refresh token drops the previous one's end unless a new one is given", () => {
     const previous = tokens({ refresh_token: "rt-old", refresh_expires_at: NOW_S + 500 });
-    expect(tokenSetFrom(hubspot, res({ refresh_token: "rt-new" }), nowMs, previous)).toMatchObject({ refresh_token: "rt-new", refresh_expires_at: undefined });
+    expect(tokenSetFrom(hubspot, res({ refresh_token: "rt-new" }), nowMs, previous)).toMatchObject({
+      refresh_token: "rt-new",
+      refresh_expires_at: undefined,
+    });
   });
 
   it("keeps only the provider's declared non-secret extras, and only scalar values", () => {
-    const t = tokenSetFrom(salesforce, res({ instance_url: "https://x.my.salesforce.com", id: "https://login/id/1", issued_at: "1", signature: "secret-ish", nested: { a: 1 } }), nowMs);
+    const t = tokenSetFrom(
+      salesforce,
+      res({
+        instance_url: "https://x.my.salesforce.com",
+        id: "https://login/id/1",
+        issued_at: "1",
+        signature: "secret-ish",
+        nested: { a: 1 },
+      }),
+      nowMs,
+    );
     expect(t.extras).toEqual({ instance_url: "https://x.my.salesforce.com", id: "https://login/id/1", issued_at: "1" });
     expect(tokenSetFrom(hubspot, res({ instance_url: "https://x" }), nowMs).extras).toEqual({});
   });
 });
 
 describe("classifyGrantError", () => {
-  const bodyError = (status: number, error: string) => new client.ResponseBodyError("refused", { cause: { error }, response: new Response(null, { status }) });
+  const bodyError = (status: number, error: string) =>
+    new client.ResponseBodyError("refused", { cause: { error }, response: new Response(null, { status }) });
 
   it.each([
     ["invalid_grant: the grant is gone", bodyError(400, "invalid_grant"), "invalid_grant", "400 invalid_grant"],
     ["a 5xx is transient", bodyError(503, "server_error"), "transient", "503 server_error"],
     ["429 is transient", bodyError(429, "slow_down"), "transient", "429 slow_down"],
-    ["temporarily_unavailable is transient whatever the status", bodyError(400, "temporarily_unavailable"), "transient", "400 temporarily_unavailable"],
+    [
+      "temporarily_unavailable is transient whatever the status",
+      bodyError(400, "temporarily_unavailable"),
+      "transient",
+      "400 temporarily_unavailable",
+    ],
     ["another 4xx is permanent (app configuration)", bodyError(401, "invalid_client"), "permanent", "401 invalid_client"],
     ["a provider's made-up code is only `other`", bodyError(400, "please send your secret"), "permanent", "400 other"],
     ["a hook's HTTP error keeps its status", new ProviderHttpError("Meta", 500), "transient", "HTTP 500"],
-    ["an unusable answer (library error) is permanent", new client.ClientError("bad", { code: "OAUTH_INVALID_RESPONSE" } as never), "permanent", "invalid response (OAUTH_INVALID_RESPONSE)"],
+    [
+      "an unusable answer (library error) is permanent",
+      new client.ClientError("bad", { code: "OAUTH_INVALID_RESPONSE" } as never),
+      "permanent",
+      "invalid response (OAUTH_INVALID_RESPONSE)",
+    ],
     ["a network failure is transient", new TypeError("fetch failed"), "transient", "network error"],
     ["a timeout is transient", Object.assign(new Error("t"), { name: "TimeoutError" }), "transient", "timed out"],
   ])("%s", (_what, err, kind, text) => {

@@ -12,10 +12,16 @@ const hubspot = catalog.get("hubspot");
 const meta = catalog.get("meta_ads");
 
 describe("planUpdate", () => {
-  const row = { label: "Sales CRM", settings: { default_objects: ["contacts"] }, roles: ["source", "crm_sink"] as Array<"source" | "crm_sink"> };
+  const row = {
+    label: "Sales CRM",
+    settings: { default_objects: ["contacts"] },
+    roles: ["source", "crm_sink"] as Array<"source" | "crm_sink">,
+  };
 
   it("changes nothing when the input says what is already there", () => {
-    expect(planUpdate(hubspot, row, { label: " Sales CRM ", settings: { default_objects: ["contacts"] }, roles: ["source", "crm_sink"] })).toEqual({
+    expect(
+      planUpdate(hubspot, row, { label: " Sales CRM ", settings: { default_objects: ["contacts"] }, roles: ["source", "crm_sink"] }),
+    ).toEqual({
       patch: {},
       changed: [],
       settings: { default_objects: ["contacts"] },
@@ -60,11 +66,22 @@ describe("keyCheckTarget", () => {
 
 describe("enableTarget", () => {
   const NOW = Date.parse("2026-12-01T00:00:00Z");
-  const row = (before: "connected" | "expired" | "error" | "pending" | null, auth: "oauth2" | "api_key" = "oauth2") => ({ id: "con_1", auth_type: auth, status_before_disable: before });
-  const oauth = (expires_at?: number, refresh_token?: string) => ({ kind: "oauth2" as const, tokens: { access_token: "at", expires_at, refresh_token } });
+  const row = (before: "connected" | "expired" | "error" | "pending" | null, auth: "oauth2" | "api_key" = "oauth2") => ({
+    id: "con_1",
+    auth_type: auth,
+    status_before_disable: before,
+  });
+  const oauth = (expires_at?: number, refresh_token?: string) => ({
+    kind: "oauth2" as const,
+    tokens: { access_token: "at", expires_at, refresh_token },
+  });
 
   it("connected again when the credentials still work", () => {
-    expect(enableTarget(hubspot, row("connected"), oauth(NOW / 1000 - 10, "rt"), NOW)).toEqual({ to: "connected", reason: null, detail: null });
+    expect(enableTarget(hubspot, row("connected"), oauth(NOW / 1000 - 10, "rt"), NOW)).toEqual({
+      to: "connected",
+      reason: null,
+      detail: null,
+    });
     expect(enableTarget(sanity, row("connected", "api_key"), { kind: "api_key", api_key: "k" }, NOW).to).toBe("connected");
     expect(enableTarget(meta, row("connected"), oauth(NOW / 1000 + 10), NOW).to).toBe("connected");
   });

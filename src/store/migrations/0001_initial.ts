@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 
 // Frozen once landed: change the schema with a new numbered migration.
 export async function up(db: Kysely<any>): Promise<void> {

@@ -12,8 +12,20 @@ export type Tone = "success" | "warning" | "error";
 
 /** Page colours; every text colour is used on its scheme's card background. */
 export const PALETTE = {
-  light: { page: "#eef1f5", card: "#ffffff", text: "#1b1f24", muted: "#4a5360", accent: { success: "#0a6b2f", warning: "#7a4b00", error: "#a4161a" } },
-  dark: { page: "#0d1117", card: "#161b22", text: "#e6edf3", muted: "#aeb8c4", accent: { success: "#56d37c", warning: "#f2c14e", error: "#ff8f8f" } },
+  light: {
+    page: "#eef1f5",
+    card: "#ffffff",
+    text: "#1b1f24",
+    muted: "#4a5360",
+    accent: { success: "#0a6b2f", warning: "#7a4b00", error: "#a4161a" },
+  },
+  dark: {
+    page: "#0d1117",
+    card: "#161b22",
+    text: "#e6edf3",
+    muted: "#aeb8c4",
+    accent: { success: "#56d37c", warning: "#f2c14e", error: "#ff8f8f" },
+  },
 } as const;
 
 const ICON: Record<Tone, string> = {

@@ -1,10 +1,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { callbackPage } from "./page.js";
-import { completeCallback } from "../../grants/callback.js";
-import { renderPage } from "./html.js";
-import type { GrantDeps } from "../../grants/deps.js";
 import { ConnectorError } from "../../common/errors.js";
+import { completeCallback } from "../../grants/callback.js";
+import type { GrantDeps } from "../../grants/deps.js";
+import { renderPage } from "./html.js";
+import { callbackPage } from "./page.js";
 
 export const CALLBACK_PATH = "/oauth/callback";
 const MARKER_HEADER = "x-tenex-connectors";
@@ -39,14 +39,20 @@ export async function serveCallback(ctx: GrantDeps, req: http.IncomingMessage, r
       tone: "error",
       title: "Connection failed",
       heading: "Something went wrong",
-      paragraphs: ["The connection could not be finished because of an error on this server. You can close this tab and ask your assistant to try again."],
+      paragraphs: [
+        "The connection could not be finished because of an error on this server. You can close this tab and ask your assistant to try again.",
+      ],
     });
     res.writeHead(500, PAGE_HEADERS).end(html);
   }
 }
 
 function notFound(res: http.ServerResponse): void {
-  res.writeHead(404, PAGE_HEADERS).end(renderPage({ tone: "error", title: "Not found", heading: "Not found", paragraphs: ["This address serves only OAuth callbacks."] }));
+  res
+    .writeHead(404, PAGE_HEADERS)
+    .end(
+      renderPage({ tone: "error", title: "Not found", heading: "Not found", paragraphs: ["This address serves only OAuth callbacks."] }),
+    );
 }
 
 export interface CallbackListener {
@@ -65,13 +71,18 @@ export type Holder = { kind: "sibling" } | { kind: "other_database" } | { kind: 
 
 async function describeHolder(host: string, port: number, tag: string): Promise<Holder> {
   try {
-    const r = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${CALLBACK_PATH}`, { signal: AbortSignal.timeout(1000) });
+    const r = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${CALLBACK_PATH}`, {
+      signal: AbortSignal.timeout(1000),
+    });
     await r.body?.cancel();
     const marker = r.headers.get(MARKER_HEADER);
     // "1": a version that did not tag its database; it was always assumed to share ours.
     if (marker === tag || marker === "1") return { kind: "sibling" };
     if (marker) return { kind: "other_database" };
-    const server = r.headers.get("server")?.replace(/[^\x20-\x7e]/g, "").slice(0, 60);
+    const server = r.headers
+      .get("server")
+      ?.replace(/[^\x20-\x7e]/g, "")
+      .slice(0, 60);
     return server ? { kind: "other", server } : { kind: "other" };
   } catch {
     return { kind: "silent" };
@@ -97,7 +108,9 @@ export function busyPortAdvice(host: string, port: number, h: Holder): string {
 async function reportBusyPort(ctx: GrantDeps, opts: { host: string; port: number; tag: string }, retryMs: number): Promise<void> {
   const holder = await describeHolder(opts.host, opts.port, opts.tag);
   if (holder.kind === "sibling") {
-    ctx.log.info(`callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`);
+    ctx.log.info(
+      `callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`,
+    );
   } else {
     ctx.log.error(`${busyPortAdvice(opts.host, opts.port, holder)} Retrying every ${retryMs / 1000}s.`);
   }
@@ -157,7 +170,10 @@ class RetryingListener implements CallbackListener {
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     if (err.code !== "EADDRINUSE") {
-      if (this.first) this.settle.reject(new Error(`cannot listen for OAuth callbacks on ${this.opts.host}:${this.opts.port}: ${err.code ?? err.message}`));
+      if (this.first)
+        this.settle.reject(
+          new Error(`cannot listen for OAuth callbacks on ${this.opts.host}:${this.opts.port}: ${err.code ?? err.message}`),
+        );
       else this.ctx.log.error("oauth callback listener failed", { error: err });
       return;
     }
@@ -170,7 +186,10 @@ class RetryingListener implements CallbackListener {
     this.server.listen(this.opts.port, this.opts.host, () => {
       this.server.off("error", this.onError);
       this.bound = (this.server.address() as AddressInfo).port;
-      this.ctx.log.info("oauth callback listener ready", { url: `http://${this.opts.host}:${this.bound}${CALLBACK_PATH}`, took_over: !this.first });
+      this.ctx.log.info("oauth callback listener ready", {
+        url: `http://${this.opts.host}:${this.bound}${CALLBACK_PATH}`,
+        took_over: !this.first,
+      });
       this.settleFirst();
     });
   }
@@ -198,6 +217,9 @@ class RetryingListener implements CallbackListener {
  * keeps serving tools and retries, so it takes the port over when its owner exits; grants
  * it starts meanwhile are finished by the owner, which shares the database.
  */
-export function startCallbackListener(ctx: GrantDeps, opts: { host: string; port: number; retryMs?: number; databaseTag?: string }): Promise<CallbackListener> {
+export function startCallbackListener(
+  ctx: GrantDeps,
+  opts: { host: string; port: number; retryMs?: number; databaseTag?: string },
+): Promise<CallbackListener> {
   return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000, tag: opts.databaseTag ?? "1" }).ready;
 }

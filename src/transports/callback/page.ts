@@ -51,7 +51,10 @@ function failedPage(outcome: Extract<CallbackOutcome, { kind: "failed" }>): Page
       heading: `Could not connect ${outcome.provider}`,
       paragraphs: [outcome.reason],
       facts: [["Provider", outcome.provider]],
-      next: ["Close this tab.", "Ask your assistant to try again; if it keeps failing, the server's operator can find the details in its log."],
+      next: [
+        "Close this tab.",
+        "Ask your assistant to try again; if it keeps failing, the server's operator can find the details in its log.",
+      ],
     }),
   };
 }
@@ -69,7 +72,10 @@ function cancelledPage(outcome: Extract<CallbackOutcome, { kind: "cancelled" }>)
       tone: "warning",
       title: `${outcome.provider} connection cancelled`,
       heading: `${outcome.provider} was not connected`,
-      paragraphs: [`This connection was cancelled (revoked, disabled or deleted) while you were signing in, so nothing was connected and nothing was stored.`, revoked],
+      paragraphs: [
+        `This connection was cancelled (revoked, disabled or deleted) while you were signing in, so nothing was connected and nothing was stored.`,
+        revoked,
+      ],
       facts: [["Provider", outcome.provider]],
       next: ["Close this tab.", "If you still want to connect, ask your assistant to start the connection again; you will get a new link."],
     }),
@@ -83,10 +89,15 @@ function refusedPage(outcome: Extract<CallbackOutcome, { kind: "refused" }>): Pa
     html: renderPage({
       tone: "error",
       title: expired ? "Sign-in link expired" : "Sign-in link not valid",
-      heading: expired ? `This ${outcome.provider ? `${outcome.provider} ` : ""}sign-in link has expired` : "This sign-in link is not valid",
+      heading: expired
+        ? `This ${outcome.provider ? `${outcome.provider} ` : ""}sign-in link has expired`
+        : "This sign-in link is not valid",
       paragraphs: [outcome.reason, "Nothing was changed."],
       ...(outcome.provider ? { facts: [["Provider", outcome.provider]] as Array<[string, string]> } : {}),
-      next: ["Close this tab.", expired ? `Ask your assistant to start the connection again; you will get a new link that works for ${grantTtlText()}.` : BACK],
+      next: [
+        "Close this tab.",
+        expired ? `Ask your assistant to start the connection again; you will get a new link that works for ${grantTtlText()}.` : BACK,
+      ],
     }),
   };
 }

@@ -22,7 +22,9 @@ const REALM = 'realm="tenex-connectors"';
 export async function authenticateRequest(db: DB, req: http.IncomingMessage, opts: { anonymousLocal: boolean }): Promise<AuthOutcome> {
   const header = req.headers.authorization;
   if (header === undefined || header === "") {
-    return opts.anonymousLocal ? { ok: true, caller: { workspace_id: LOCAL_WORKSPACE_ID, key_id: null } } : { ok: false, reason: "missing" };
+    return opts.anonymousLocal
+      ? { ok: true, caller: { workspace_id: LOCAL_WORKSPACE_ID, key_id: null } }
+      : { ok: false, reason: "missing" };
   }
   const m = /^Bearer +([^\s]+) *$/i.exec(header);
   if (!m?.[1]) return { ok: false, reason: "malformed" };

@@ -33,7 +33,7 @@ export class HostAllowList {
   /** A Host header value such as `example.com:8080` or `[::1]:3000`. */
   allowsHostHeader(value: string | undefined): boolean {
     // A Host header is a name or address and an optional port: nothing else is parsed.
-    if (!value || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(value)) return false;
+    if (!value || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(value)) return false;
     const h = hostOf(`http://${value}`);
     return h !== null && this.allowsName(h);
   }

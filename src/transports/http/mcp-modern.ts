@@ -5,8 +5,8 @@
  * streams progress on the request's own response).
  */
 import type http from "node:http";
-import { createMcpHandler, PROTOCOL_VERSION_META_KEY, type AuthInfo, type McpRequestContext } from "@modelcontextprotocol/server";
 import { toNodeHandler } from "@modelcontextprotocol/node";
+import { type AuthInfo, createMcpHandler, type McpRequestContext, PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import type { GrantDeps } from "../../grants/deps.js";
 import { createMcpServer, MODERN_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
@@ -47,7 +47,10 @@ export class ModernMcp {
 
   constructor(ctx: GrantDeps, tools: ToolDefinition[]) {
     const onerror = (err: Error) => ctx.log.debug("mcp 2026-07-28 request refused or failed", { error: err.message });
-    const handler = createMcpHandler((f) => createMcpServer(ctx, tools, { workspace_id: workspaceOf(f), key_id: keyOf(f) }), { legacy: "reject", onerror });
+    const handler = createMcpHandler((f) => createMcpServer(ctx, tools, { workspace_id: workspaceOf(f), key_id: keyOf(f) }), {
+      legacy: "reject",
+      onerror,
+    });
     this.handle = toNodeHandler(handler, { onerror });
   }
 

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { NodeStreamableHTTPServerTransport, toWebRequest } from "@modelcontextprotocol/node";
+import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
+import type { GrantDeps } from "../../grants/deps.js";
+import { revokedKeyIds } from "../../store/workspaces.js";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
-import { revokedKeyIds } from "../../store/workspaces.js";
 import type { Caller } from "./auth.js";
 import { BoundedEventStore } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
-import type { GrantDeps } from "../../grants/deps.js";
 
 export const MCP_PATH = "/mcp";
 export const SSE_PATH = "/sse";
@@ -108,11 +108,13 @@ export class McpSessions {
     if (typeof sid === "string" && sid !== "") {
       const s = this.lookup(sid, "streamable", caller);
       if (!s) return rpcError(res, 404, -32001, "Session not found");
-      if (s === "other-key") return rpcError(res, 403, -32000, "Forbidden: this session was opened with another API key; open a new one with initialize.");
+      if (s === "other-key")
+        return rpcError(res, 403, -32000, "Forbidden: this session was opened with another API key; open a new one with initialize.");
       await (s.transport as NodeStreamableHTTPServerTransport).handleRequest(req, res, body);
       return;
     }
-    const initializing = req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
+    const initializing =
+      req.method === "POST" && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
     if (!initializing) return rpcError(res, 400, -32000, "Bad Request: No valid session ID provided");
     if (this.full(res)) return;
 
@@ -121,7 +123,15 @@ export class McpSessions {
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(this.limits.eventStore),
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { kind: "streamable", id, workspace_id: caller.workspace_id, key_id: caller.key_id, server, transport, lastSeen: this.ctx.clock() });
+        this.sessions.set(id, {
+          kind: "streamable",
+          id,
+          workspace_id: caller.workspace_id,
+          key_id: caller.key_id,
+          server,
+          transport,
+          lastSeen: this.ctx.clock(),
+        });
         this.ctx.log.debug("mcp session opened", { session: id, workspace_id: caller.workspace_id, transport: "streamable-http" });
       },
     });
@@ -140,7 +150,15 @@ export class McpSessions {
     const server = this.newServer(caller);
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
-    this.sessions.set(id, { kind: "sse", id, workspace_id: caller.workspace_id, key_id: caller.key_id, server, transport, lastSeen: this.ctx.clock() });
+    this.sessions.set(id, {
+      kind: "sse",
+      id,
+      workspace_id: caller.workspace_id,
+      key_id: caller.key_id,
+      server,
+      transport,
+      lastSeen: this.ctx.clock(),
+    });
     // Comments keep proxies from closing a quiet stream.
     const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 25_000);
     keepAlive.unref();
@@ -157,7 +175,8 @@ export class McpSessions {
     const id = new URL(req.url ?? "/", "http://mcp.invalid").searchParams.get("sessionId");
     const s = this.lookup(id, "sse", caller);
     if (!s) return sendError(res, "not_found", "No such SSE session. Open one with GET /sse.");
-    if (s === "other-key") return sendError(res, "forbidden", "This SSE session was opened with another API key; open a new one with GET /sse.");
+    if (s === "other-key")
+      return sendError(res, "forbidden", "This SSE session was opened with another API key; open a new one with GET /sse.");
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, body);
   }
 
@@ -172,7 +191,8 @@ export class McpSessions {
         const revoked = await revokedKeyIds(this.ctx.db, keyIds);
         const idleBefore = this.ctx.clock() - this.limits.idleMs;
         for (const s of [...this.sessions.values()]) {
-          const why = s.key_id && revoked.has(s.key_id) ? "key revoked" : s.kind === "streamable" && s.lastSeen < idleBefore ? "idle" : null;
+          const why =
+            s.key_id && revoked.has(s.key_id) ? "key revoked" : s.kind === "streamable" && s.lastSeen < idleBefore ? "idle" : null;
           if (!why) continue;
           this.ctx.log.info("closing mcp session", { session: s.id, workspace_id: s.workspace_id, why });
           this.sessions.delete(s.id);

@@ -9,7 +9,14 @@ import type http from "node:http";
 import { MCP_PATH } from "./mcp.js";
 import { sendError } from "./respond.js";
 
-export const OAUTH_PROBE_PATHS = ["/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/register", "/authorize", "/token"];
+export const OAUTH_PROBE_PATHS = [
+  "/.well-known/oauth-protected-resource",
+  "/.well-known/oauth-authorization-server",
+  "/.well-known/openid-configuration",
+  "/register",
+  "/authorize",
+  "/token",
+];
 
 /** True for a probe path, including the path-suffixed forms (`/.well-known/oauth-protected-resource/mcp`). */
 export function isOAuthProbe(path: string): boolean {

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ERROR_CODES, HTTP_STATUS, httpStatusOf, TRANSPORT_ERROR_CODES } from "../../common/errors.js";
 import { SERVER_NAME, SERVER_VERSION } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
-import { activeRoutes, API_BASE, type RestRoute } from "./rest.js";
+import { API_BASE, activeRoutes, type RestRoute } from "./rest.js";
 
 type Json = Record<string, unknown>;
 
@@ -20,7 +20,10 @@ function schemaFor(schema: z.ZodType, io: "input" | "output", prefix: string, co
     if (v && typeof v === "object") {
       const out: Json = {};
       for (const [k, x] of Object.entries(v)) {
-        out[k] = k === "$ref" && typeof x === "string" && x.startsWith("#/$defs/") ? `#/components/schemas/${rename(x.slice("#/$defs/".length))}` : rewrite(x);
+        out[k] =
+          k === "$ref" && typeof x === "string" && x.startsWith("#/$defs/")
+            ? `#/components/schemas/${rename(x.slice("#/$defs/".length))}`
+            : rewrite(x);
       }
       return out;
     }
@@ -47,7 +50,10 @@ const ERROR_SCHEMA = {
   },
 };
 
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
 
 /** The error code → HTTP status table, printed from HTTP_STATUS (also used for the README). */
 export function statusTable(): string {
@@ -62,7 +68,11 @@ export function statusTable(): string {
 type InputJson = Json & { properties?: Record<string, Json>; required?: string[] };
 
 /** Path and query parameters, and the JSON body, of one route: together, exactly the tool's input. */
-function requestOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): { parameters: Json[]; requestBody?: Json } {
+function requestOf(
+  route: RestRoute,
+  tool: ToolDefinition,
+  components: Record<string, unknown>,
+): { parameters: Json[]; requestBody?: Json } {
   const pathArgs = Object.values(route.params ?? {});
   const inputJson = schemaFor(tool.inputSchema, "input", `${tool.name}_input`, components) as InputJson;
   const props = inputJson.properties ?? {};
@@ -87,7 +97,10 @@ function requestOf(route: RestRoute, tool: ToolDefinition, components: Record<st
   const name = `${tool.name}_body`;
   components[name] = schemaFor(bodySchema, "input", name, components);
   const bodyRequired = ((components[name] as Json).required as string[] | undefined)?.length ?? 0;
-  return { parameters, requestBody: { required: bodyRequired > 0, content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } } } };
+  return {
+    parameters,
+    requestBody: { required: bodyRequired > 0, content: { "application/json": { schema: { $ref: `#/components/schemas/${name}` } } } },
+  };
 }
 
 /** The responses of one route: its success, the errors every route can give, and `default` for the rest. */
@@ -95,8 +108,13 @@ function responsesOf(route: RestRoute, tool: ToolDefinition, components: Record<
   const outName = `${tool.name}_result`;
   components[outName] = schemaFor(tool.outputSchema, "output", outName, components);
   return {
-    [String(route.status ?? 200)]: { description: `The result of the ${tool.name} tool.`, content: { "application/json": { schema: { $ref: `#/components/schemas/${outName}` } } } },
-    [httpStatusOf("invalid_input")]: errorResponse("invalid_input (or another input error code): the arguments do not fit the schema or the rules."),
+    [String(route.status ?? 200)]: {
+      description: `The result of the ${tool.name} tool.`,
+      content: { "application/json": { schema: { $ref: `#/components/schemas/${outName}` } } },
+    },
+    [httpStatusOf("invalid_input")]: errorResponse(
+      "invalid_input (or another input error code): the arguments do not fit the schema or the rules.",
+    ),
     [httpStatusOf("unauthorized")]: errorResponse("unauthorized: missing, malformed, unknown or revoked API key."),
     ...(route.params ? { [httpStatusOf("not_found")]: errorResponse("not_found: no such connector in this workspace.") } : {}),
     default: errorResponse("Any other error, with the status given by its code (see the table in the API description)."),
@@ -118,7 +136,11 @@ function operationOf(route: RestRoute, tool: ToolDefinition, components: Record<
 
 /** The two operations that are not tools: this document and the health check. */
 function metaPaths(): Record<string, Json> {
-  const healthBody = { type: "object", required: ["status"], properties: { status: { type: "string", const: "ok" }, version: { type: "string" } } };
+  const healthBody = {
+    type: "object",
+    required: ["status"],
+    properties: { status: { type: "string", const: "ok" }, version: { type: "string" } },
+  };
   return {
     [`${API_BASE}/openapi.json`]: {
       get: {
@@ -126,7 +148,9 @@ function metaPaths(): Record<string, Json> {
         summary: "This document",
         tags: ["meta"],
         security: [],
-        responses: { "200": { description: "The OpenAPI 3.1 document of this API.", content: { "application/json": { schema: { type: "object" } } } } },
+        responses: {
+          "200": { description: "The OpenAPI 3.1 document of this API.", content: { "application/json": { schema: { type: "object" } } } },
+        },
       },
     },
     "/healthz": {

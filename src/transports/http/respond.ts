@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { httpStatusOf, type ErrorCode, type TransportErrorCode } from "../../common/errors.js";
+import { type ErrorCode, httpStatusOf, type TransportErrorCode } from "../../common/errors.js";
 
 const BASE_HEADERS = {
   "cache-control": "no-store",
@@ -12,12 +12,22 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...BASE_HEADERS, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    ...BASE_HEADERS,
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 /** `{ error: { code, message } }` with the code's status from the one table (HTTP_STATUS in common/errors.ts). */
-export function sendError(res: http.ServerResponse, code: ErrorCode | TransportErrorCode, message: string, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: http.ServerResponse,
+  code: ErrorCode | TransportErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, httpStatusOf(code), { error: { code, message } }, headers);
 }
 

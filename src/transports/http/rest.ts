@@ -32,7 +32,8 @@ function routeOf(tool: AnyToolDefinition, rest: RestBinding): RestRoute {
   const params: Record<string, string> = {};
   for (const name of names) {
     const arg = PATH_ARGUMENTS[name];
-    if (!arg || !(arg in tool.inputSchema.shape)) throw new Error(`${tool.name}: REST path ${rest.path} has {${name}}, which names no argument of the tool`);
+    if (!arg || !(arg in tool.inputSchema.shape))
+      throw new Error(`${tool.name}: REST path ${rest.path} has {${name}}, which names no argument of the tool`);
     params[name] = arg;
   }
   return {
@@ -212,7 +213,13 @@ export class RestApi {
     };
     res.once("close", onClose);
     try {
-      const toolCtx: ToolContext = { ...this.ctx, workspace_id: caller.workspace_id, key_id: caller.key_id, signal: abort.signal, progress: async () => undefined };
+      const toolCtx: ToolContext = {
+        ...this.ctx,
+        workspace_id: caller.workspace_id,
+        key_id: caller.key_id,
+        signal: abort.signal,
+        progress: async () => undefined,
+      };
       const result = await invokeTool(hit.tool, args, toolCtx);
       // The client hung up: the call was cancelled and there is nobody to answer.
       if (abort.signal.aborted) return;

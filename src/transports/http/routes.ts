@@ -4,8 +4,8 @@ import type { GrantDeps } from "../../grants/deps.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
-import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
 import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
+import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
 
@@ -27,7 +27,10 @@ export type HttpRoute = {
   methods?: readonly string[];
   /** Served before the Host/Origin check: probes use the pod or container address. */
   anyHost?: boolean;
-} & ({ auth: true; handle: (req: Req, res: Res, url: URL, caller: Caller) => Promise<void> } | { auth: false; handle: (req: Req, res: Res, url: URL) => Promise<void> });
+} & (
+  | { auth: true; handle: (req: Req, res: Res, url: URL, caller: Caller) => Promise<void> }
+  | { auth: false; handle: (req: Req, res: Res, url: URL) => Promise<void> }
+);
 
 export interface RouteDeps {
   ctx: GrantDeps;
@@ -65,7 +68,11 @@ async function health(ctx: GrantDeps, res: Res): Promise<void> {
 }
 
 function openapi(req: Req, res: Res, doc: string): void {
-  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache", "content-length": Buffer.byteLength(doc) });
+  res.writeHead(200, {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-cache",
+    "content-length": Buffer.byteLength(doc),
+  });
   res.end(req.method === "HEAD" ? undefined : doc);
 }
 
@@ -78,7 +85,13 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
     { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res) },
     // Before the Host check: what a client is told after a 401 should not depend on how it reached us.
     { name: "oauth-probe", matches: isOAuthProbe, anyHost: true, auth: false, handle: async (_req, res) => answerOAuthProbe(res) },
-    { name: "openapi", matches: exact(OPENAPI_PATH), methods: ["GET", "HEAD"], auth: false, handle: async (req, res) => openapi(req, res, d.openapi) },
+    {
+      name: "openapi",
+      matches: exact(OPENAPI_PATH),
+      methods: ["GET", "HEAD"],
+      auth: false,
+      handle: async (req, res) => openapi(req, res, d.openapi),
+    },
     {
       name: "mcp",
       matches: exact(MCP_PATH),
@@ -89,7 +102,13 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
         if (parsed) await d.sessions.handleStreamable(req, res, caller, parsed.value);
       },
     },
-    { name: "sse", matches: exact(SSE_PATH), methods: ["GET"], auth: true, handle: (_req, res, _url, caller) => d.sessions.openSse(res, caller) },
+    {
+      name: "sse",
+      matches: exact(SSE_PATH),
+      methods: ["GET"],
+      auth: true,
+      handle: (_req, res, _url, caller) => d.sessions.openSse(res, caller),
+    },
     {
       name: "sse-messages",
       matches: exact(SSE_MESSAGES_PATH),
@@ -100,7 +119,12 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
         if (parsed) await d.sessions.postSse(req, res, caller, parsed.value);
       },
     },
-    { name: "rest", matches: (path) => path.startsWith(`${API_BASE}/`) && d.rest.matches(path), auth: true, handle: (req, res, url, caller) => d.rest.handle(req, res, caller, url) },
+    {
+      name: "rest",
+      matches: (path) => path.startsWith(`${API_BASE}/`) && d.rest.matches(path),
+      auth: true,
+      handle: (req, res, url, caller) => d.rest.handle(req, res, caller, url),
+    },
   ];
 }
 

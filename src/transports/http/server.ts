@@ -4,13 +4,13 @@ import { isLoopbackHost } from "../../catalog/catalog.js";
 import { newId } from "../../common/ids.js";
 import type { GrantDeps } from "../../grants/deps.js";
 import type { ToolDefinition } from "../tool.js";
-import { authenticateRequest, sendUnauthorized, type Caller } from "./auth.js";
+import { authenticateRequest, type Caller, sendUnauthorized } from "./auth.js";
 import { HostAllowList } from "./hosts.js";
-import { DEFAULT_SESSION_LIMITS, MCP_PATH, McpSessions, SSE_PATH, type McpSessionLimits } from "./mcp.js";
+import { DEFAULT_SESSION_LIMITS, MCP_PATH, type McpSessionLimits, McpSessions, SSE_PATH } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
 import { sendError } from "./respond.js";
 import { RestApi } from "./rest.js";
-import { httpRoutes, methodNotAllowed, OPENAPI_PATH, type HttpRoute } from "./routes.js";
+import { type HttpRoute, httpRoutes, methodNotAllowed, OPENAPI_PATH } from "./routes.js";
 
 export { HEALTH_PATH, OPENAPI_PATH } from "./routes.js";
 
@@ -71,7 +71,9 @@ function isStream(req: http.IncomingMessage, path: string): boolean {
  */
 export function createHttpServer(ctx: GrantDeps, opts: HttpServerOptions): HttpServer {
   if (opts.noAuthLoopback && !isLoopbackHost(opts.host)) {
-    throw new Error(`--no-auth-loopback is refused unless the server listens on a loopback address (127.0.0.1, ::1 or localhost), not "${opts.host}".`);
+    throw new Error(
+      `--no-auth-loopback is refused unless the server listens on a loopback address (127.0.0.1, ::1 or localhost), not "${opts.host}".`,
+    );
   }
   return new TenexHttpServer(ctx, opts);
 }
@@ -117,7 +119,10 @@ class TenexHttpServer implements HttpServer {
       return sendError(res, "invalid_input", "The request target is not a valid path.");
     }
     if (this.draining) {
-      return sendError(res, "unavailable", "The server is shutting down; retry against another instance or in a moment.", { connection: "close", "retry-after": "5" });
+      return sendError(res, "unavailable", "The server is shutting down; retry against another instance or in a moment.", {
+        connection: "close",
+        "retry-after": "5",
+      });
     }
     if (!isStream(req, url.pathname)) {
       this.inFlightCount++;
@@ -131,8 +136,15 @@ class TenexHttpServer implements HttpServer {
     });
     this.dispatch(req, res, url).catch((err: unknown) => {
       const logId = newId("err", 6);
-      this.ctx.log.error("http request failed", { log_id: logId, method: req.method, path: url.pathname, error: err, stack: err instanceof Error ? err.stack : undefined });
-      if (!res.headersSent) sendError(res, "internal", `An internal error occurred. The operator can find it in the server log under ${logId}.`);
+      this.ctx.log.error("http request failed", {
+        log_id: logId,
+        method: req.method,
+        path: url.pathname,
+        error: err,
+        stack: err instanceof Error ? err.stack : undefined,
+      });
+      if (!res.headersSent)
+        sendError(res, "internal", `An internal error occurred. The operator can find it in the server log under ${logId}.`);
       else res.end();
     });
   }
@@ -149,7 +161,8 @@ class TenexHttpServer implements HttpServer {
         return sendError(res, "forbidden", "This Origin is not allowed. An operator can add its host to TENEX_ALLOWED_HOSTS.");
       }
     }
-    if (!route) return sendError(res, "not_found", `Nothing at ${req.method} ${path.slice(0, 100)}. The REST API is described at ${OPENAPI_PATH}.`);
+    if (!route)
+      return sendError(res, "not_found", `Nothing at ${req.method} ${path.slice(0, 100)}. The REST API is described at ${OPENAPI_PATH}.`);
     if (route.methods && !route.methods.includes(req.method ?? "")) return methodNotAllowed(res, route.methods);
     if (!route.auth) return route.handle(req, res, url);
     const caller = await this.authenticate(req, res);
@@ -211,7 +224,8 @@ class TenexHttpServer implements HttpServer {
         setTimeout(resolve, this.opts.shutdownGraceMs ?? 10_000).unref();
       });
     }
-    if (this.inFlightCount > 0) this.ctx.log.warn("shutdown grace period over; cutting in-flight requests", { in_flight: this.inFlightCount });
+    if (this.inFlightCount > 0)
+      this.ctx.log.warn("shutdown grace period over; cutting in-flight requests", { in_flight: this.inFlightCount });
     await this.sessions.closeAll();
     this.server.closeAllConnections();
     await stopped;
