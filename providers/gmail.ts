@@ -50,7 +50,7 @@ export default defineProvider({
   ],
   test: {
     path: "/gmail/v1/users/me/profile",
-    account_fields: ["email", "history_id"],
+    account_fields: { email: "email", history_id: "id" },
   },
   hooks: {
     accountFromTestRead: (body) => {

@@ -80,7 +80,7 @@ export default defineProvider({
   ],
   test: {
     path: (c) => `/${setting(c, "api_version", API_VERSION) ?? DEFAULT_API_VERSION}/customers:listAccessibleCustomers`,
-    account_fields: ["customer_ids"],
+    account_fields: { customer_ids: "id" },
   },
   hooks: {
     apiHeaders: (c) => {

@@ -61,7 +61,7 @@ export default defineProvider({
   ],
   test: {
     path: "/account-info/2026-03/details",
-    account_fields: ["portal_id", "time_zone", "currency", "account_type"],
+    account_fields: { portal_id: "id", time_zone: "id", currency: "id", account_type: "id" },
   },
   hooks: {
     accountFromTestRead: (body) => {

@@ -81,7 +81,7 @@ export default defineProvider({
   ],
   test: {
     path: "/rest/adAccounts?q=search",
-    account_fields: ["ad_account_ids", "ad_account_names"],
+    account_fields: { ad_account_ids: "id", ad_account_names: "name" },
   },
   hooks: {
     fixTokenResponse: bearerTokenType,

@@ -15,6 +15,7 @@
  * 2027-02-23); a connector's `api_version` setting is refused once its version has ended.
  */
 import { z } from "zod";
+import { readBoundedJson, TOKEN_BODY_LIMIT } from "../src/catalog/bounded-body.js";
 import { type ConnectionView, defineProvider, type TokenSet, type VersionEnd } from "../src/catalog/catalog.js";
 import { ProviderHttpError } from "../src/catalog/provider-errors.js";
 
@@ -97,7 +98,7 @@ export default defineProvider({
   ],
   test: {
     path: (c) => `/${apiVersion(c)}/me/adaccounts?fields=id,account_id,name,currency,account_status`,
-    account_fields: ["ad_account_ids", "ad_account_names"],
+    account_fields: { ad_account_ids: "id", ad_account_names: "name" },
   },
   hooks: {
     afterTokenExchange: async (t: TokenSet, c): Promise<TokenSet> => {
@@ -108,12 +109,20 @@ export default defineProvider({
       url.searchParams.set("fb_exchange_token", t.access_token);
       let res: Response;
       try {
-        res = await c.fetch(url, { method: "GET", headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
+        // The URL carries the client secret: a redirect is never followed (and a 3xx is no token).
+        res = await c.fetch(url, {
+          method: "GET",
+          headers: { accept: "application/json" },
+          redirect: "manual",
+          signal: AbortSignal.timeout(15_000),
+        });
       } catch {
         // The URL carries the client secret and token: never let it reach an error message.
         throw new Error("Meta long-lived token exchange failed: network error");
       }
-      const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+      // Read within the token-answer cap: a provider streaming without end is a provider_error, not memory.
+      const parsed = await readBoundedJson(res, TOKEN_BODY_LIMIT, "Meta's long-lived token exchange");
+      const body = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
       if (!res.ok || body === null || typeof body.access_token !== "string" || body.access_token === "") {
         const err = body && typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {};
         // Only the status and Meta's numeric code travel on: its message text may echo the request.
@@ -133,6 +142,8 @@ export default defineProvider({
       const res = await c.fetch(`${c.api_base_url}/${apiVersion(c.connection)}/me/permissions`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${t.access_token}`, accept: "application/json" },
+        // Never follow a redirect with the Bearer token; a 3xx is not ok, so not revoked.
+        redirect: "manual",
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();

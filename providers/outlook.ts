@@ -105,7 +105,7 @@ export default defineProvider({
     .strict(),
   test: {
     path: "/v1.0/me?$select=id,displayName,mail,userPrincipalName",
-    account_fields: ["email", "display_name", "user_id"],
+    account_fields: { email: "email", display_name: "name", user_id: "id" },
   },
   hooks: {
     checkTenant,

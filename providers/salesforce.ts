@@ -135,7 +135,7 @@ export default defineProvider({
   ],
   test: {
     path: "/services/oauth2/userinfo",
-    account_fields: ["email", "username", "organization_id", "user_id", "instance_url"],
+    account_fields: { email: "email", username: "id", organization_id: "id", user_id: "id", instance_url: "url" },
   },
   hooks: {
     tokenExtras: ["instance_url", "id", "issued_at"],

@@ -71,7 +71,7 @@ export default defineProvider({
       const dataset = setting(c, "dataset", DATASET) ?? "";
       return `/${version}/data/query/${encodeURIComponent(dataset)}?query=${encodeURIComponent("*[0]{_id}")}`;
     },
-    account_fields: ["project_id", "dataset", "api_version"],
+    account_fields: { project_id: "id", dataset: "id", api_version: "id" },
   },
   hooks: {
     apiBaseUrl: (c) => {

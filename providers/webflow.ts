@@ -60,7 +60,7 @@ export default defineProvider({
   test: {
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",
-    account_fields: ["site_ids", "site_names", "workspace_ids", "application"],
+    account_fields: { site_ids: "id", site_names: "name", workspace_ids: "id", application: "name" },
   },
   hooks: {
     fixTokenResponse: bearerTokenType,
@@ -71,6 +71,8 @@ export default defineProvider({
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json" },
         body: JSON.stringify({ client_id: c.client_id, client_secret: c.client_secret, access_token: t.access_token }),
+        // A redirect would carry the client secret and token elsewhere: never followed, and not a success (3xx is not ok).
+        redirect: "manual",
         signal: AbortSignal.timeout(15_000),
       });
       await res.body?.cancel();

@@ -1,4 +1,5 @@
 import { ConnectorError } from "../common/errors.js";
+import { API_BODY_LIMIT, readBoundedJson } from "./bounded-body.js";
 import type { CatalogDeps } from "./catalog.js";
 import { type ConnectionView, checkEndpoint, type Provider } from "./catalog.js";
 import { networkFailure } from "./provider-errors.js";
@@ -54,13 +55,8 @@ export async function callProviderApi(
       cause: err,
     });
   }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
+  // Bounded: past API_BODY_LIMIT the read stops and the call is a provider_error.
+  const body = await readBoundedJson(res, API_BODY_LIMIT, `${provider.def.name}'s API`);
   return { status: res.status, ok: res.ok, body, latency_ms: Math.max(0, ctx.clock() - started) };
 }
 

@@ -26,6 +26,13 @@ export type AuthType = (typeof AUTH_TYPES)[number];
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 export type AccountFacts = Record<string, Json>;
 
+/**
+ * What kind of value an account fact is: an identifier, an email address, a URL or a free-text name.
+ * Each has a shape and a hard length cap (see catalog/scrub.ts); only a name may carry words.
+ */
+export const FACT_TYPES = ["id", "email", "url", "name"] as const;
+export type FactType = (typeof FACT_TYPES)[number];
+
 /** Tokens as we keep them (encrypted) after an exchange or refresh. */
 export interface TokenSet {
   access_token: string;
@@ -182,8 +189,8 @@ const testReadSchema = z
     /** For an API-key connection when its lightest read differs (Webflow site tokens cannot introspect). */
     api_key_path: z.union([z.string().startsWith("/"), fn<(c: ConnectionView) => string>("test.api_key_path")]).optional(),
     body: z.unknown().optional(),
-    /** Non-secret account fields this read yields. */
-    account_fields: z.array(z.string()).min(1),
+    /** Non-secret account fields this read yields, each with its type; a field not declared here is dropped. */
+    account_fields: z.record(z.string(), z.enum(FACT_TYPES)).refine((f) => Object.keys(f).length > 0, "at least one field"),
   })
   .strict();
 

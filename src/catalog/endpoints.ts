@@ -4,6 +4,7 @@
  * started on, and overridden by the operator's `TENEX_<P>_…_URL` variables, which always win.
  */
 import { ConnectorError } from "../common/errors.js";
+import { readBoundedJson, TOKEN_BODY_LIMIT } from "./bounded-body.js";
 import { type CatalogDeps, type ConnectionEndpoints, checkEndpoint, type Provider } from "./catalog.js";
 import { networkFailure } from "./provider-errors.js";
 
@@ -102,7 +103,7 @@ async function discoveredIssuer(ctx: Pick<CatalogDeps, "fetch">, provider: Provi
       { retryable: true, cause: err },
     );
   }
-  const body = (await res.json().catch(() => null)) as { issuer?: unknown } | null;
+  const body = (await readBoundedJson(res, TOKEN_BODY_LIMIT, `${name}'s sign-in configuration`)) as { issuer?: unknown } | undefined;
   if (res.status >= 400 && res.status < 500) {
     throw new ConnectorError(
       "invalid_input",

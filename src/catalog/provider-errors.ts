@@ -9,6 +9,7 @@
  * never used, and API errors keep the HTTP status plus a short code-shaped word.
  */
 import * as client from "openid-client";
+import { bodyTooLarge } from "./bounded-body.js";
 
 /**
  * Error codes registered for OAuth 2.0 and OpenID Connect (RFC 6749 §4.1.2.1 and §5.2,
@@ -94,6 +95,8 @@ export interface ProviderFailure {
  * provider hook, or the network, without any text the provider wrote.
  */
 export function describeProviderFailure(err: unknown): ProviderFailure {
+  const big = bodyTooLarge(err);
+  if (big) return { text: big.short };
   if (err instanceof client.ResponseBodyError) {
     const code = oauthErrorCode(err.error);
     return { status: err.status, code, text: `${err.status} ${code}` };

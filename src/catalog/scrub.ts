@@ -1,14 +1,23 @@
 /**
  * Last-line checks on values that come from a provider and are stored in clear or shown to
- * the model (account facts, granted scopes): a provider that echoes a request back must not
- * turn a credential into an "account fact".
+ * the model (account facts, granted scopes). Account facts are provider data a model reads: each
+ * is kept only as the type its provider declares (an id, an email, a URL or a name) and within
+ * that type's cap, free text loses control and bidi characters, and a provider that echoes a
+ * request back must not turn a credential into an "account fact".
  */
-import type { AccountFacts, Json } from "./catalog.js";
+import { cleanText, stripUnsafe } from "../common/text.js";
+import type { AccountFacts, FactType, Json } from "./catalog.js";
 
 /** Shortest run shared with a secret that counts as a leak. */
 const MIN_SHARED = 8;
-const MAX_STRING = 300;
 const MAX_ITEMS = 100;
+
+/** Hard caps per fact type: a name is a few dozen characters, never a paragraph. */
+export const FACT_CAPS: Record<FactType, number> = { id: 128, email: 254, url: 512, name: 60 };
+
+/** An identifier: no spaces, no words strung into sentences. */
+const ID = /^[A-Za-z0-9._:@/+=-]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** True when `value` contains any run of 8 or more characters of one of the secrets. */
 export function sharesSecret(value: string, secrets: readonly (string | undefined)[]): boolean {
@@ -21,21 +30,53 @@ export function sharesSecret(value: string, secrets: readonly (string | undefine
   return false;
 }
 
-function scrubValue(v: Json, secrets: readonly (string | undefined)[], depth: number): Json {
-  if (typeof v === "string") return sharesSecret(v, secrets) ? "[redacted]" : v.length > MAX_STRING ? `${v.slice(0, MAX_STRING)}…` : v;
-  if (Array.isArray(v)) return v.slice(0, MAX_ITEMS).map((x) => scrubValue(x, secrets, depth + 1));
-  if (v && typeof v === "object") {
-    if (depth > 3) return null;
-    const out: Record<string, Json> = {};
-    for (const [k, x] of Object.entries(v).slice(0, MAX_ITEMS)) out[k] = scrubValue(x, secrets, depth + 1);
-    return out;
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === "https:" || u.protocol === "http:";
+  } catch {
+    return false;
   }
-  return v;
 }
 
-/** Account facts with any string that carries part of a secret replaced, and sizes capped. */
-export function scrubFacts(facts: AccountFacts, secrets: readonly (string | undefined)[]): AccountFacts {
-  return scrubValue(facts, secrets, 0) as AccountFacts;
+/** One string as its declared type, or null when it is not one (too long, wrong shape). */
+export function typedFact(value: string, type: FactType): string | null {
+  if (type === "name") return cleanText(value, FACT_CAPS.name) || null;
+  const v = stripUnsafe(value);
+  if (v === "" || v.length > FACT_CAPS[type]) return null;
+  if (type === "id") return ID.test(v) ? v : null;
+  if (type === "email") return EMAIL.test(v) ? v : null;
+  return isHttpUrl(v) && !/\s/.test(v) ? v : null;
+}
+
+function factValue(v: Json, type: FactType, secrets: readonly (string | undefined)[], inArray: boolean): Json {
+  if (typeof v === "string") return sharesSecret(v, secrets) ? "[redacted]" : typedFact(v, type);
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "boolean" || v === null) return v;
+  if (Array.isArray(v) && !inArray) {
+    return v.slice(0, MAX_ITEMS).flatMap((x) => {
+      const out = factValue(x, type, secrets, true);
+      return out === null ? [] : [out];
+    });
+  }
+  return null; // objects and nested arrays are no account fact
+}
+
+/**
+ * Account facts as stored and shown: only the fields the provider declares, each string checked
+ * against its type and capped (a value that is not one becomes null), and any string carrying
+ * part of a secret replaced. Values stay plain strings, numbers and lists of them.
+ */
+export function scrubFacts(
+  facts: AccountFacts,
+  types: Readonly<Record<string, FactType>>,
+  secrets: readonly (string | undefined)[],
+): AccountFacts {
+  const out: AccountFacts = {};
+  for (const [k, type] of Object.entries(types)) {
+    if (Object.hasOwn(facts, k)) out[k] = factValue(facts[k] ?? null, type, secrets, false);
+  }
+  return out;
 }
 
 /** Scope shape: letters, digits and `. _ : / -` (Google's scopes are URLs); no `=`, `&` or spaces. */

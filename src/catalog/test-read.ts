@@ -39,7 +39,10 @@ export async function readAccount(
       return { ok: false, status: res.status, latency_ms: res.latency_ms, account: {}, error: why };
     }
     // A provider that echoes the request must not turn the credential into an "account fact".
-    const account = scrubFacts(provider.def.hooks.accountFromTestRead(res.body, view), [credential, provider.oauth?.client_secret]);
+    const account = scrubFacts(provider.def.hooks.accountFromTestRead(res.body, view), provider.def.test.account_fields, [
+      credential,
+      provider.oauth?.client_secret,
+    ]);
     return { ok: true, status: res.status, latency_ms: res.latency_ms, account };
   } catch (err) {
     if (err instanceof ConnectorError) return { ok: false, status: null, latency_ms: 0, account: {}, error: err.message };

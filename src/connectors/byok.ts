@@ -10,6 +10,7 @@ import { checkVersionSettings } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
+import { cleanLabel } from "../common/text.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { sealSecret } from "../credentials/secrets.js";
 import { type ConnectorObject, getConnector } from "../store/connectors.js";
@@ -100,7 +101,7 @@ async function storeKey(
         id: connectorId,
         workspace_id: workspaceId,
         provider: provider.id,
-        label: label?.trim() || provider.def.name,
+        label: cleanLabel(label ?? "") || provider.def.name,
         auth_type: "api_key",
         status: "connected",
         status_reason: null,

@@ -7,6 +7,7 @@ import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { checkVersionSettings } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
+import { cleanLabel } from "../common/text.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { readSecret } from "../credentials/secrets.js";
 import { type ConnectorObject, connectorPatch, getConnector, getConnectorRow, recordEvent } from "../store/connectors.js";
@@ -35,7 +36,7 @@ export interface UpdatePlan {
 export function planUpdate(provider: Provider, row: Pick<ConnectorRow, "label" | "settings" | "roles">, input: UpdateInput): UpdatePlan {
   const plan: UpdatePlan = { patch: {}, changed: [], removedRoles: [] };
   if (input.label !== undefined) {
-    const label = input.label.trim();
+    const label = cleanLabel(input.label);
     if (label === "") throw new ConnectorError("invalid_input", "label cannot be empty.");
     if (label !== row.label) {
       plan.patch.label = label;

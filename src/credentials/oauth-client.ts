@@ -1,6 +1,8 @@
 import * as client from "openid-client";
+import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
 import { type ConnectionEndpoints, isLoopbackHost, type Provider } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
+import { ProviderHttpError } from "../catalog/provider-errors.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "./deps.js";
 import { saneTokenResponse } from "./lifetimes.js";
@@ -45,13 +47,27 @@ export function oauthConfiguration(
   }
   const fix = provider.def.hooks.fixTokenResponse;
   config[client.customFetch] = async (url, options) => {
-    const res = await ctx.fetch(url, { ...(options as RequestInit), signal: AbortSignal.timeout(20_000) });
-    if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return res;
-    return saneTokenResponse(res, fix);
+    // Never follow a redirect: it would re-send the client secret, code or token to wherever it points.
+    const res = await ctx.fetch(url, { ...(options as RequestInit), redirect: "manual", signal: AbortSignal.timeout(20_000) });
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new ProviderHttpError(`${provider.def.name}'s OAuth endpoint (a redirect, not followed)`, res.status);
+    }
+    // Token and revocation answers are read here, within TOKEN_BODY_LIMIT, before openid-client sees them.
+    const bounded = await boundedResponse(res, `${provider.def.name}'s ${url === e.token_url ? "token" : "OAuth"} endpoint`);
+    if (url !== e.token_url || !res.headers.get("content-type")?.includes("json")) return bounded;
+    return saneTokenResponse(bounded, fix);
   };
   // A connection's endpoints come from a handful of settings values; the map stays small.
   byEndpoints.set(key, config);
   return config;
+}
+
+/** The same answer with its body read within TOKEN_BODY_LIMIT (a null body stays null: 204, 304). */
+async function boundedResponse(res: Response, what: string): Promise<Response> {
+  const init = { status: res.status, statusText: res.statusText, headers: res.headers };
+  if (res.body === null || [204, 205, 304].includes(res.status)) return new Response(null, init);
+  return new Response(await readBoundedText(res, TOKEN_BODY_LIMIT, what), init);
 }
 
 export function notConfigured(provider: Provider): ConnectorError {

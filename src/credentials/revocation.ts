@@ -5,6 +5,7 @@
  */
 import * as client from "openid-client";
 import { apiBaseUrl } from "../catalog/api.js";
+import { noRedirects } from "../catalog/bounded-body.js";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
@@ -76,7 +77,7 @@ export async function revokeTokens(
     if (hook) {
       const view = connectionView(provider, row, tokens);
       await hook(tokens, {
-        fetch: ctx.fetch,
+        fetch: noRedirects(ctx.fetch),
         client_id: o.client_id,
         client_secret: o.client_secret,
         revocation_url: revocationUrl,

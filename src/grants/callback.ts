@@ -4,7 +4,8 @@
  * (revoke what was just obtained, change nothing).
  */
 import * as client from "openid-client";
-import type { Json, Provider, TokenSet } from "../catalog/catalog.js";
+import { bodyTooLarge, noRedirects } from "../catalog/bounded-body.js";
+import type { FactType, Json, Provider, TokenSet } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
 import { describeProviderFailure, oauthErrorCode } from "../catalog/provider-errors.js";
@@ -132,7 +133,8 @@ function refusalFromProvider(c: Claim, query: URLSearchParams): Failure | undefi
 
 /** Why a code exchange failed, without any text the provider wrote. */
 function exchangeFailureText(err: unknown): string {
-  if (err instanceof ConnectorError) return err.message.replace(/\.$/, "");
+  const known = err instanceof ConnectorError ? err : bodyTooLarge(err);
+  if (known) return known.message.replace(/\.$/, "");
   const f = describeProviderFailure(err);
   if (f.status !== undefined || f.code !== undefined) return `the provider answered ${f.text}`;
   if (err instanceof client.ClientError) return `the provider's answer was unusable (${f.text})`;
@@ -179,7 +181,7 @@ async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchParams): P
     const o = provider.oauth;
     if (provider.def.hooks.afterTokenExchange && o?.client_id && o.client_secret) {
       tokens = await provider.def.hooks.afterTokenExchange(tokens, {
-        fetch: ctx.fetch,
+        fetch: noRedirects(ctx.fetch),
         client_id: o.client_id,
         client_secret: o.client_secret,
         token_url: effectiveEndpoints(provider, c.row.oauth_endpoints).token_url,
@@ -289,7 +291,7 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
   return {
     kind: "connected",
     provider: c.name,
-    account_label: accountLabel(check.account),
+    account_label: accountLabel(check.account, provider.def.test.account_fields),
     connector: await getConnector(ctx.db, row.workspace_id, row.id),
     ...(check.ok ? {} : { warning: "The account's first test read failed; your assistant can run test_connector to check again." }),
   };
@@ -316,13 +318,21 @@ async function cancelAfterConsent(ctx: GrantDeps, c: Claim, obtained?: TokenSet)
   return { kind: "cancelled", provider: c.name, provider_revocation: revocation.outcome };
 }
 
-/** The most human way to name an account in a sentence. */
-export function accountLabel(account: Record<string, Json>): string | null {
-  for (const k of ["email", "username", "display_name", "name", "portal_id", "project_id", "customer_ids", "ad_account_ids", "site_ids"]) {
-    const v = account[k];
-    if (typeof v === "string" && v) return v;
-    if (typeof v === "number") return k === "portal_id" ? `portal ${v}` : String(v);
-    if (Array.isArray(v) && v.length > 0) return v.map(String).join(", ");
+/**
+ * How the result page names the account: identifiers only (the first email, then the first id the
+ * provider declares), never free text such as a portal or site name, which a provider or its user chose.
+ */
+export function accountLabel(account: Record<string, Json>, types: Readonly<Record<string, FactType>>): string | null {
+  const fields = Object.entries(types);
+  for (const wanted of ["email", "id"] as const) {
+    for (const [k, type] of fields) {
+      if (type !== wanted) continue;
+      const v = account[k];
+      const values = (Array.isArray(v) ? v.slice(0, 3) : [v]).filter(
+        (x) => (typeof x === "string" && x !== "" && x !== "[redacted]") || typeof x === "number",
+      );
+      if (values.length > 0) return (k === "portal_id" ? "portal " : "") + values.map(String).join(", ");
+    }
   }
   return null;
 }

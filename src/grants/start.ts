@@ -7,6 +7,7 @@ import { checkVersionSettings } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import { newId, sha256Hex } from "../common/ids.js";
+import { cleanLabel } from "../common/text.js";
 import { notConfigured, oauthConfiguration } from "../credentials/oauth-client.js";
 import { grantAad } from "../credentials/secrets.js";
 import { getConnectorRow, type NewConnector } from "../store/connectors.js";
@@ -109,7 +110,7 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
     provider,
     existing,
     connectorId: existing?.id ?? newId("con"),
-    label: input.label?.trim() || existing?.label || provider.def.name,
+    label: cleanLabel(input.label ?? "") || existing?.label || provider.def.name,
     roles,
     settings,
     scopes,

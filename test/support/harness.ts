@@ -63,6 +63,8 @@ export async function startHarness(opts: {
   clockOffsetMs?: number;
   /** The workspace the MCP session acts for (default: the local workspace). */
   workspaceId?: string;
+  /** The fetch the server's provider calls go through (default: the global one). */
+  fetch?: typeof fetch;
 }): Promise<Harness> {
   const dir = opts.share?.dir ?? tempDir("tenex-lc-");
   const dbPath = opts.share?.dbPath ?? path.join(dir, "tenex.db");
@@ -73,7 +75,13 @@ export async function startHarness(opts: {
   const log = createLogger({ level: "debug", write: (line) => logs.push(line) });
   let offset = opts.clockOffsetMs ?? 0;
   const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
-  const app = await createApp(config, { mode: "stdio", log, clock: () => Date.now() + offset, redirectUri });
+  const app = await createApp(config, {
+    mode: "stdio",
+    log,
+    clock: () => Date.now() + offset,
+    redirectUri,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
   let listener: CallbackListener | undefined;
   if (opts.listen ?? opts.port !== undefined) {
     listener = await startCallbackListener(app.ctx, { host: "127.0.0.1", port });
