@@ -91,6 +91,39 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     max_pending_grants: positiveInt(env, "TENEX_MAX_PENDING_GRANTS", 200),
     max_connectors: positiveInt(env, "TENEX_MAX_CONNECTORS", 5_000),
   };
+  const providers = providerConfigs(env);
+  return {
+    db_path: dbPath,
+    data_dir: dataDir ?? path.dirname(dbPath),
+    master_key: env.TENEX_MASTER_KEY || undefined,
+    previous_master_keys: list(env.TENEX_MASTER_KEY_PREVIOUS),
+    api_key: env.TENEX_API_KEY || undefined,
+    state_key: env.TENEX_STATE_KEY || undefined,
+    callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
+    callback_port: port,
+    public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    allowed_hosts: list(env.TENEX_ALLOWED_HOSTS),
+    open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
+    log_level: level,
+    refresh_lease_ms: lease * 1000,
+    allow_group_writable: env.TENEX_ALLOW_GROUP_WRITABLE === "1" || env.TENEX_ALLOW_GROUP_WRITABLE === "true",
+    limits,
+    rate_limit: rateLimit(env),
+    max_sessions_per_workspace: positiveInt(env, "TENEX_MAX_SESSIONS_PER_WORKSPACE", 100),
+    providers,
+  };
+}
+
+/** A comma-separated list from the environment, without blanks. */
+function list(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** OAuth app credentials, endpoint overrides and extra values per provider (`TENEX_<P>_…`). */
+function providerConfigs(env: NodeJS.ProcessEnv): Partial<Record<ProviderId, ProviderConfig>> {
   const providers: Partial<Record<ProviderId, ProviderConfig>> = {};
   for (const id of PROVIDER_IDS) {
     const prefix = `TENEX_${id.toUpperCase()}_`;
@@ -111,32 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
       extra,
     };
   }
-  return {
-    db_path: dbPath,
-    data_dir: dataDir ?? path.dirname(dbPath),
-    master_key: env.TENEX_MASTER_KEY || undefined,
-    previous_master_keys: (env.TENEX_MASTER_KEY_PREVIOUS ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    api_key: env.TENEX_API_KEY || undefined,
-    state_key: env.TENEX_STATE_KEY || undefined,
-    callback_host: env.TENEX_CALLBACK_HOST || "127.0.0.1",
-    callback_port: port,
-    public_url: env.TENEX_PUBLIC_URL ? env.TENEX_PUBLIC_URL.replace(/\/+$/, "") : undefined,
-    allowed_hosts: (env.TENEX_ALLOWED_HOSTS ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    open_browser: env.TENEX_OPEN_BROWSER === "1" || env.TENEX_OPEN_BROWSER === "true",
-    log_level: level,
-    refresh_lease_ms: lease * 1000,
-    allow_group_writable: env.TENEX_ALLOW_GROUP_WRITABLE === "1" || env.TENEX_ALLOW_GROUP_WRITABLE === "true",
-    limits,
-    rate_limit: rateLimit(env),
-    max_sessions_per_workspace: positiveInt(env, "TENEX_MAX_SESSIONS_PER_WORKSPACE", 100),
-    providers,
-  };
+  return providers;
 }
 
 /** A whole number of at least 1 from the environment, or the default when unset. */

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { serveStdio as serveMcpStdio } from "@modelcontextprotocol/server/stdio";
 import { tools } from "../../tools/index.js";
-import { createApp, redirectUriFor } from "../app/app.js";
-import { loadConfig } from "../app/config.js";
+import { type App, createApp, redirectUriFor } from "../app/app.js";
+import { type Config, loadConfig } from "../app/config.js";
 import { createLogger, logUnhandledRejections } from "../common/log.js";
 import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "../store/workspaces.js";
 import { startCallbackListener } from "../transports/callback/listener.js";
@@ -32,6 +32,19 @@ function databaseTag(dbPath: string): string {
   return createHash("sha256").update(dbPath).digest("hex").slice(0, 16);
 }
 
+/** The OAuth callback listener, and the redirect URI and port check that depend on it. */
+async function listenForCallbacks(app: App, config: Config) {
+  const listener = await startCallbackListener(app.ctx, {
+    host: config.callback_host,
+    port: config.callback_port,
+    databaseTag: databaseTag(config.db_path),
+  });
+  // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
+  app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
+  app.ctx.callbackCheck = () => listener.assertCanFinish();
+  return listener;
+}
+
 /** `tenex-connectors [serve] [--open-browser]`: the MCP server on stdio, with the OAuth callback listener. */
 export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> {
   const config = loadConfig(process.env);
@@ -43,14 +56,7 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
     await app.close();
     throw err;
   });
-  const listener = await startCallbackListener(app.ctx, {
-    host: config.callback_host,
-    port: config.callback_port,
-    databaseTag: databaseTag(config.db_path),
-  });
-  // With TENEX_CALLBACK_PORT=0 the port is only known once bound.
-  app.ctx.redirectUri = redirectUriFor(config, "stdio", listener.port() ?? config.callback_port);
-  app.ctx.callbackCheck = () => listener.assertCanFinish();
+  const listener = await listenForCallbacks(app, config);
   const closing = new AbortController();
   app.ctx.closing = closing.signal;
   const started = trackStartedGrants(app.ctx);

@@ -8,48 +8,16 @@ import { revokedKeyIds } from "../../store/workspaces.js";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
 import type { Caller } from "./auth.js";
-import { BoundedEventStore, EventBudget, type EventStoreLimits } from "./event-store.js";
+import { BoundedEventStore, EventBudget } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
+import { DEFAULT_SESSION_LIMITS, type McpSessionLimits, type Session, whyClose } from "./sessions.js";
 
 export const MCP_PATH = "/mcp";
 export const SSE_PATH = "/sse";
 export const SSE_MESSAGES_PATH = "/messages";
 
-export interface McpSessionLimits {
-  /** Open sessions (both transports, all workspaces) at most; more are refused with 503. */
-  maxSessions: number;
-  /** Open sessions of one workspace at most (TENEX_MAX_SESSIONS_PER_WORKSPACE); more are refused with `quota_exceeded`. */
-  maxSessionsPerWorkspace: number;
-  /** A session (either transport) with no request for this long is closed. */
-  idleMs: number;
-  /** A session with no request after the one that opened it is closed this soon. */
-  unusedIdleMs: number;
-  /** Per-session bound on the events kept for resumable SSE streams, and `maxTotalBytes` across all sessions. */
-  eventStore: EventStoreLimits & { maxTotalBytes: number };
-}
-
-export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
-  maxSessions: 1000,
-  maxSessionsPerWorkspace: 100,
-  idleMs: 30 * 60 * 1000,
-  unusedIdleMs: 60 * 1000,
-  // Held in memory at most: 64 MiB across sessions (bytes of serialized messages), 256 KiB a session.
-  eventStore: { maxEvents: 200, maxBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
-};
-
-interface Session {
-  kind: "streamable" | "sse";
-  id: string;
-  workspace_id: string;
-  /** The key that opened the session: the session ends when that key is revoked. */
-  key_id: string | null;
-  server: Server;
-  transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
-  lastSeen: number;
-  /** A request came after the one that opened the session. */
-  used: boolean;
-}
+export { DEFAULT_SESSION_LIMITS, type McpSessionLimits } from "./sessions.js";
 
 function rpcError(res: http.ServerResponse, status: number, code: number, message: string): void {
   sendJson(res, status, { jsonrpc: "2.0", error: { code, message }, id: null });
@@ -273,14 +241,7 @@ export class McpSessions {
         const revoked = await revokedKeyIds(this.ctx.db, keyIds);
         const now = this.ctx.clock();
         for (const s of [...this.sessions.values()]) {
-          const why =
-            s.key_id && revoked.has(s.key_id)
-              ? "key revoked"
-              : !s.used && s.lastSeen < now - this.limits.unusedIdleMs
-                ? "unused"
-                : s.lastSeen < now - this.limits.idleMs
-                  ? "idle"
-                  : null;
+          const why = whyClose(s, revoked, now, this.limits);
           if (!why) continue;
           this.ctx.log.info("closing mcp session", {
             session: s.id,

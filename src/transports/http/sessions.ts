@@ -1,0 +1,48 @@
+/** The 2025-11-25 and HTTP+SSE sessions' limits, their record, and when the sweep closes one. */
+import type { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
+import type { Server } from "@modelcontextprotocol/server";
+import type { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
+import type { EventStoreLimits } from "./event-store.js";
+
+export interface McpSessionLimits {
+  /** Open sessions (both transports, all workspaces) at most; more are refused with 503. */
+  maxSessions: number;
+  /** Open sessions of one workspace at most (TENEX_MAX_SESSIONS_PER_WORKSPACE); more are refused with `quota_exceeded`. */
+  maxSessionsPerWorkspace: number;
+  /** A session (either transport) with no request for this long is closed. */
+  idleMs: number;
+  /** A session with no request after the one that opened it is closed this soon. */
+  unusedIdleMs: number;
+  /** Per-session bound on the events kept for resumable SSE streams, and `maxTotalBytes` across all sessions. */
+  eventStore: EventStoreLimits & { maxTotalBytes: number };
+}
+
+export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
+  maxSessions: 1000,
+  maxSessionsPerWorkspace: 100,
+  idleMs: 30 * 60 * 1000,
+  unusedIdleMs: 60 * 1000,
+  // Held in memory at most: 64 MiB across sessions (bytes of serialized messages), 256 KiB a session.
+  eventStore: { maxEvents: 200, maxBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
+};
+
+export interface Session {
+  kind: "streamable" | "sse";
+  id: string;
+  workspace_id: string;
+  /** The key that opened the session: the session ends when that key is revoked. */
+  key_id: string | null;
+  server: Server;
+  transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
+  lastSeen: number;
+  /** A request came after the one that opened the session. */
+  used: boolean;
+}
+
+/** Why the sweep closes this session now, or null to keep it. */
+export function whyClose(s: Session, revokedKeys: ReadonlySet<string>, now: number, limits: McpSessionLimits): string | null {
+  if (s.key_id && revokedKeys.has(s.key_id)) return "key revoked";
+  if (!s.used && s.lastSeen < now - limits.unusedIdleMs) return "unused";
+  if (s.lastSeen < now - limits.idleMs) return "idle";
+  return null;
+}
