@@ -10,7 +10,7 @@ import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
 import { freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT } from "./support/stdio.js";
+import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
 
@@ -55,12 +55,8 @@ describe("two HTTP instances on one database, no session affinity", () => {
     expect(run("workspaces", "create", "acme").status).toBe(0);
     key = run("keys", "create", "--workspace", "acme").stdout.trim();
     instances = [startInstance(portA, env), startInstance(portB, env)];
-    for (const i of instances) {
-      for (let t = 0; !i.stderr().includes("ready on http"); t++) {
-        if (t > 1000 || i.child.exitCode !== null) throw new Error(`instance on ${i.port} did not start:\n${i.stderr()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    // Woken by each instance's own output, not by polling.
+    await Promise.all(instances.map((i) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http", 20_000)));
   });
   afterAll(async () => {
     for (const i of instances) i.child.kill("SIGTERM");

@@ -1,5 +1,5 @@
 // HubSpot stand-in: a real OAuth server plus a fake api.hubapi.com answering
-// GET /account-info/2026-03/details (and the legacy /account-info/v3/details). See /work/shared/providers.md §8.
+// GET /account-info/2026-03/details (and the legacy /account-info/v3/details). See ../shared/providers.md (the team notes) §8.
 import { createHash } from "node:crypto";
 
 import type { OAuthServer } from "./oauth-server.js";

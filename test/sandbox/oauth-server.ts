@@ -1,5 +1,5 @@
 // A real OAuth 2.0 authorization server (oidc-provider 9) on 127.0.0.1, used as a stand-in
-// for SaaS providers in end-to-end tests. See /work/shared/oauth-test-notes.md.
+// for SaaS providers in end-to-end tests. See ../shared/oauth-test-notes.md (the team notes).
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
