@@ -35,6 +35,8 @@ export default defineProvider({
       "crm.objects.deals.write",
       "crm.objects.owners.read",
     ],
+    // Tickets, and products and line items (e-commerce), on request: object types default_objects may name.
+    allowed_extra_scopes: ["tickets", "e-commerce"],
     pkce: true,
     token_auth: "client_secret_post",
     refresh: "refresh_token",

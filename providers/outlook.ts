@@ -56,6 +56,8 @@ export default defineProvider({
     authorization_url: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
     token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
     scopes: ["offline_access", "User.Read", "Mail.ReadBasic", "Mail.Send"],
+    // Reading whole messages and the mailbox's settings (send-as addresses) on request; never Mail.ReadWrite or Files.*.
+    allowed_extra_scopes: ["Mail.Read", "MailboxSettings.Read"],
     authorization_params: { response_mode: "query" },
     pkce: true,
     token_auth: "client_secret_post",

@@ -134,7 +134,10 @@ export const oauthSchema = z
     revocation_url: url.optional(),
     /** Issuer expected in an RFC 9207 `iss` authorization-response parameter; default: the origin of authorization_url. */
     issuer: z.string().optional(),
+    /** The scopes every grant asks for: what the provider needs to work (always kept, whatever the agent asks). */
     scopes: z.array(z.string().min(1)),
+    /** Scopes an agent may ask for on top of `scopes`; any other scope is refused with invalid_input. */
+    allowed_extra_scopes: z.array(z.string().min(1)).default([]),
     scope_separator: z.string().default(" "),
     authorization_params: z.record(z.string(), z.string()).default({}),
     pkce: z.boolean(),
