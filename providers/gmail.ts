@@ -60,6 +60,7 @@ export default defineProvider({
   test: {
     path: "/gmail/v1/users/me/profile",
     account_fields: { email: "email", history_id: "id" },
+    account_id: "email",
   },
   hooks: {
     accountFromTestRead: (body) => {

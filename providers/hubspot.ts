@@ -64,6 +64,7 @@ export default defineProvider({
   test: {
     path: "/account-info/2026-03/details",
     account_fields: { portal_id: "id", time_zone: "id", currency: "id", account_type: "id" },
+    account_id: "portal_id",
   },
   hooks: {
     accountFromTestRead: (body) => {

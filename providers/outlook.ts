@@ -108,6 +108,7 @@ export default defineProvider({
   test: {
     path: "/v1.0/me?$select=id,displayName,mail,userPrincipalName",
     account_fields: { email: "email", display_name: "name", user_id: "id" },
+    account_id: "user_id",
   },
   hooks: {
     checkTenant,

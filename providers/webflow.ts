@@ -63,6 +63,7 @@ export default defineProvider({
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",
     account_fields: { site_ids: "id", site_names: "name", workspace_ids: "id", application: "name" },
+    account_id: "site_ids",
   },
   hooks: {
     fixTokenResponse: bearerTokenType,

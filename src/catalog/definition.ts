@@ -194,8 +194,17 @@ const testReadSchema = z
     body: z.unknown().optional(),
     /** Non-secret account fields this read yields, each with its type; a field not declared here is dropped. */
     account_fields: z.record(z.string(), z.enum(FACT_TYPES)).refine((f) => Object.keys(f).length > 0, "at least one field"),
+    /**
+     * The account field that identifies the provider account for good (a portal, an org, a mailbox's
+     * user id): reconnect in place refuses a consent whose value shares nothing with the connector's.
+     */
+    account_id: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.account_id === undefined || t.account_id in t.account_fields, {
+    path: ["account_id"],
+    message: "must name one of account_fields",
+  });
 
 export const providerSchema = z
   .object({
