@@ -9,6 +9,8 @@
  * in Testing publishing status refresh tokens die after 7 days; about 100 live refresh tokens per account per
  * client (a new one silently invalidates the oldest). The test read (`users.getProfile`) is refused under
  * `gmail.send` alone, so keep `gmail.metadata` (or a broader read scope) in the scope list.
+ * Allowed extra scopes (an agent may ask for them): `gmail.readonly`, `gmail.labels`, `gmail.compose`; never
+ * `https://mail.google.com/` (full mailbox access, deletion included) nor another Google API's scope.
  * API version: Gmail API v1 (no end announced).
  */
 import { z } from "zod";
@@ -23,7 +25,14 @@ export default defineProvider({
     "A Google Cloud OAuth client of type Web application (APIs & Services \u2192 Credentials) with the redirect URI; `gmail.metadata` is a restricted scope (verification and a CASA assessment before production).",
   auth_types: ["oauth2"],
   roles: ["source", "sink"],
-  oauth: googleOAuth(["openid", "email", "https://www.googleapis.com/auth/gmail.metadata", "https://www.googleapis.com/auth/gmail.send"]),
+  oauth: googleOAuth(
+    ["openid", "email", "https://www.googleapis.com/auth/gmail.metadata", "https://www.googleapis.com/auth/gmail.send"],
+    [
+      "https://www.googleapis.com/auth/gmail.readonly",
+      "https://www.googleapis.com/auth/gmail.labels",
+      "https://www.googleapis.com/auth/gmail.compose",
+    ],
+  ),
   api: { base_url: "https://gmail.googleapis.com" },
   settings: z
     .object({
@@ -51,6 +60,7 @@ export default defineProvider({
   test: {
     path: "/gmail/v1/users/me/profile",
     account_fields: { email: "email", history_id: "id" },
+    account_id: "email",
   },
   hooks: {
     accountFromTestRead: (body) => {

@@ -81,6 +81,7 @@ export default defineProvider({
   test: {
     path: (c) => `/${setting(c, "api_version", API_VERSION) ?? DEFAULT_API_VERSION}/customers:listAccessibleCustomers`,
     account_fields: { customer_ids: "id" },
+    account_id: "customer_ids",
   },
   hooks: {
     apiHeaders: (c) => {

@@ -35,6 +35,8 @@ export default defineProvider({
       "crm.objects.deals.write",
       "crm.objects.owners.read",
     ],
+    // Tickets, and products and line items (e-commerce), on request: object types default_objects may name.
+    allowed_extra_scopes: ["tickets", "e-commerce"],
     pkce: true,
     token_auth: "client_secret_post",
     refresh: "refresh_token",
@@ -62,6 +64,7 @@ export default defineProvider({
   test: {
     path: "/account-info/2026-03/details",
     account_fields: { portal_id: "id", time_zone: "id", currency: "id", account_type: "id" },
+    account_id: "portal_id",
   },
   hooks: {
     accountFromTestRead: (body) => {

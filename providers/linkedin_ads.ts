@@ -82,6 +82,7 @@ export default defineProvider({
   test: {
     path: "/rest/adAccounts?q=search",
     account_fields: { ad_account_ids: "id", ad_account_names: "name" },
+    account_id: "ad_account_ids",
   },
   hooks: {
     fixTokenResponse: bearerTokenType,

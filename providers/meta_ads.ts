@@ -99,6 +99,7 @@ export default defineProvider({
   test: {
     path: (c) => `/${apiVersion(c)}/me/adaccounts?fields=id,account_id,name,currency,account_status`,
     account_fields: { ad_account_ids: "id", ad_account_names: "name" },
+    account_id: "ad_account_ids",
   },
   hooks: {
     afterTokenExchange: async (t: TokenSet, c): Promise<TokenSet> => {

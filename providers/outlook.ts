@@ -56,6 +56,8 @@ export default defineProvider({
     authorization_url: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
     token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
     scopes: ["offline_access", "User.Read", "Mail.ReadBasic", "Mail.Send"],
+    // Reading whole messages and the mailbox's settings (send-as addresses) on request; never Mail.ReadWrite or Files.*.
+    allowed_extra_scopes: ["Mail.Read", "MailboxSettings.Read"],
     authorization_params: { response_mode: "query" },
     pkce: true,
     token_auth: "client_secret_post",
@@ -106,6 +108,7 @@ export default defineProvider({
   test: {
     path: "/v1.0/me?$select=id,displayName,mail,userPrincipalName",
     account_fields: { email: "email", display_name: "name", user_id: "id" },
+    account_id: "user_id",
   },
   hooks: {
     checkTenant,

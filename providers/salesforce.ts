@@ -136,6 +136,7 @@ export default defineProvider({
   test: {
     path: "/services/oauth2/userinfo",
     account_fields: { email: "email", username: "id", organization_id: "id", user_id: "id", instance_url: "url" },
+    account_id: "organization_id",
   },
   hooks: {
     tokenExtras: ["instance_url", "id", "issued_at"],

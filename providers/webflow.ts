@@ -35,6 +35,8 @@ export default defineProvider({
     token_url: "https://api.webflow.com/oauth/access_token",
     revocation_url: "https://webflow.com/oauth/revoke_authorization",
     scopes: ["sites:read", "cms:read", "cms:write"],
+    // Read-only extras on request; they must also be enabled on the Webflow App, or installation fails.
+    allowed_extra_scopes: ["pages:read", "assets:read"],
     pkce: false,
     token_auth: "client_secret_post",
     refresh: "non_expiring",
@@ -61,6 +63,7 @@ export default defineProvider({
     path: "/v2/token/introspect",
     api_key_path: "/v2/sites",
     account_fields: { site_ids: "id", site_names: "name", workspace_ids: "id", application: "name" },
+    account_id: "site_ids",
   },
   hooks: {
     fixTokenResponse: bearerTokenType,

@@ -9,7 +9,12 @@ const providerSchema = z
     name: z.string(),
     auth_types: z.array(z.enum(AUTH_TYPES)),
     roles: z.array(z.enum(ROLES)),
-    default_scopes: z.array(z.string()),
+    default_scopes: z.array(z.string()).describe("The scopes every OAuth grant asks for (what the provider needs to work)"),
+    allowed_scopes: z
+      .array(z.string())
+      .describe(
+        "Every scope start_connector_oauth accepts for this provider: the default scopes plus the extras it allows; any other scope is refused",
+      ),
     api_version: z
       .string()
       .nullable()

@@ -24,7 +24,13 @@ export default defineTool({
       provider: z.string().min(1).max(64).describe("Provider id from list_providers, e.g. hubspot"),
       label: z.string().min(1).max(200).optional().describe("A name for this connection, e.g. 'Sales HubSpot'"),
       roles,
-      scopes: z.array(z.string().min(1).max(300)).max(50).optional().describe("OAuth scopes to request instead of the provider's defaults"),
+      scopes: z
+        .array(z.string().min(1).max(300))
+        .max(50)
+        .optional()
+        .describe(
+          "Extra OAuth scopes to request on top of the provider's defaults (always requested); each must be in the provider's allowed_scopes from list_providers, or the call fails with invalid_input",
+        ),
       settings,
       connector_id: connectorId
         .optional()

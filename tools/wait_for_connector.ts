@@ -12,7 +12,7 @@ export default defineTool({
     "Wait until a pending connector leaves pending (the person approved or declined in the browser, or the grant failed), then return it. " +
     "Use this when start_connector_oauth has just returned and the person has the authorization URL, instead of calling get_connector_status in a loop. " +
     "Returns the connector object as soon as its status changes, or after timeout_seconds with its current status (still pending is not an error: ask the person whether they opened the link, then wait again). " +
-    `When the authorization link expires (${grantTtlText()} after start_connector_oauth) before the person finishes, the wait ends then with the error code state_expired; when the person declines, with consent_denied (start again with start_connector_oauth, passing connector_id to keep the connector). ` +
+    `When the authorization link expires (${grantTtlText()} after start_connector_oauth) before the person finishes, the wait ends then with the error code state_expired; when the person declines, with consent_denied (start again with start_connector_oauth, passing connector_id to keep the connector); when a connector reconnected in place gets consent from another provider account than it had, with conflict (status_reason account_mismatch: nothing changed; start a new connector for the other account). ` +
     "Sends a progress notification every second when the request carries a progress token, so clients with request timeouts can keep the call alive. " +
     "A connector that is not pending is returned at once.",
   inputSchema: z

@@ -5,13 +5,14 @@
  */
 import type { ProviderInput } from "../../src/catalog/catalog.js";
 
-export function googleOAuth(scopes: string[]): NonNullable<ProviderInput["oauth"]> {
+export function googleOAuth(scopes: string[], allowedExtra: string[] = []): NonNullable<ProviderInput["oauth"]> {
   return {
     authorization_url: "https://accounts.google.com/o/oauth2/v2/auth",
     token_url: "https://oauth2.googleapis.com/token",
     revocation_url: "https://oauth2.googleapis.com/revoke",
     issuer: "https://accounts.google.com",
     scopes,
+    allowed_extra_scopes: allowedExtra,
     authorization_params: { access_type: "offline", prompt: "consent" },
     pkce: true,
     token_auth: "client_secret_post",

@@ -134,7 +134,10 @@ export const oauthSchema = z
     revocation_url: url.optional(),
     /** Issuer expected in an RFC 9207 `iss` authorization-response parameter; default: the origin of authorization_url. */
     issuer: z.string().optional(),
+    /** The scopes every grant asks for: what the provider needs to work (always kept, whatever the agent asks). */
     scopes: z.array(z.string().min(1)),
+    /** Scopes an agent may ask for on top of `scopes`; any other scope is refused with invalid_input. */
+    allowed_extra_scopes: z.array(z.string().min(1)).default([]),
     scope_separator: z.string().default(" "),
     authorization_params: z.record(z.string(), z.string()).default({}),
     pkce: z.boolean(),
@@ -191,8 +194,17 @@ const testReadSchema = z
     body: z.unknown().optional(),
     /** Non-secret account fields this read yields, each with its type; a field not declared here is dropped. */
     account_fields: z.record(z.string(), z.enum(FACT_TYPES)).refine((f) => Object.keys(f).length > 0, "at least one field"),
+    /**
+     * The account field that identifies the provider account for good (a portal, an org, a mailbox's
+     * user id): reconnect in place refuses a consent whose value shares nothing with the connector's.
+     */
+    account_id: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.account_id === undefined || t.account_id in t.account_fields, {
+    path: ["account_id"],
+    message: "must name one of account_fields",
+  });
 
 export const providerSchema = z
   .object({

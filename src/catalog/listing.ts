@@ -1,4 +1,5 @@
 import type { Catalog, Role } from "./catalog.js";
+import { allowedScopes } from "./rules.js";
 import { pinnedVersion } from "./versions.js";
 
 /** The catalog as clients see it: no endpoint, credential or hook. */
@@ -12,6 +13,7 @@ export function listProviders(catalog: Catalog, role?: Role) {
       auth_types: [...p.def.auth_types],
       roles: [...p.def.roles],
       default_scopes: p.def.oauth?.scopes ?? [],
+      allowed_scopes: allowedScopes(p),
       ...pinnedVersion(p),
       // Exactly "this server has OAuth app credentials for it": false for API-key-only providers, which need no app.
       configured: p.configured,

@@ -37,3 +37,29 @@ export function parseSettings(provider: Provider, settings: Record<string, unkno
   }
   return result.data as Record<string, Json>;
 }
+
+/** The scopes an agent may ask for: the provider's own (always asked) and its allowed extras. */
+export function allowedScopes(provider: Provider): string[] {
+  const oauth = provider.def.oauth;
+  return oauth ? [...new Set([...oauth.scopes, ...oauth.allowed_extra_scopes])] : [];
+}
+
+/**
+ * The scopes a grant asks for: the provider's own (what it needs to work, always kept), the extras the agent
+ * asked for (each one allowed by the definition, or invalid_input naming the allowed ones), and those the
+ * connection's endpoints add (Outlook with a tenant: openid).
+ */
+export function grantScopesFor(provider: Provider, asked: readonly string[] | undefined, added: readonly string[]): string[] {
+  const allowed = allowedScopes(provider);
+  const refused = (asked ?? []).filter((s) => !allowed.includes(s));
+  if (refused.length > 0) {
+    const named = refused.slice(0, 3).map((s) => JSON.stringify(s.slice(0, 100)));
+    throw new ConnectorError(
+      "invalid_input",
+      `${provider.def.name} does not allow the scope(s) ${named.join(", ")}${refused.length > 3 ? " and more" : ""}. ` +
+        `Allowed scopes (list_providers shows them as allowed_scopes): ${allowed.join(", ")}. ` +
+        "The provider's default scopes are always asked for; pass only the extras you need, or omit scopes.",
+    );
+  }
+  return [...new Set([...(provider.def.oauth?.scopes ?? []), ...(asked ?? []), ...added])];
+}

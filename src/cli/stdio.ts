@@ -27,7 +27,7 @@ async function workspaceFor(
   return { workspaceId: auth.workspace_id, keyId: auth.key_id, authorize: () => assertKeyLive(db, auth.key_id) };
 }
 
-/** Which database a callback listener serves, told to siblings probing the port (a hash: the path itself may carry a password). */
+/** Which database a callback listener serves, a hint for the log of a process probing the port (a hash: the path itself may carry a password); a sibling is trusted only on proof (transports/callback/sibling.ts). */
 function databaseTag(dbPath: string): string {
   return createHash("sha256").update(dbPath).digest("hex").slice(0, 16);
 }

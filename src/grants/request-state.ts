@@ -9,24 +9,34 @@ import { parseMasterKey, type Vault } from "../credentials/vault.js";
 import type { DB } from "../store/db.js";
 import { claimNonce, insertServerKeyIfAbsent, readServerKey } from "../store/server-keys.js";
 
-const KEY_NAME = "request_state";
-/** Binds the sealed key to its row: a ciphertext copied elsewhere does not open. */
-const KEY_AAD = "server_keys:request_state";
+type KeyDeps = { db: DB; vault: Vault; clock: () => number };
 
-export async function loadRequestStateKey(
-  deps: { db: DB; vault: Vault; clock: () => number },
-  fromEnv: string | undefined,
-): Promise<Buffer> {
+export async function loadRequestStateKey(deps: KeyDeps, fromEnv: string | undefined): Promise<Buffer> {
   if (fromEnv) return parseMasterKey(fromEnv, "TENEX_STATE_KEY");
-  let sealed = await readServerKey(deps.db, KEY_NAME);
+  return loadDatabaseKey(deps, "request_state", "the requestState key");
+}
+
+/**
+ * The key that proves a process shares this database (and its master key): stdio processes use it
+ * to recognise the sibling that holds the OAuth callback port (transports/callback/sibling.ts).
+ */
+export function loadCallbackSiblingKey(deps: KeyDeps): Promise<Buffer> {
+  return loadDatabaseKey(deps, "callback_sibling", "the callback sibling key");
+}
+
+/** A random 32-byte key generated once per database, stored sealed by the vault under `name`. */
+async function loadDatabaseKey(deps: KeyDeps, name: string, what: string): Promise<Buffer> {
+  // Binds the sealed key to its row: a ciphertext copied elsewhere does not open.
+  const aad = `server_keys:${name}`;
+  let sealed = await readServerKey(deps.db, name);
   if (!sealed) {
-    const fresh = deps.vault.seal(crypto.randomBytes(32).toString("base64"), KEY_AAD);
+    const fresh = deps.vault.seal(crypto.randomBytes(32).toString("base64"), aad);
     // Two instances starting together: one insert wins and both read the winner back.
-    await insertServerKeyIfAbsent(deps.db, KEY_NAME, fresh, nowIso(deps));
-    sealed = await readServerKey(deps.db, KEY_NAME);
-    if (!sealed) throw new Error("the requestState key could not be stored in the database");
+    await insertServerKeyIfAbsent(deps.db, name, fresh, nowIso(deps));
+    sealed = await readServerKey(deps.db, name);
+    if (!sealed) throw new Error(`${what} could not be stored in the database`);
   }
-  return parseMasterKey(deps.vault.open(sealed, KEY_AAD), "the requestState key stored in the database");
+  return parseMasterKey(deps.vault.open(sealed, aad), `${what} stored in the database`);
 }
 
 /** Use a token's nonce once, across every instance on the database; false when it was used before. */

@@ -2,7 +2,7 @@
 import * as client from "openid-client";
 import type { ConnectionEndpoints, Json, Provider, Role } from "../catalog/catalog.js";
 import { resolveConnectionEndpoints } from "../catalog/endpoints.js";
-import { checkRoles, parseSettings } from "../catalog/rules.js";
+import { checkRoles, grantScopesFor, parseSettings } from "../catalog/rules.js";
 import { checkVersionSettings } from "../catalog/versions.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
@@ -91,8 +91,7 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
   checkVersionSettings(provider, settings, ctx.clock());
   // Where this connection signs in (Salesforce login_host, Outlook tenant): kept on the connector for refresh and revoke.
   const { endpoints, extra_scopes } = await resolveConnectionEndpoints(ctx, provider, settings);
-  const asked = input.scopes && input.scopes.length > 0 ? input.scopes : provider.oauth.scopes;
-  const scopes = [...new Set([...asked, ...extra_scopes])];
+  const scopes = grantScopesFor(provider, input.scopes, extra_scopes);
   const state = client.randomState();
   const verifier = client.randomPKCECodeVerifier();
   const params: Record<string, string> = {

@@ -113,6 +113,12 @@ export function outcomeOf(connector: ConnectorObject): ConnectorObject {
       `The authorization link for connector ${connector.id} (${connector.label}) expired before the person finished signing in (links last ${grantTtlText()}); nothing was connected. ${keep}`,
     );
   }
+  if (connector.status_reason === "account_mismatch") {
+    throw new ConnectorError(
+      "conflict",
+      connector.status_detail ?? `Another account consented to connector ${connector.id}; nothing changed.`,
+    );
+  }
   if (connector.status_reason === "consent_denied") {
     throw new ConnectorError(
       "consent_denied",

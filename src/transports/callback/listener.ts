@@ -3,11 +3,14 @@ import type { AddressInfo } from "node:net";
 import { ConnectorError } from "../../common/errors.js";
 import { completeCallback } from "../../grants/callback.js";
 import type { GrantDeps } from "../../grants/deps.js";
+import { loadCallbackSiblingKey } from "../../grants/request-state.js";
 import { renderPage } from "./html.js";
 import { callbackPage } from "./page.js";
+import { answerChallenge, describeHolder, type Holder, hostAllowed, MARKER_HEADER, SIBLING_PATH } from "./sibling.js";
+
+export type { Holder } from "./sibling.js";
 
 export const CALLBACK_PATH = "/oauth/callback";
-const MARKER_HEADER = "x-tenex-connectors";
 
 const PAGE_HEADERS = {
   "content-type": "text/html; charset=utf-8",
@@ -66,31 +69,10 @@ export interface CallbackListener {
   close(): Promise<void>;
 }
 
-/** Who holds a callback port we could not bind. A tenex-connectors listener answers with its marker header: the tag of its database. */
-export type Holder = { kind: "sibling" } | { kind: "other_database" } | { kind: "other"; server?: string } | { kind: "silent" };
-
-async function describeHolder(host: string, port: number, tag: string): Promise<Holder> {
-  try {
-    const r = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${CALLBACK_PATH}`, {
-      signal: AbortSignal.timeout(1000),
-    });
-    await r.body?.cancel();
-    const marker = r.headers.get(MARKER_HEADER);
-    // "1": a version that did not tag its database; it was always assumed to share ours.
-    if (marker === tag || marker === "1") return { kind: "sibling" };
-    if (marker) return { kind: "other_database" };
-    const server = r.headers
-      .get("server")
-      ?.replace(/[^\x20-\x7e]/g, "")
-      .slice(0, 60);
-    return server ? { kind: "other", server } : { kind: "other" };
-  } catch {
-    return { kind: "silent" };
-  }
-}
-
 function holderText(h: Holder): string {
   if (h.kind === "other_database") return "another tenex-connectors server that uses a different database";
+  if (h.kind === "unproven")
+    return "a program that claims to be a tenex-connectors server on this database but cannot prove it (it does not hold this database's key)";
   if (h.kind === "other") return h.server ? `another program (it answers HTTP as "${h.server}")` : "another program (a web server)";
   return "another program";
 }
@@ -105,15 +87,24 @@ export function busyPortAdvice(host: string, port: number, h: Holder): string {
 }
 
 /** Say once, in the log, why grants cannot finish in this process while the port is taken. */
-async function reportBusyPort(ctx: GrantDeps, opts: { host: string; port: number; tag: string }, retryMs: number): Promise<void> {
-  const holder = await describeHolder(opts.host, opts.port, opts.tag);
+async function reportBusyPort(ctx: GrantDeps, opts: ListenerOptions): Promise<void> {
+  const holder = await describeHolder(opts.host, opts.port, opts.key, opts.tag);
   if (holder.kind === "sibling") {
     ctx.log.info(
       `callback port ${opts.port} is held by another tenex-connectors process; it will finish grants started here (shared database). This process takes the port over when that one exits.`,
     );
   } else {
-    ctx.log.error(`${busyPortAdvice(opts.host, opts.port, holder)} Retrying every ${retryMs / 1000}s.`);
+    ctx.log.error(`${busyPortAdvice(opts.host, opts.port, holder)} Retrying every ${opts.retryMs / 1000}s.`);
   }
+}
+
+interface ListenerOptions {
+  host: string;
+  port: number;
+  retryMs: number;
+  /** The database's tag (a hint for the log) and its sibling key (the proof). */
+  tag: string;
+  key: Buffer;
 }
 
 /**
@@ -132,12 +123,18 @@ class RetryingListener implements CallbackListener {
 
   constructor(
     private readonly ctx: GrantDeps,
-    private readonly opts: { host: string; port: number; retryMs: number; tag: string },
+    private readonly opts: ListenerOptions,
   ) {
     this.server = http.createServer((req, res) => {
+      // A page for another host name (DNS rebinding, a proxy) is not served: loopback names only.
+      if (!hostAllowed(req.headers.host, opts.host)) {
+        res.writeHead(421, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end("Misdirected request\n");
+        return;
+      }
       res.setHeader(MARKER_HEADER, opts.tag);
       const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
       if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
+      else if (path === SIBLING_PATH && this.bound !== null) answerChallenge(req, res, opts.key, this.bound);
       else notFound(res);
     });
     this.server.requestTimeout = 30_000;
@@ -152,7 +149,7 @@ class RetryingListener implements CallbackListener {
 
   async assertCanFinish(): Promise<void> {
     if (this.bound !== null || this.closed) return;
-    const holder = await describeHolder(this.opts.host, this.opts.port, this.opts.tag);
+    const holder = await describeHolder(this.opts.host, this.opts.port, this.opts.key, this.opts.tag);
     if (holder.kind === "sibling") return;
     const advice = busyPortAdvice(this.opts.host, this.opts.port, holder);
     throw new ConnectorError("invalid_state", `${advice} Then call start_connector_oauth again; nothing was started.`, { retryable: true });
@@ -197,7 +194,7 @@ class RetryingListener implements CallbackListener {
   private async retryLater(): Promise<void> {
     if (!this.reportedBusy) {
       this.reportedBusy = true;
-      await reportBusyPort(this.ctx, this.opts, this.opts.retryMs);
+      await reportBusyPort(this.ctx, this.opts);
     }
     this.settleFirst();
     if (this.closed) return;
@@ -215,11 +212,13 @@ class RetryingListener implements CallbackListener {
 /**
  * Listen for OAuth callbacks on host:port (stdio mode). When the port is taken, the server
  * keeps serving tools and retries, so it takes the port over when its owner exits; grants
- * it starts meanwhile are finished by the owner, which shares the database.
+ * it starts meanwhile are finished by the owner, once it proves it shares the database (sibling.ts).
  */
-export function startCallbackListener(
+export async function startCallbackListener(
   ctx: GrantDeps,
   opts: { host: string; port: number; retryMs?: number; databaseTag?: string },
 ): Promise<CallbackListener> {
-  return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000, tag: opts.databaseTag ?? "1" }).ready;
+  const key = await loadCallbackSiblingKey(ctx);
+  return new RetryingListener(ctx, { host: opts.host, port: opts.port, retryMs: opts.retryMs ?? 2000, tag: opts.databaseTag ?? "1", key })
+    .ready;
 }
