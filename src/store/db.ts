@@ -11,6 +11,7 @@ import * as m0003 from "./migrations/0003_status_reason.js";
 import * as m0004 from "./migrations/0004_server_keys.js";
 import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
+import * as m0007 from "./migrations/0007_pending_lookup.js";
 import type { Database } from "./schema.js";
 
 export type DB = Kysely<Database>;
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0004_server_keys": m0004,
   "0005_connection_endpoints": m0005,
   "0006_grant_key": m0006,
+  "0007_pending_lookup": m0007,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
