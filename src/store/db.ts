@@ -13,6 +13,7 @@ import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
 import * as m0007 from "./migrations/0007_pending_lookup.js";
 import type { Database } from "./schema.js";
+import { cachingStatements } from "./statement-cache.js";
 
 export type DB = Kysely<Database>;
 
@@ -104,7 +105,7 @@ export async function openDatabase(file: string, opts: { allowGroupWritable?: bo
   sqlite.pragma("synchronous = FULL");
   // Deleted secrets are overwritten, not left in free pages.
   sqlite.pragma("secure_delete = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
