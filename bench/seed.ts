@@ -53,7 +53,7 @@ export interface SeededDb {
   seedMs: number;
 }
 
-/** The environment both the seeding and the served process use: providers configured, quotas out of the way. */
+/** The environment both the seeding and the served process use: providers configured, quotas and the rate limit out of the way. */
 export function benchEnv(dbPath: string, masterKey: string): Record<string, string> {
   return {
     TENEX_DB: dbPath,
@@ -61,6 +61,7 @@ export function benchEnv(dbPath: string, masterKey: string): Record<string, stri
     TENEX_CALLBACK_PORT: "0",
     TENEX_MAX_PENDING_GRANTS: "100000000",
     TENEX_MAX_CONNECTORS: "100000000",
+    TENEX_RATE_LIMIT: "0",
     TENEX_HUBSPOT_CLIENT_ID: "bench-client",
     TENEX_HUBSPOT_CLIENT_SECRET: "bench-secret",
     TENEX_GMAIL_CLIENT_ID: "bench-client",

@@ -39,8 +39,10 @@ export async function connectorStatus(
   workspaceId: string,
   connectorId: string,
 ): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
-  await expireAbandonedGrants(ctx, workspaceId, [connectorId]);
-  const connector = await getConnector(ctx.db, workspaceId, connectorId);
+  // Only a pending connector can have an abandoned grant: the settle query runs for those alone.
+  let connector = await getConnector(ctx.db, workspaceId, connectorId);
+  if (connector.status === "pending" && (await expireAbandonedGrants(ctx, workspaceId, [connectorId])).length > 0)
+    connector = await getConnector(ctx.db, workspaceId, connectorId);
   return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
 }
 

@@ -11,7 +11,9 @@ import * as m0003 from "./migrations/0003_status_reason.js";
 import * as m0004 from "./migrations/0004_server_keys.js";
 import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
+import * as m0007 from "./migrations/0007_pending_lookup.js";
 import type { Database } from "./schema.js";
+import { cachingStatements } from "./statement-cache.js";
 
 export type DB = Kysely<Database>;
 
@@ -32,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0004_server_keys": m0004,
   "0005_connection_endpoints": m0005,
   "0006_grant_key": m0006,
+  "0007_pending_lookup": m0007,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -102,7 +105,7 @@ export async function openDatabase(file: string, opts: { allowGroupWritable?: bo
   sqlite.pragma("synchronous = FULL");
   // Deleted secrets are overwritten, not left in free pages.
   sqlite.pragma("secure_delete = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
