@@ -13,7 +13,7 @@ import { readSecret } from "../credentials/secrets.js";
 import { type ConnectorObject, connectorPatch, getConnector, getConnectorRow, recordEvent } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { RECONNECTABLE, transition } from "../store/status.js";
+import { RECONNECTABLE, recheckConnected } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 
 export interface UpdateInput {
@@ -182,7 +182,7 @@ async function applyUpdate(
     .execute();
   if (account && current.status === "connected") {
     // The key works with the new settings: the "test read failed" detail of a connected connector no longer applies.
-    await transition(trx, ctx, current, { move: "check", to: "connected", reason: null, detail: null });
+    await recheckConnected(trx, ctx, current, { reason: null, detail: null });
   }
   if (p.removedRoles.length > 0) {
     await trx.deleteFrom("primaries").where("connector_id", "=", current.id).where("role", "in", p.removedRoles).execute();

@@ -9,7 +9,7 @@ import { ConnectorError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
 import { recordEvent } from "../store/connectors.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { reconnectAdvice, transition } from "../store/status.js";
+import { recheckConnected, reconnectAdvice } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import { credentialFrom, expiredNow, freshCredential } from "./credential.js";
 import type { CredentialDeps } from "./deps.js";
@@ -162,12 +162,7 @@ async function refreshFailed(ctx: CredentialDeps, row: ConnectorRow, provider: P
       ? `${name} could not refresh the access token (${f.text}) after ${REFRESH_ATTEMPTS} attempts; it is retried on the next use.`
       : `${name} refused the refresh (${f.text}); the server's OAuth app configuration may be wrong.`;
   await writeTransaction(ctx.db, async (trx) => {
-    await transition(
-      trx,
-      ctx,
-      { ...row, status: "connected" },
-      { move: "check", to: "connected", reason: "refresh_failing", detail, patch: { health: "unhealthy" } },
-    );
+    await recheckConnected(trx, ctx, row, { reason: "refresh_failing", detail, patch: { health: "unhealthy" } });
     await recordEvent(trx, ctx, row, "refresh_failed", `${f.kind}: ${f.text}`);
   });
   const next = f.kind === "transient" ? "Try again shortly." : "An operator should check the OAuth app credentials.";
@@ -213,19 +208,12 @@ async function persistRefreshed(
       .where("id", "=", row.id)
       .execute();
     // A refresh that works again heals a connector marked refresh_failing.
-    await transition(
-      trx,
-      ctx,
-      { ...row, status: "connected" },
-      {
-        move: "check",
-        to: "connected",
-        reason: null,
-        detail: null,
-        patch: { health: "healthy" },
-        where: (eb) => eb("status_reason", "=", "refresh_failing"),
-      },
-    );
+    await recheckConnected(trx, ctx, row, {
+      reason: null,
+      detail: null,
+      patch: { health: "healthy" },
+      where: (eb) => eb("status_reason", "=", "refresh_failing"),
+    });
     const rotated = next.refresh_token !== previous.refresh_token ? "; refresh token rotated" : "";
     await recordEvent(
       trx,

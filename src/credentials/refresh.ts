@@ -19,7 +19,7 @@ import { type AccountCheck, readAccount } from "../catalog/test-read.js";
 import { nowIso } from "../common/clock.js";
 import { connectorPatch, recordEvent } from "../store/connectors.js";
 import type { ConnectorRow } from "../store/schema.js";
-import { assertUsable, transition } from "../store/status.js";
+import { assertUsable, recheckConnected } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import { expiredNow, loadCredential } from "./credential.js";
 import type { CredentialDeps } from "./deps.js";
@@ -130,17 +130,10 @@ export async function saveCheck(
       .where("id", "=", row.id)
       .execute();
     // The detail explains an unhealthy connected connector; other statuses keep their own detail and reason.
-    await transition(
-      trx,
-      ctx,
-      { ...row, status: "connected" },
-      {
-        move: "check",
-        to: "connected",
-        reason: null,
-        detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
-      },
-    );
+    await recheckConnected(trx, ctx, row, {
+      reason: null,
+      detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
+    });
     await recordEvent(trx, ctx, row, "tested", check.ok ? "ok" : `failed: ${check.error ?? "unknown reason"}`);
   });
 }

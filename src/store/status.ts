@@ -141,6 +141,19 @@ export async function transition(
   return { workspace_id: row.workspace_id, connector_id: row.id, status: m.to, from: row.status };
 }
 
+/**
+ * Re-state a connected connector's reason and detail (a test read's outcome, a refresh failing or
+ * healing): the `check` move, guarded on `connected` so any other status keeps its own reason.
+ */
+export function recheckConnected(
+  trx: DB,
+  ctx: Pick<StoreDeps, "clock">,
+  row: Pick<ConnectorRow, "id" | "workspace_id">,
+  m: Pick<Move, "reason" | "detail" | "patch" | "where">,
+): Promise<StatusChange | null> {
+  return transition(trx, ctx, { ...row, status: "connected" }, { move: "check", to: "connected", ...m });
+}
+
 /** A new connector enters the machine at its first status (`start`: pending, `submit_key`: connected). */
 export async function createConnector(
   trx: DB,
