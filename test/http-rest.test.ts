@@ -104,7 +104,7 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
         continue;
       }
       expect(op, `${route.method} ${path}`).toBeDefined();
-      expect(op!.operationId).toBe(route.tool);
+      expect(op!.operationId).toBe(route.operation);
       // Path + query + body arguments are exactly the tool's input properties.
       const tool = tools.find((t) => t.name === route.tool)!;
       const inputProps = Object.keys(tool.inputSchema.shape).sort();
@@ -116,7 +116,8 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
     }
     for (const { path, method, op } of operations()) {
       if (!path.startsWith(API_BASE) || op.operationId === "openapi") continue;
-      expect(registered.has(op.operationId), `${method} ${path}`).toBe(true);
+      const route = REST_ROUTES.find((r) => r.operation === op.operationId);
+      expect(route && registered.has(route.tool), `${method} ${path}`).toBe(true);
     }
   });
 
@@ -242,6 +243,8 @@ describe("HTTP mode: REST API and its OpenAPI document", () => {
         "POST /connectors/{id}/disable disable_connector",
         "POST /connectors/{id}/enable enable_connector",
         "GET /resolve resolve_connector",
+        "POST /connectors/{id}/call call_connector",
+        "POST /call call_connector",
       ].sort(),
     );
   });

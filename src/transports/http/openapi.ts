@@ -94,7 +94,7 @@ function requestOf(
   }
   const mask = Object.fromEntries(pathArgs.map((a) => [a, true] as const));
   const bodySchema = pathArgs.length ? (tool.inputSchema as z.ZodObject).omit(mask as never) : tool.inputSchema;
-  const name = `${tool.name}_body`;
+  const name = `${route.operation}_body`;
   components[name] = schemaFor(bodySchema, "input", name, components);
   const bodyRequired = ((components[name] as Json).required as string[] | undefined)?.length ?? 0;
   return {
@@ -124,7 +124,7 @@ function responsesOf(route: RestRoute, tool: ToolDefinition, components: Record<
 function operationOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): Json {
   const { parameters, requestBody } = requestOf(route, tool, components);
   return {
-    operationId: tool.name,
+    operationId: route.operation,
     summary: tool.title,
     description: `${tool.description}\n\nSame as the MCP tool \`${tool.name}\`.`,
     tags: [route.tag],
