@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ConnectorError } from "../src/common/errors.js";
 import { createLogger } from "../src/common/log.js";
 import { invokeTool } from "../src/transports/boundary.js";
-import { buildOpenApi } from "../src/transports/http/openapi.js";
+import { buildOpenApi, PROXY_OPERATIONS } from "../src/transports/http/openapi.js";
 import { bindingsOf, restRoutes } from "../src/transports/http/rest.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { type AnyToolDefinition, defineTool, type ToolContext } from "../src/transports/tool.js";
@@ -255,7 +255,7 @@ describe("REST routes on the tool definitions", () => {
       Object.values(buildOpenApi(tools).paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) =>
         Object.values(ops).map((o) => o.operationId),
       );
-    expect(ids(tools).sort()).toEqual([...restRoutes(tools).map((r) => r.operation), "openapi", "healthz"].sort());
+    expect(ids(tools).sort()).toEqual([...restRoutes(tools).map((r) => r.operation), ...PROXY_OPERATIONS, "openapi", "healthz"].sort());
     expect(ids(tools)).toContain("call_connector_by_role");
     const withoutStatus = tools.filter((t) => t.name !== "get_connector_status");
     expect(ids(withoutStatus)).not.toContain("get_connector_status");

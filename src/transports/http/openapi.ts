@@ -134,6 +134,48 @@ function operationOf(route: RestRoute, tool: ToolDefinition, components: Record<
   };
 }
 
+/** The raw proxy's operations (REST only, not a tool): one per method it passes. */
+export const PROXY_OPERATIONS = ["get", "post", "put", "patch", "delete"].map((m) => `proxy_${m}`);
+
+function proxyPath(): Record<string, Json> {
+  const op = (method: string): Json => ({
+    operationId: `proxy_${method}`,
+    summary: `Raw proxy: ${method.toUpperCase()} through a connector`,
+    description:
+      "For flows that want the provider's bytes: the request goes to the connector's provider with the credential added, under the same " +
+      "rules as call_connector (allowed hosts, the provider's request header allow list; other request headers are dropped; body at most 1 MiB; " +
+      "a 401 refreshes once and retries once; redirects are not followed). The provider's status, allowed headers (content-type, rate-limit " +
+      "headers, retry-after, link, etag, location) and body are streamed back as they come. Our secrets are redacted in headers and in " +
+      "text/JSON bodies (a rolling window); binary bodies pass through unchanged. A body past TENEX_PROXY_STREAM_MAX_BYTES (default 100 MiB) " +
+      "is cut off by resetting the connection.",
+    tags: ["connectors"],
+    parameters: [
+      { name: "id", in: "path", required: true, description: "The connector id, con_…", schema: { type: "string" } },
+      {
+        name: "path",
+        in: "path",
+        required: true,
+        description: "The path below the provider's API base (slashes included), with its query string",
+        schema: { type: "string" },
+      },
+    ],
+    ...(method === "get" || method === "delete"
+      ? {}
+      : { requestBody: { required: false, content: { "*/*": { schema: { type: "string", format: "binary" } } } } }),
+    responses: {
+      "200": { description: "The provider's answer, whatever its status (2xx to 5xx), streamed.", content: { "*/*": { schema: {} } } },
+      [httpStatusOf("invalid_input")]: errorResponse("invalid_input: a host, path or method the proxy refuses."),
+      [httpStatusOf("not_found")]: errorResponse("not_found: no such connector in this workspace."),
+      [httpStatusOf("invalid_state")]: errorResponse("invalid_state: the connector is not connected (the message says what to do)."),
+      [httpStatusOf("provider_error")]: errorResponse("provider_error: the provider could not be reached or did not answer within 30 s."),
+      default: errorResponse("Any other error, with the status given by its code."),
+    },
+  });
+  return {
+    [`${API_BASE}/connectors/{id}/proxy/{path}`]: Object.fromEntries(["get", "post", "put", "patch", "delete"].map((m) => [m, op(m)])),
+  };
+}
+
 /** The two operations that are not tools: this document and the health check. */
 function metaPaths(): Record<string, Json> {
   const healthBody = {
@@ -180,7 +222,7 @@ export function buildOpenApi(tools: ToolDefinition[], opts: { serverUrl?: string
     paths[fullPath] ??= {};
     paths[fullPath][route.method.toLowerCase()] = operationOf(route, tool, components);
   }
-  Object.assign(paths, metaPaths());
+  Object.assign(paths, proxyPath(), metaPaths());
   return {
     openapi: "3.1.0",
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
