@@ -12,8 +12,10 @@ import type { DB } from "../store/db.js";
 /** Call records are kept this long, then purged (by the recorder, at most once an hour). */
 export const CALL_RETENTION_MS = 30 * 86_400_000;
 const PURGE_EVERY_MS = 3_600_000;
-/** A flush writes at most this many records per statement. */
+/** A flush writes at most this many records per statement; a queue this long is written at once. */
 const BATCH = 200;
+/** Queued records are written this long after the first of them at the latest. */
+const FLUSH_EVERY_MS = 1000;
 
 export interface ProxyOptions {
   /** Concurrent proxied calls per connector (TENEX_PROXY_CONCURRENCY, default 8). */
@@ -95,8 +97,9 @@ export class ConnectorSlots {
 
 /**
  * Call records written off the hot path: `record` only queues; the queue is written in one insert
- * per batch on the next turn of the event loop, after the response went out. `flush` writes what is
- * queued now (get_connector_status calls it first, so a call is always in recent_calls after it returned).
+ * per batch within a second (or at once when 200 are queued), after the responses went out. `flush`
+ * writes what is queued now (get_connector_status calls it first, so a call is always in recent_calls
+ * after it returned; shutdown calls it too). A crash loses at most the last second's records.
  */
 export class CallRecorder {
   private queue: Array<CallRecord & { id: string }> = [];
@@ -108,12 +111,18 @@ export class CallRecorder {
 
   record(r: CallRecord): void {
     this.queue.push({ ...r, id: callRecordId(Date.parse(r.at)) });
+    if (this.queue.length >= BATCH) {
+      void this.flush();
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // A commit is about 1 ms with synchronous=FULL (more on a busy disk) and blocks the process: once a
+    // second at most, however many calls ran, never once per call.
+    setTimeout(() => {
       this.scheduled = false;
       void this.flush();
-    });
+    }, FLUSH_EVERY_MS).unref();
   }
 
   /** Write everything queued so far (and purge old records at most once an hour); never throws. */
