@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 import { type Dispatcher, request } from "undici";
 import { readUpTo } from "../catalog/bounded-body.js";
 import type { Provider } from "../catalog/catalog.js";
+import { connectionView } from "../catalog/connection.js";
 import { networkFailure } from "../catalog/provider-errors.js";
 import {
   bodyKind,
@@ -144,6 +145,8 @@ async function send(
 ): Promise<Sent> {
   const callerHeaders = { ...(req.headers ?? {}) };
   const body = opts.body ?? encodeBody(req.method, req.body, callerHeaders);
+  // Headers are checked before any token work: a refused call refreshes nothing.
+  proxyRequestHeaders(provider, connectionView(provider, row), "", callerHeaders, { strict: opts.strictHeaders });
   let credential = await getAccessToken(ctx, row, { probe: false });
   let refreshed = credential.refreshed;
   const used = [credential];
