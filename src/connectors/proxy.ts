@@ -66,20 +66,21 @@ export interface ProxyResult {
 
 /** The connector a call names: another workspace's is `not_found`; only a connected one may be called (`invalid_state`). */
 async function connectorFor(ctx: ProxyDeps, workspaceId: string, target: ProxyTarget): Promise<ConnectorRow> {
-  if (target.connector_id !== undefined && target.role !== undefined)
-    throw new ConnectorError("invalid_input", "Give connector_id or role, not both.");
-  if (target.connector_id === undefined && target.provider !== undefined && target.role === undefined)
-    throw new ConnectorError("invalid_input", "provider narrows a role: give role with it, or give connector_id.");
-  let id = target.connector_id;
-  if (id === undefined) {
+  let row: ConnectorRow;
+  if (target.connector_id !== undefined) {
+    // An id of another workspace is not_found before anything else is said about the call.
+    row = await getConnectorRow(ctx.db, workspaceId, target.connector_id);
+    if (target.role !== undefined || target.provider !== undefined)
+      throw new ConnectorError("invalid_input", "Give connector_id, or role (and provider), not both.");
+  } else {
     if (target.role === undefined)
       throw new ConnectorError(
         "invalid_input",
         "Name the connector: connector_id, or role (and provider) to use the one resolve_connector picks.",
       );
-    id = (await resolveConnector(ctx, workspaceId, target.role, target.provider)).id;
+    const id = (await resolveConnector(ctx, workspaceId, target.role, target.provider)).id;
+    row = await getConnectorRow(ctx.db, workspaceId, id);
   }
-  const row = await getConnectorRow(ctx.db, workspaceId, id);
   assertUsable(row, "call");
   return row;
 }
