@@ -156,8 +156,9 @@ describe("the proxy over REST", () => {
       expect(res.status, path).toBe(400);
       expect(JSON.parse(res.body).error.code, path).toBe("invalid_input");
     }
-    const trace = await rawRequest(`${h.url}/api/v1/connectors/${idA}/proxy/v1/docs`, { method: "OPTIONS", headers: bearer(h.a.key) });
-    expect(trace.status).toBe(400);
+    const options = await rawRequest(`${h.url}/api/v1/connectors/${idA}/proxy/v1/docs`, { method: "OPTIONS", headers: bearer(h.a.key) });
+    expect(options.status).toBe(405);
+    expect(options.headers.allow).toBe("GET, POST, PUT, PATCH, DELETE");
     expect(api.calls.length).toBe(before);
   });
 

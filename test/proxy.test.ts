@@ -1,6 +1,7 @@
 // Issue 10: call_connector through a real MCP client, against the sandbox OAuth server and a fake
 // provider API. Every refusal is checked to reach no provider; order is asserted with gates.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createProxyEngine } from "../src/connectors/proxy-engine.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES, portalIdFor } from "./sandbox/hubspot.js";
@@ -277,6 +278,28 @@ describe("call_connector through a real MCP client", () => {
     for (const r of results) expect(r.structuredContent).toMatchObject({ status: 200 });
     expect(heldHits).toBe(40);
     expect(h.ctx.proxy.slots.running(id)).toBe(0);
+  });
+
+  it("a provider that does not answer in time is provider_error (the timeout is 30 s; a short one here), and the slot is freed", async () => {
+    let open = () => {};
+    held = new Promise<void>((r) => (open = r));
+    const normal = h.ctx.proxy;
+    h.ctx.proxy = createProxyEngine(
+      { db: h.ctx.db, clock: h.ctx.clock, log: h.ctx.log },
+      { concurrency: 8, streamMaxBytes: 1024, timeoutMs: 100 },
+    );
+    try {
+      const err = await h.callError("call_connector", { connector_id: id, method: "GET", path: "/held" });
+      expect(err).toMatchObject({ code: "provider_error", retryable: true });
+      expect(err.message).toMatch(/did not answer within 0.1 s/);
+      expect(h.ctx.proxy.slots.running(id)).toBe(0);
+      const status = await h.call("get_connector_status", { connector_id: id });
+      expect(status.recent_calls?.[0]).toMatchObject({ path: "/held", status: null });
+    } finally {
+      open();
+      await h.ctx.proxy.close();
+      h.ctx.proxy = normal;
+    }
   });
 
   it("calls only a connected connector: disabled stops calls at once, revoked says what to do", async () => {

@@ -127,6 +127,8 @@ export class CallRecorder {
 
   /** Write everything queued so far (and purge old records at most once an hour); never throws. */
   flush(): Promise<void> {
+    // Nothing queued and no purge due: nothing to wait for but a write already running (get_connector_status reads often).
+    if (this.queue.length === 0 && this.deps.clock() - this.lastPurge < PURGE_EVERY_MS) return this.writing;
     const batch = this.queue;
     this.queue = [];
     this.writing = this.writing.then(async () => {

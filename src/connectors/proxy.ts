@@ -131,6 +131,8 @@ interface Sent {
   used: Credential[];
   refreshed: boolean;
   target: URL;
+  /** True once the call's 30 s are up (call_connector; never for the raw proxy). */
+  timedOut: () => boolean;
 }
 
 /**
@@ -188,7 +190,7 @@ async function send(
     refreshed = true;
     answer = await once(credential);
   }
-  return { answer, credential, used, refreshed, target };
+  return { answer, credential, used, refreshed, target, timedOut: () => Boolean(deadline?.aborted) };
 }
 
 const rounded = (ms: number) => Math.round(ms * 10) / 10;
@@ -224,7 +226,8 @@ export async function callConnector(
     try {
       read = await readUpTo(answer.body, maxBytes, () => answer.body.destroy());
     } catch (err) {
-      throw new ConnectorError("provider_error", `${provider.def.name}'s answer broke off (${networkFailure(err)}).`, {
+      const why = sent.timedOut() ? `did not finish within ${ctx.proxy.timeoutMs / 1000} s` : `broke off (${networkFailure(err)})`;
+      throw new ConnectorError("provider_error", `${provider.def.name}'s answer ${why}; the request itself was sent.`, {
         retryable: true,
         cause: err,
       });

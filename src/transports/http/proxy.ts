@@ -9,6 +9,7 @@
 import type http from "node:http";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { PROXY_METHODS, type ProxyMethod } from "../../catalog/proxy-rules.js";
 import { isConnectorError } from "../../common/errors.js";
 import { MAX_REQUEST_BODY_BYTES, openProxyStream } from "../../connectors/proxy.js";
 import type { GrantDeps } from "../../grants/deps.js";
@@ -70,6 +71,8 @@ export async function serveProxy(ctx: GrantDeps, req: http.IncomingMessage, res:
   } catch {
     return sendError(res, "invalid_input", "The connector id is not validly percent-encoded.");
   }
+  if (!PROXY_METHODS.includes(req.method as ProxyMethod))
+    return sendError(res, "method_not_allowed", `The proxy passes ${PROXY_METHODS.join(", ")}.`, { allow: PROXY_METHODS.join(", ") });
   const body = await bodyBytes(req, res);
   if (!body) return;
   const headers: Record<string, string> = {};
