@@ -73,6 +73,9 @@ afterAll(async () => {
 
 describe("call_connector through a real MCP client", () => {
   it("an agent that just connected HubSpot through the OAuth flow reads a contact through it", async () => {
+    // What the agent reads first: the version its path carries and where the API reference is.
+    const hubspot = (await h.call("list_providers", {})).providers.find((p) => p.id === "hubspot");
+    expect(hubspot).toMatchObject({ api_version: "2026-03", api_docs_url: expect.stringContaining("developers.hubspot.com") });
     const status = await h.call("get_connector_status", { connector_id: id });
     expect(status.status).toBe("connected");
     const res = await h.call("call_connector", { connector_id: id, method: "GET", path: "/crm/objects/2026-03/contacts/1" });
