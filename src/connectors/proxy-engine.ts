@@ -177,7 +177,14 @@ export function createProxyEngine(deps: { db: DB; clock: () => number; log: Logg
     stats: { maxStreamHeldBytes: 0 },
     close: async () => {
       await recorder.flush();
-      await dispatcher.close();
+      // Let calls still running finish for a moment, then cut them: shutdown must not hang on a slow provider.
+      let timer: NodeJS.Timeout | undefined;
+      const cut = new Promise<void>((resolve) => {
+        timer = setTimeout(() => resolve(dispatcher.destroy().catch(() => undefined)), 5_000);
+        timer.unref();
+      });
+      await Promise.race([dispatcher.close(), cut]);
+      clearTimeout(timer);
     },
   };
 }
