@@ -33,7 +33,10 @@ export default defineProvider({
       "https://www.googleapis.com/auth/gmail.compose",
     ],
   ),
-  api: { base_url: "https://gmail.googleapis.com" },
+  api: {
+    base_url: "https://gmail.googleapis.com",
+    docs_url: "https://developers.google.com/workspace/gmail/api/reference/rest",
+  },
   settings: z
     .object({
       sender_alias: z

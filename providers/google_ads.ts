@@ -48,7 +48,12 @@ export default defineProvider({
   auth_types: ["oauth2"],
   roles: ["source"],
   oauth: googleOAuth(["openid", "email", "https://www.googleapis.com/auth/adwords"]),
-  api: { base_url: "https://googleads.googleapis.com" },
+  api: {
+    base_url: "https://googleads.googleapis.com",
+    docs_url: "https://developers.google.com/google-ads/api/rest/reference/rest",
+    // developer-token comes from TENEX_GOOGLE_ADS_DEVELOPER_TOKEN and login-customer-id from settings (hooks.apiHeaders); a call may name another manager.
+    request_headers: ["login-customer-id", "linked-customer-id"],
+  },
   settings: z
     .object({
       customer_id: z

@@ -41,7 +41,7 @@ export default defineProvider({
     token_auth: "client_secret_post",
     refresh: "refresh_token",
   },
-  api: { base_url: "https://api.hubapi.com" },
+  api: { base_url: "https://api.hubapi.com", docs_url: "https://developers.hubspot.com/docs/api-reference/overview" },
   settings: z
     .object({
       default_objects: z

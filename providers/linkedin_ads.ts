@@ -54,7 +54,12 @@ export default defineProvider({
     refresh_token_optional: true,
     refresh_revocation_optional: true,
   },
-  api: { base_url: "https://api.linkedin.com" },
+  api: {
+    base_url: "https://api.linkedin.com",
+    docs_url: "https://learn.microsoft.com/en-us/linkedin/marketing/",
+    // LinkedIn-Version defaults to the linkedin_version setting (hooks.apiHeaders); a call may ask for another.
+    request_headers: ["linkedin-version", "x-restli-protocol-version", "x-restli-method"],
+  },
   settings: z
     .object({
       ad_account_id: z

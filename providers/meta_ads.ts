@@ -66,7 +66,7 @@ export default defineProvider({
   api_key: {
     label: "System user access token",
   },
-  api: { base_url: "https://graph.facebook.com" },
+  api: { base_url: "https://graph.facebook.com", docs_url: "https://developers.facebook.com/docs/marketing-api/reference" },
   settings: z
     .object({
       ad_account_id: z

@@ -72,7 +72,11 @@ export default defineProvider({
       return { ...endpoints, discovery_url: `${base}/v2.0/.well-known/openid-configuration`, extra_scopes: ["openid"] };
     },
   },
-  api: { base_url: "https://graph.microsoft.com" },
+  api: {
+    base_url: "https://graph.microsoft.com",
+    docs_url: "https://learn.microsoft.com/en-us/graph/api/overview",
+    request_headers: ["prefer", "consistencylevel"],
+  },
   api_versions: [
     {
       version: "v1.0",

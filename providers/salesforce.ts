@@ -103,7 +103,12 @@ export default defineProvider({
       };
     },
   },
-  api: { base_url: PLACEHOLDER_BASE },
+  api: {
+    // The calls of a connection go to its instance_url (hooks.apiBaseUrl), never to this placeholder once connected.
+    base_url: PLACEHOLDER_BASE,
+    docs_url: "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/",
+    request_headers: ["sforce-query-options", "sforce-auto-assign"],
+  },
   settings: z
     .object({
       login_host: z

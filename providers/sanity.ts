@@ -36,7 +36,12 @@ export default defineProvider({
     label: "Sanity project API token (robot token with the Viewer or Editor role)",
     required_settings: ["project_id", "dataset"],
   },
-  api: { base_url: "https://api.sanity.io" },
+  api: {
+    base_url: "https://api.sanity.io",
+    docs_url: "https://www.sanity.io/docs/http-reference",
+    // The project host ({project_id}.api.sanity.io) is the base (hooks.apiBaseUrl); the global host serves project-wide reads.
+    extra_origins: ["https://api.sanity.io"],
+  },
   settings: z
     .object({
       project_id: z.string().regex(PROJECT_ID, "letters, digits and dashes").describe("Sanity project ID (Manage → project → Project ID)"),
@@ -77,6 +82,10 @@ export default defineProvider({
     apiBaseUrl: (c) => {
       const project = setting(c, "project_id", PROJECT_ID);
       return project ? `https://${project.toLowerCase()}.api.sanity.io` : "https://api.sanity.io";
+    },
+    extraApiOrigins: (c) => {
+      const project = setting(c, "project_id", PROJECT_ID);
+      return project ? [`https://${project.toLowerCase()}.apicdn.sanity.io`] : [];
     },
     accountFromTestRead: (_body, c) => ({
       project_id: setting(c, "project_id", PROJECT_ID),

@@ -44,7 +44,11 @@ export default defineProvider({
   api_key: {
     label: "Webflow site or workspace API token",
   },
-  api: { base_url: "https://api.webflow.com" },
+  api: {
+    base_url: "https://api.webflow.com",
+    docs_url: "https://developers.webflow.com/data/reference/rest-introduction",
+    extra_origins: ["https://api-cdn.webflow.com"],
+  },
   settings: z
     .object({
       site_id: webflowId.describe("Webflow site to read from and write to by default").optional(),

@@ -12,8 +12,8 @@ import { z } from "zod";
 import { ConnectorError } from "../src/common/errors.js";
 import { createLogger } from "../src/common/log.js";
 import { invokeTool } from "../src/transports/boundary.js";
-import { buildOpenApi } from "../src/transports/http/openapi.js";
-import { restRoutes } from "../src/transports/http/rest.js";
+import { buildOpenApi, PROXY_OPERATIONS } from "../src/transports/http/openapi.js";
+import { bindingsOf, restRoutes } from "../src/transports/http/rest.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { type AnyToolDefinition, defineTool, type ToolContext } from "../src/transports/tool.js";
 import { toolRegistry, tools } from "../tools/index.js";
@@ -239,10 +239,13 @@ describe("REST routes on the tool definitions", () => {
   it("every tool declares its REST route or an explicit null, with no two on one method and path", () => {
     for (const tool of tools) {
       expect(Object.hasOwn(tool, "rest"), `${tool.name} declares no rest route (give one, or rest: null with the reason)`).toBe(true);
-      if (tool.rest) expect(tool.rest.path, tool.name).toMatch(/^\/[a-z{}/_]+$/);
+      for (const binding of bindingsOf(tool)) expect(binding.path, tool.name).toMatch(/^\/[a-z{}/_]+$/);
     }
     const routes = restRoutes(tools);
-    expect(routes.map((r) => r.tool)).toEqual(tools.filter((t) => t.rest).map((t) => t.name));
+    expect(routes.map((r) => r.tool)).toEqual(tools.flatMap((t) => bindingsOf(t).map(() => t.name)));
+    // A tool with several routes names each operation apart (OpenAPI operationIds are unique).
+    const operations = routes.map((r) => r.operation);
+    expect(new Set(operations).size).toBe(operations.length);
     const keys = routes.map((r) => `${r.method} ${r.path}`);
     expect(new Set(keys).size).toBe(keys.length);
   });
@@ -252,7 +255,8 @@ describe("REST routes on the tool definitions", () => {
       Object.values(buildOpenApi(tools).paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) =>
         Object.values(ops).map((o) => o.operationId),
       );
-    expect(ids(tools).sort()).toEqual([...tools.map((t) => t.name), "openapi", "healthz"].sort());
+    expect(ids(tools).sort()).toEqual([...restRoutes(tools).map((r) => r.operation), ...PROXY_OPERATIONS, "openapi", "healthz"].sort());
+    expect(ids(tools)).toContain("call_connector_by_role");
     const withoutStatus = tools.filter((t) => t.name !== "get_connector_status");
     expect(ids(withoutStatus)).not.toContain("get_connector_status");
     const mcpOnly = tools.map((t) => (t.name === "resolve_connector" ? { ...t, rest: null } : t));

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { AnyToolDefinition, ToolDefinition } from "../src/transports/tool.js";
+import call_connector from "./call_connector.js";
 import delete_connector from "./delete_connector.js";
 import disable_connector from "./disable_connector.js";
 import enable_connector from "./enable_connector.js";
@@ -29,6 +30,7 @@ export const toolRegistry = {
   update_connector,
   set_primary_connector,
   resolve_connector,
+  call_connector,
   test_connector,
   refresh_connector,
   revoke_connector,

@@ -21,6 +21,7 @@ const providerSchema = z
       .describe(
         "The API version this server uses by default (in API paths such as /v26.0/…, or a version header); null when the API is not versioned",
       ),
+    api_docs_url: z.string().describe("The provider's API reference: the paths and bodies call_connector takes"),
     api_version_ends: z
       .string()
       .nullable()

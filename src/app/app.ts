@@ -2,6 +2,7 @@ import { definitions } from "../../providers/index.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { ConnectorEvents } from "../common/events.js";
 import { createLogger, type Logger } from "../common/log.js";
+import { createProxyEngine } from "../connectors/proxy-engine.js";
 import { createRefreshEngine } from "../credentials/deps.js";
 import { loadOrCreateMasterKey, parseMasterKey, Vault } from "../credentials/vault.js";
 import { PendingElicitations } from "../grants/elicitations.js";
@@ -59,6 +60,10 @@ export async function createApp(
     refresh: createRefreshEngine(config.refresh_lease_ms),
     requestStateKey,
     limits: config.limits,
+    proxy: createProxyEngine(
+      { db: database.db, clock, log },
+      { concurrency: config.proxy_concurrency, streamMaxBytes: config.proxy_stream_max_bytes },
+    ),
   };
   return {
     ctx,
@@ -66,6 +71,8 @@ export async function createApp(
     close: async () => {
       ctx.elicitations.close();
       watcher.close();
+      // Queued call records are written before the database closes.
+      await ctx.proxy.close();
       await database.close();
     },
   };

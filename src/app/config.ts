@@ -33,6 +33,10 @@ export interface Config {
   rate_limit: number;
   /** HTTP mode: open MCP sessions per workspace (TENEX_MAX_SESSIONS_PER_WORKSPACE, default 100; the global cap is 1000). */
   max_sessions_per_workspace: number;
+  /** Concurrent proxied calls per connector (TENEX_PROXY_CONCURRENCY, default 8); more wait in line, up to four times as many. */
+  proxy_concurrency: number;
+  /** The raw REST proxy's ceiling on one response's bytes (TENEX_PROXY_STREAM_MAX_BYTES, default 100 MiB). */
+  proxy_stream_max_bytes: number;
   /** Per-workspace quotas (TENEX_MAX_PENDING_GRANTS, default 200; TENEX_MAX_CONNECTORS, default 5,000). */
   limits: Limits;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
@@ -110,6 +114,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     limits,
     rate_limit: rateLimit(env),
     max_sessions_per_workspace: positiveInt(env, "TENEX_MAX_SESSIONS_PER_WORKSPACE", 100),
+    proxy_concurrency: positiveInt(env, "TENEX_PROXY_CONCURRENCY", 8),
+    proxy_stream_max_bytes: positiveInt(env, "TENEX_PROXY_STREAM_MAX_BYTES", 100 * 1024 * 1024),
     providers,
   };
 }

@@ -19,6 +19,20 @@ export function apiBaseUrl(provider: Provider, view: ConnectionView): string {
 }
 
 /**
+ * The headers the server adds to every call to a provider's API: the credential (a Bearer token,
+ * for OAuth tokens and for the BYOK keys of Sanity, Webflow and Meta alike), the definition's fixed
+ * headers and the per-connection ones (LinkedIn-Version, Google Ads developer-token and login-customer-id).
+ */
+export function providerHeaders(provider: Provider, view: ConnectionView, credential: string): Record<string, string> {
+  return {
+    authorization: `Bearer ${credential}`,
+    "user-agent": "tenex-connectors",
+    ...provider.def.api.headers,
+    ...(provider.def.hooks.apiHeaders?.(view) ?? {}),
+  };
+}
+
+/**
  * One authenticated call to a provider API. Network failures become `provider_error`
  * (retryable); the response body is returned to the core, never to the model.
  */
@@ -30,13 +44,7 @@ export async function callProviderApi(
   req: { method: "GET" | "POST"; path: string; body?: unknown },
 ): Promise<ApiResult> {
   const url = apiBaseUrl(provider, view) + req.path;
-  const headers: Record<string, string> = {
-    accept: "application/json",
-    authorization: `Bearer ${credential}`,
-    "user-agent": "tenex-connectors",
-    ...provider.def.api.headers,
-    ...(provider.def.hooks.apiHeaders?.(view) ?? {}),
-  };
+  const headers: Record<string, string> = { accept: "application/json", ...providerHeaders(provider, view, credential) };
   if (req.body !== undefined) headers["content-type"] = "application/json";
   const started = ctx.clock();
   let res: Response;

@@ -85,3 +85,28 @@ export function bodyTooLarge(err: unknown): BodyTooLargeError | undefined {
 export function noRedirects(fetchFn: typeof fetch): typeof fetch {
   return (input, init) => fetchFn(input, { ...init, redirect: "manual" });
 }
+
+/**
+ * Up to `limit` bytes of a body given as chunks (an undici response body, a web stream): the reading
+ * stops at the cap and `truncated` says that more was there. `stop` is called to release the rest.
+ */
+export async function readUpTo(
+  chunks: AsyncIterable<Uint8Array>,
+  limit: number,
+  stop: () => void,
+): Promise<{ bytes: Buffer; truncated: boolean }> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of chunks) {
+    const room = limit - total;
+    if (chunk.byteLength > room) {
+      if (room > 0) parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, room));
+      total += Math.max(0, room);
+      stop();
+      return { bytes: Buffer.concat(parts, total), truncated: true };
+    }
+    parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    total += chunk.byteLength;
+  }
+  return { bytes: Buffer.concat(parts, total), truncated: false };
+}

@@ -222,6 +222,18 @@ export const providerSchema = z
       .object({
         base_url: url,
         headers: z.record(z.string(), z.string()).default({}),
+        /** The provider's API reference, named in call_connector's description. */
+        docs_url: url,
+        /**
+         * Other origins (https, no path) a proxied call may reach besides the API base (Webflow's CDN host).
+         * The connection's own hosts come from hooks.apiBaseUrl and hooks.extraApiOrigins.
+         */
+        extra_origins: z.array(url.refine((v) => new URL(v).origin === v, "an origin: scheme and host, no path")).default([]),
+        /**
+         * Request headers (lower-case) a proxied call may pass on top of the common ones (accept, content-type,
+         * if-match, …): linkedin-version, login-customer-id, x-restli-protocol-version, …
+         */
+        request_headers: z.array(z.string().regex(/^[a-z0-9-]+$/, "a lower-case header name")).default([]),
       })
       .strict(),
     settings: zodObject,
@@ -249,6 +261,8 @@ export const providerSchema = z
         tokenExtras: z.array(z.string()).optional(),
         /** The API origin of one connection when it is not fixed (Salesforce instance_url, Sanity project host). */
         apiBaseUrl: fn<(c: ConnectionView) => string>("hooks.apiBaseUrl").optional(),
+        /** More origins this connection's proxied calls may reach (Sanity: the project's apicdn host). */
+        extraApiOrigins: fn<(c: ConnectionView) => string[]>("hooks.extraApiOrigins").optional(),
         /** Extra headers on every API call (LinkedIn-Version, Google Ads developer-token, login-customer-id). */
         apiHeaders: fn<(c: ConnectionView) => Record<string, string>>("hooks.apiHeaders").optional(),
         /** Non-secret account facts from the test read's JSON body. */

@@ -15,6 +15,7 @@ export function listProviders(catalog: Catalog, role?: Role) {
       default_scopes: p.def.oauth?.scopes ?? [],
       allowed_scopes: allowedScopes(p),
       ...pinnedVersion(p),
+      api_docs_url: p.def.api.docs_url,
       // Exactly "this server has OAuth app credentials for it": false for API-key-only providers, which need no app.
       configured: p.configured,
       settings: Object.keys(p.def.settings.shape),

@@ -1,8 +1,10 @@
 /** What get_connector_status and list_connectors show: the connector object, its recent events, and the filtered list. */
 import { z } from "zod";
 import type { CredentialDeps } from "../credentials/deps.js";
+import { type CallView, recentCalls } from "../store/calls.js";
 import { type ConnectorObject, getConnector, type ListFilters, listConnectors } from "../store/connectors.js";
 import { expireAbandonedGrants } from "../store/grants.js";
+import type { ProxyDeps } from "./proxy-engine.js";
 
 export const eventSchema = z
   .object({
@@ -14,6 +16,17 @@ export const eventSchema = z
   })
   .strict();
 export type ConnectorEventView = z.infer<typeof eventSchema>;
+
+export const callSchema = z
+  .object({
+    method: z.string(),
+    path: z.string().describe("The path called, without its query"),
+    status: z.number().nullable().describe("The provider's HTTP status; null when no answer came (network failure, timeout)"),
+    duration_ms: z.number(),
+    refreshed: z.boolean().describe("True when the access token was refreshed for this call"),
+    at: z.string().describe("When the call started (ISO 8601)"),
+  })
+  .strict();
 
 /** The connector's most recent events, newest first. */
 export async function recentEvents(
@@ -33,17 +46,23 @@ export async function recentEvents(
   return rows.map((r) => ({ type: r.type, at: r.created_at, ...(r.detail ? { detail: r.detail } : {}) }));
 }
 
-/** get_connector_status: the connector object plus its recent events. */
+/** get_connector_status: the connector object plus its recent events and, apart from them, its recent proxied calls. */
 export async function connectorStatus(
-  ctx: CredentialDeps,
+  ctx: ProxyDeps,
   workspaceId: string,
   connectorId: string,
-): Promise<ConnectorObject & { recent_events: ConnectorEventView[] }> {
+): Promise<ConnectorObject & { recent_events: ConnectorEventView[]; recent_calls: CallView[] }> {
   // Only a pending connector can have an abandoned grant: the settle query runs for those alone.
   let connector = await getConnector(ctx.db, workspaceId, connectorId);
   if (connector.status === "pending" && (await expireAbandonedGrants(ctx, workspaceId, [connectorId])).length > 0)
     connector = await getConnector(ctx.db, workspaceId, connectorId);
-  return { ...connector, recent_events: await recentEvents(ctx, workspaceId, connectorId) };
+  // Call records are written after each response, in batches: this process's queue is written first.
+  await ctx.proxy.recorder.flush();
+  return {
+    ...connector,
+    recent_events: await recentEvents(ctx, workspaceId, connectorId),
+    recent_calls: await recentCalls(ctx.db, workspaceId, connectorId),
+  };
 }
 
 /**

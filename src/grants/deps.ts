@@ -1,9 +1,9 @@
-import type { CredentialDeps } from "../credentials/deps.js";
+import type { ProxyDeps } from "../connectors/proxy-engine.js";
 import type { PendingElicitations } from "./elicitations.js";
 import type { ConnectorWatcher } from "./watcher.js";
 
 /** Everything the core needs to run a grant, and so everything a tool handler may use. */
-export interface GrantDeps extends CredentialDeps {
+export interface GrantDeps extends ProxyDeps {
   /** Wakes waiters when a pending connector settles, in this process or another sharing the database. */
   watcher: ConnectorWatcher;
   /** URL-mode elicitations waiting for their grant, keyed by connector id. */

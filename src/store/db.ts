@@ -12,6 +12,7 @@ import * as m0004 from "./migrations/0004_server_keys.js";
 import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
 import * as m0007 from "./migrations/0007_pending_lookup.js";
+import * as m0008 from "./migrations/0008_call_records.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0005_connection_endpoints": m0005,
   "0006_grant_key": m0006,
   "0007_pending_lookup": m0007,
+  "0008_call_records": m0008,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

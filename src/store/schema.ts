@@ -120,6 +120,22 @@ export interface ConnectorEventTable {
   created_at: string;
 }
 
+/** One proxied call: never a body, a query value or a credential. */
+export interface CallRecordTable {
+  id: string;
+  connector_id: string;
+  workspace_id: string;
+  method: string;
+  /** The path without its query. */
+  path: string;
+  /** The provider's HTTP status; null when no answer came (network failure, timeout). */
+  status: number | null;
+  duration_ms: number;
+  /** 1 when the access token was refreshed for this call (before it, or after a 401). */
+  refreshed: number;
+  created_at: string;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   api_keys: ApiKeyTable;
@@ -128,6 +144,7 @@ export interface Database {
   oauth_grants: OAuthGrantTable;
   primaries: PrimaryTable;
   connector_events: ConnectorEventTable;
+  call_records: CallRecordTable;
 }
 
 export type ConnectorRow = Selectable<ConnectorTable>;

@@ -91,8 +91,9 @@ function parseArguments(tool: AnyToolDefinition, args: unknown): { ok: true; inp
     };
   }
   const raw = args ?? {};
-  if (JSON.stringify(raw).length > MAX_ARGUMENTS_BYTES) {
-    return { ok: false, error: new ConnectorError("invalid_input", `Arguments are too large (limit ${MAX_ARGUMENTS_BYTES / 1024} KiB).`) };
+  const limit = tool.maxArgumentsBytes ?? MAX_ARGUMENTS_BYTES;
+  if (JSON.stringify(raw).length > limit) {
+    return { ok: false, error: new ConnectorError("invalid_input", `Arguments are too large (limit ${limit / 1024} KiB).`) };
   }
   const parsed = tool.inputSchema.safeParse(raw);
   if (!parsed.success)

@@ -36,6 +36,8 @@ export interface RestBinding {
   path: string;
   /** Success status; 200 unless the call creates something. */
   status?: 200 | 201;
+  /** The OpenAPI operationId when a tool has several routes (the tool's name otherwise). */
+  operation?: string;
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
@@ -49,7 +51,9 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
    * The tool's REST route, or null for a tool deliberately offered over MCP only (say why next to
    * it). Required, so a tool without a route is a visible decision.
    */
-  rest: RestBinding | null;
+  rest: RestBinding | readonly RestBinding[] | null;
+  /** Arguments larger than this are refused before parsing (default: the boundary's 64 KiB; call_connector carries request bodies). */
+  maxArgumentsBytes?: number;
   handler: (input: z.output<I>, ctx: ToolContext) => Promise<z.input<O>>;
 }
 

@@ -1,5 +1,5 @@
 // A tiny JSON API server standing in for a provider's REST API.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface FakeRequest {
@@ -17,6 +17,10 @@ export interface FakeResponse {
   status?: number;
   json?: unknown;
   headers?: Record<string, string>;
+  /** Sent as it is (with `headers`), instead of `json`: text, bytes. */
+  raw?: string | Buffer;
+  /** Writes the body itself (after `status` and `headers`), e.g. a large body in chunks with backpressure. */
+  stream?: (res: ServerResponse) => Promise<void>;
 }
 
 export type FakeRoute = (req: FakeRequest) => FakeResponse | Promise<FakeResponse>;
@@ -26,6 +30,10 @@ export interface FakeApiCall {
   path: string;
   headers: IncomingHttpHeaders;
   status: number;
+  /** The query string as it arrived, without `?`. */
+  query: string;
+  /** The request body as it arrived (a string; empty when none). */
+  rawBody: string;
 }
 
 export interface FakeApi {
@@ -52,8 +60,9 @@ export async function startFakeApi(
   const server = createServer(async (req, res) => {
     const method = (req.method ?? "GET").toUpperCase();
     const u = new URL(req.url ?? "/", "http://127.0.0.1");
+    let rawBody = "";
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
-      calls.push({ method, path: u.pathname, headers: req.headers, status });
+      calls.push({ method, path: u.pathname, headers: req.headers, status, query: u.search.slice(1), rawBody });
       const payload = json === undefined ? "" : JSON.stringify(json);
       res.writeHead(status, {
         ...(json === undefined ? {} : { "content-type": "application/json; charset=utf-8" }),
@@ -64,6 +73,7 @@ export async function startFakeApi(
 
     try {
       const raw = await readBody(req);
+      rawBody = raw;
       let body: unknown;
       if (raw.length > 0) {
         try {
@@ -87,6 +97,13 @@ export async function startFakeApi(
         return;
       }
       const out = await handler({ method, path: u.pathname, query: u.searchParams, headers: req.headers, body, token });
+      if (out.raw !== undefined || out.stream) {
+        calls.push({ method, path: u.pathname, headers: req.headers, status: out.status ?? 200, query: u.search.slice(1), rawBody });
+        res.writeHead(out.status ?? 200, out.headers ?? {});
+        if (out.stream) await out.stream(res);
+        res.end(out.raw);
+        return;
+      }
       send(out.status ?? 200, out.json, out.headers);
     } catch (err) {
       send(500, { status: "error", message: `fake api handler failed: ${(err as Error).message}` });

@@ -94,7 +94,7 @@ function requestOf(
   }
   const mask = Object.fromEntries(pathArgs.map((a) => [a, true] as const));
   const bodySchema = pathArgs.length ? (tool.inputSchema as z.ZodObject).omit(mask as never) : tool.inputSchema;
-  const name = `${tool.name}_body`;
+  const name = `${route.operation}_body`;
   components[name] = schemaFor(bodySchema, "input", name, components);
   const bodyRequired = ((components[name] as Json).required as string[] | undefined)?.length ?? 0;
   return {
@@ -124,13 +124,55 @@ function responsesOf(route: RestRoute, tool: ToolDefinition, components: Record<
 function operationOf(route: RestRoute, tool: ToolDefinition, components: Record<string, unknown>): Json {
   const { parameters, requestBody } = requestOf(route, tool, components);
   return {
-    operationId: tool.name,
+    operationId: route.operation,
     summary: tool.title,
     description: `${tool.description}\n\nSame as the MCP tool \`${tool.name}\`.`,
     tags: [route.tag],
     ...(parameters.length ? { parameters } : {}),
     ...(requestBody ? { requestBody } : {}),
     responses: responsesOf(route, tool, components),
+  };
+}
+
+/** The raw proxy's operations (REST only, not a tool): one per method it passes. */
+export const PROXY_OPERATIONS = ["get", "post", "put", "patch", "delete"].map((m) => `proxy_${m}`);
+
+function proxyPath(): Record<string, Json> {
+  const op = (method: string): Json => ({
+    operationId: `proxy_${method}`,
+    summary: `Raw proxy: ${method.toUpperCase()} through a connector`,
+    description:
+      "For flows that want the provider's bytes: the request goes to the connector's provider with the credential added, under the same " +
+      "rules as call_connector (allowed hosts, the provider's request header allow list; other request headers are dropped; body at most 1 MiB; " +
+      "a 401 refreshes once and retries once; redirects are not followed). The provider's status, allowed headers (content-type, rate-limit " +
+      "headers, retry-after, link, etag, location) and body are streamed back as they come. Our secrets are redacted in headers and in " +
+      "text/JSON bodies (a rolling window); binary bodies pass through unchanged. A body past TENEX_PROXY_STREAM_MAX_BYTES (default 100 MiB) " +
+      "is cut off by resetting the connection.",
+    tags: ["connectors"],
+    parameters: [
+      { name: "id", in: "path", required: true, description: "The connector id, con_…", schema: { type: "string" } },
+      {
+        name: "path",
+        in: "path",
+        required: true,
+        description: "The path below the provider's API base (slashes included), with its query string",
+        schema: { type: "string" },
+      },
+    ],
+    ...(method === "get" || method === "delete"
+      ? {}
+      : { requestBody: { required: false, content: { "*/*": { schema: { type: "string", format: "binary" } } } } }),
+    responses: {
+      "200": { description: "The provider's answer, whatever its status (2xx to 5xx), streamed.", content: { "*/*": { schema: {} } } },
+      [httpStatusOf("invalid_input")]: errorResponse("invalid_input: a host, path or method the proxy refuses."),
+      [httpStatusOf("not_found")]: errorResponse("not_found: no such connector in this workspace."),
+      [httpStatusOf("invalid_state")]: errorResponse("invalid_state: the connector is not connected (the message says what to do)."),
+      [httpStatusOf("provider_error")]: errorResponse("provider_error: the provider could not be reached or did not answer within 30 s."),
+      default: errorResponse("Any other error, with the status given by its code."),
+    },
+  });
+  return {
+    [`${API_BASE}/connectors/{id}/proxy/{path}`]: Object.fromEntries(["get", "post", "put", "patch", "delete"].map((m) => [m, op(m)])),
   };
 }
 
@@ -180,7 +222,7 @@ export function buildOpenApi(tools: ToolDefinition[], opts: { serverUrl?: string
     paths[fullPath] ??= {};
     paths[fullPath][route.method.toLowerCase()] = operationOf(route, tool, components);
   }
-  Object.assign(paths, metaPaths());
+  Object.assign(paths, proxyPath(), metaPaths());
   return {
     openapi: "3.1.0",
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",

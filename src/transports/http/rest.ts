@@ -20,6 +20,8 @@ export const PATH_ARGUMENTS: Record<string, string> = { id: "connector_id" };
  */
 export interface RestRoute extends RestBinding {
   tool: string;
+  /** The OpenAPI operationId: the tool's name, or the route's own when the tool has several. */
+  operation: string;
   /** Path parameter → tool argument. */
   params?: Record<string, string>;
   /** Where the remaining arguments come from. */
@@ -39,6 +41,7 @@ function routeOf(tool: AnyToolDefinition, rest: RestBinding): RestRoute {
   return {
     ...rest,
     tool: tool.name,
+    operation: rest.operation ?? tool.name,
     ...(names.length ? { params } : {}),
     from: rest.method === "GET" || rest.method === "DELETE" ? "query" : "body",
     tag: rest.path.startsWith("/providers") ? "providers" : "connectors",
@@ -50,12 +53,18 @@ function routeOf(tool: AnyToolDefinition, rest: RestBinding): RestRoute {
  * A tool whose `rest` is null (offered over MCP only) has no route.
  */
 export function restRoutes(tools: readonly AnyToolDefinition[]): RestRoute[] {
-  return tools.flatMap((tool) => (tool.rest ? [routeOf(tool, tool.rest)] : []));
+  return tools.flatMap((tool) => bindingsOf(tool).map((b) => routeOf(tool, b)));
 }
 
 /** Every route of these tools, with its tool. */
 export function activeRoutes(tools: readonly ToolDefinition[]): Array<{ route: RestRoute; tool: ToolDefinition }> {
-  return tools.flatMap((tool) => (tool.rest ? [{ route: routeOf(tool, tool.rest), tool }] : []));
+  return tools.flatMap((tool) => bindingsOf(tool).map((b) => ({ route: routeOf(tool, b), tool })));
+}
+
+/** A tool's routes: none, one, or several (call_connector: by connector id, and by role). */
+export function bindingsOf(tool: AnyToolDefinition): readonly RestBinding[] {
+  if (!tool.rest) return [];
+  return Array.isArray(tool.rest) ? tool.rest : [tool.rest as RestBinding];
 }
 
 type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; required?: string[]; items?: JsonSchema };
@@ -155,7 +164,10 @@ export class RestApi {
     }
     const fromPath = this.pathArguments(hit, sub, res);
     if (!fromPath) return;
-    const rest = hit.route.from === "body" ? await this.bodyArguments(req, res) : coerceQuery(url.searchParams, hit.types);
+    const rest =
+      hit.route.from === "body"
+        ? await this.bodyArguments(req, res, Math.max(this.opts.maxBodyBytes, hit.tool.maxArgumentsBytes ?? 0))
+        : coerceQuery(url.searchParams, hit.types);
     if (!rest) return;
     for (const k of Object.keys(fromPath)) {
       if (k in rest) return sendError(res, "invalid_input", `${k} is taken from the path; do not send it again.`);
@@ -177,9 +189,9 @@ export class RestApi {
     return out;
   }
 
-  private async bodyArguments(req: http.IncomingMessage, res: http.ServerResponse): Promise<Arguments> {
+  private async bodyArguments(req: http.IncomingMessage, res: http.ServerResponse, limit: number): Promise<Arguments> {
     const type = req.headers["content-type"] ?? "";
-    const body = await readBody(req, this.opts.maxBodyBytes);
+    const body = await readBody(req, limit);
     if (!body.ok) {
       sendBodyError(res, body);
       return undefined;

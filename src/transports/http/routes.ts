@@ -6,6 +6,7 @@ import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
 import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
 import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
+import { isProxyPath, serveProxy } from "./proxy.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
 
@@ -118,6 +119,13 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
         const parsed = await jsonBody(req, res, d.maxBodyBytes, false);
         if (parsed) await d.sessions.postSse(req, res, caller, parsed.value);
       },
+    },
+    {
+      // The raw proxy for flows: any of GET, POST, PUT, PATCH, DELETE (the handler refuses others), streamed.
+      name: "proxy",
+      matches: isProxyPath,
+      auth: true,
+      handle: (req, res, _url, caller) => serveProxy(d.ctx, req, res, caller),
     },
     {
       name: "rest",
