@@ -1,19 +1,34 @@
 import { sql } from "kysely";
 import type { DB } from "./db.js";
+import { dialectOf } from "./dialect.js";
 
 /**
- * Run `fn` in a transaction that holds SQLite's write lock from its first statement
- * (`BEGIN IMMEDIATE`), for read-modify-write sequences.
+ * Attempts of one PostgreSQL write transaction that fails to serialize with a concurrent one
+ * (SQLSTATE 40001, or a deadlock, 40P01) before the error is thrown.
+ */
+export const SERIALIZATION_ATTEMPTS = 40;
+
+/**
+ * Run `fn` as one read-modify-write transaction, serialized with every other writer, in this
+ * process and in any other sharing the database. Inside `fn`, use only the `trx` handle: a query
+ * on the outer `db` would not see the transaction (on SQLite it would wait for the connection
+ * this transaction holds).
  *
- * Kysely's own transactions start with a deferred `BEGIN`: a read followed by a write then
- * holds a snapshot that another process may overtake, and the write fails with SQLITE_BUSY
- * without waiting for the busy timeout. Taking the write lock first serializes the whole
- * sequence with every other writer: in this process through Kysely's single-connection mutex
- * (the connection is held for the duration), across processes through SQLite, which waits up
- * to `busy_timeout` for the lock. Inside `fn`, use only the `trx` handle: a query on the outer
- * `db` would wait for the connection this transaction holds.
+ * - SQLite: `BEGIN IMMEDIATE` takes the write lock from the first statement. Kysely's own
+ *   transactions start with a deferred `BEGIN`: a read followed by a write then holds a snapshot
+ *   that another process may overtake, and the write fails with SQLITE_BUSY without waiting for
+ *   the busy timeout. In this process Kysely's single-connection mutex serializes; across
+ *   processes SQLite waits up to `busy_timeout` for the lock.
+ * - PostgreSQL: `SERIALIZABLE` isolation (serializable snapshot isolation): the database aborts
+ *   one of two transactions whose reads and writes could not have run one after the other
+ *   (SQLSTATE 40001; this covers a count checked before an insert, which a row lock could not),
+ *   and the whole of `fn` runs again on a fresh snapshot, up to SERIALIZATION_ATTEMPTS times
+ *   with a short random backoff. So `fn` must do nothing but database work that a rollback
+ *   undoes (every caller emits its changes and calls providers after the commit). Writers of
+ *   different rows do not wait for each other, unlike a table or database lock.
  */
 export async function writeTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {
+  if (dialectOf(db).name === "postgres") return serializable(db, fn);
   return db.connection().execute(async (conn) => {
     await sql`begin immediate`.execute(conn);
     try {
@@ -26,4 +41,24 @@ export async function writeTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): 
       throw err;
     }
   });
+}
+
+/** SQLSTATEs after which the whole transaction is worth running again. */
+const RETRYABLE = new Set(["40001", "40P01"]);
+
+function isSerializationFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
+}
+
+async function serializable<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().setIsolationLevel("serializable").execute(fn);
+    } catch (err) {
+      if (!isSerializationFailure(err) || attempt >= SERIALIZATION_ATTEMPTS) throw err;
+      // Spread the retries of transactions that collided, so they do not collide again in step.
+      const ceiling = Math.min(2 ** attempt, 50);
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.random() * ceiling));
+    }
+  }
 }

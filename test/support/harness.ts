@@ -19,6 +19,7 @@ import { consentOverHttp } from "../sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
 import { type ToolCalls, toolCalls } from "./calls.js";
 import { freePort, tempDir } from "./stdio.js";
+import { testDatabase } from "./database.js";
 
 export { type CallResult, type ToolCalls, type ToolError, textOf, toolCalls } from "./calls.js";
 
@@ -67,7 +68,7 @@ export async function startHarness(opts: {
   fetch?: typeof fetch;
 }): Promise<Harness> {
   const dir = opts.share?.dir ?? tempDir("tenex-lc-");
-  const dbPath = opts.share?.dbPath ?? path.join(dir, "tenex.db");
+  const dbPath = opts.share?.dbPath ?? testDatabase(dir);
   const masterKey = opts.share?.masterKey ?? crypto.randomBytes(32).toString("base64");
   const port = opts.port ?? 0;
   const config = loadConfig({ TENEX_DB: dbPath, TENEX_MASTER_KEY: masterKey, TENEX_CALLBACK_PORT: String(port), ...opts.env }, dir);

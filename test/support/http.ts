@@ -14,6 +14,7 @@ import { createHttpServer, type HttpServer, type HttpServerOptions } from "../..
 import type { ToolDefinition } from "../../src/transports/tool.js";
 import { tools as registry } from "../../tools/index.js";
 import { freePort, tempDir } from "./stdio.js";
+import { testDatabaseEnv } from "./database.js";
 
 export interface Tenant {
   workspace_id: string;
@@ -45,7 +46,7 @@ export async function startHttpHarness(
   const dir = tempDir("tenex-http-");
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
-    TENEX_DB: path.join(dir, "tenex.db"),
+    ...testDatabaseEnv(dir),
     TENEX_LOG_LEVEL: "debug",
     ...(opts.publicUrl ? { TENEX_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...opts.env,

@@ -1,0 +1,59 @@
+// Where a test's database lives. The suite runs twice (scripts/test.mjs): on SQLite, and on
+// PostgreSQL when TENEX_TEST_PG names a throwaway cluster's admin URL
+// (postgres://postgres@127.0.0.1:PORT/postgres). Every test that opens a database or sets
+// TENEX_DB goes through here, so the same test runs on either.
+import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import path from "node:path";
+
+/** The admin URL of the PostgreSQL cluster of this pass, or undefined on the SQLite pass. */
+export const TEST_PG = process.env.TENEX_TEST_PG || undefined;
+
+/** True on the PostgreSQL pass. */
+export const onPostgres = TEST_PG !== undefined;
+
+let made = 0;
+
+/**
+ * A fresh, empty database: `dir/name` on SQLite, or a database just created on the pass's
+ * PostgreSQL cluster (its URL). Synchronous, so it fits where a path was computed before.
+ */
+export function testDatabase(dir: string, name = "tenex.db"): string {
+  if (!TEST_PG) return path.join(dir, name);
+  const db = `t_${process.pid}_${++made}_${crypto.randomBytes(4).toString("hex")}`;
+  // A child process, so the creation is synchronous (CREATE DATABASE cannot run in a transaction block anyway).
+  execFileSync(
+    process.execPath,
+    [
+      "-e",
+      `const pg = require("pg"); const c = new pg.Client(process.argv[1]);
+       c.connect().then(() => c.query('create database "${db}"')).then(() => c.end()).catch((e) => { console.error(e.message); process.exit(1); });`,
+      TEST_PG,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"], cwd: path.dirname(new URL(import.meta.url).pathname) },
+  );
+  const url = new URL(TEST_PG);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+/**
+ * A master key for a test database. On PostgreSQL the server requires TENEX_MASTER_KEY; it is
+ * derived from the database's URL, so every process a test starts on one database agrees.
+ */
+export function testMasterKey(db: string): string {
+  return crypto.createHash("sha256").update(`tenex-test-master-key:${db}`).digest("base64");
+}
+
+/**
+ * The environment that points a server at a fresh test database: TENEX_DB, and on PostgreSQL
+ * the TENEX_MASTER_KEY it requires (on SQLite the server generates data/master.key as usual).
+ */
+export function testDatabaseEnv(dir: string, name = "tenex.db"): { TENEX_DB: string; TENEX_MASTER_KEY?: string } {
+  return databaseEnv(testDatabase(dir, name));
+}
+
+/** The environment for an existing test database (a second process on the same one). */
+export function databaseEnv(db: string): { TENEX_DB: string; TENEX_MASTER_KEY?: string } {
+  return onPostgres ? { TENEX_DB: db, TENEX_MASTER_KEY: testMasterKey(db) } : { TENEX_DB: db };
+}
