@@ -7,9 +7,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bearer, freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
+import { storedBytes, testDatabaseEnv } from "./support/database.js";
 
 function cliIn(dir: string) {
-  const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
+  const env = { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) };
   return {
     env,
     run: (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" }),
@@ -17,9 +18,9 @@ function cliIn(dir: string) {
 }
 
 describe("command line: workspaces and keys", () => {
-  it("creates workspaces and keys, lists and revokes keys, with JSON on stdout and errors on stderr", () => {
+  it("creates workspaces and keys, lists and revokes keys, with JSON on stdout and errors on stderr", async () => {
     const dir = tempDir("tenex-cli-");
-    const { run } = cliIn(dir);
+    const { run, env } = cliIn(dir);
 
     const ws = run("workspaces", "create", "acme");
     expect(ws.status).toBe(0);
@@ -54,12 +55,7 @@ describe("command line: workspaces and keys", () => {
     expect(JSON.parse(revoked.stdout)).toEqual({ ...keys[0], revoked_at: expect.any(String) });
 
     // The key itself is nowhere on disk: only its hash.
-    const raw = Buffer.concat(
-      fs
-        .readdirSync(dir)
-        .filter((f) => f.startsWith("tenex.db"))
-        .map((f) => fs.readFileSync(path.join(dir, f))),
-    );
+    const raw = await storedBytes(env.TENEX_DB);
     expect(raw.includes(Buffer.from(key))).toBe(false);
 
     for (const [args, code, text] of [

@@ -10,6 +10,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { LEGACY, type Legacy, legacyClient, legacyHttp, MODERN, type Modern, modernHttp, modernStdio } from "./support/clients.js";
 import { freePort, type HttpHarness, startHttpHarness } from "./support/http.js";
 import { RecordingStdioTransport, tempDir, waitForStderr } from "./support/stdio.js";
+import { testDatabaseEnv } from "./support/database.js";
 
 type Sc = Record<string, any>;
 const LOG_LEVEL = "io.modelcontextprotocol/logLevel";
@@ -94,7 +95,7 @@ describe("stdio: one server program and database, a 2026-07-28 client and a 2025
     const port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
     sandbox = await startHubSpotSandbox({ redirectUri });
-    env = { TENEX_DB: path.join(tempDir("tenex-gen-"), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+    env = { ...testDatabaseEnv(tempDir("tenex-gen-")), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
   });
   afterAll(async () => {
     await sandbox?.close();

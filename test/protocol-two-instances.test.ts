@@ -11,6 +11,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
 import { freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
+import { testDatabaseEnv } from "./support/database.js";
 
 type Sc = Record<string, any>;
 
@@ -46,7 +47,7 @@ describe("two HTTP instances on one database, no session affinity", () => {
     // One public URL, as behind a load balancer: the provider sends the person back to instance A.
     const env = {
       PATH: process.env.PATH ?? "",
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_PUBLIC_URL: publicUrl,
       TENEX_ALLOWED_HOSTS: "127.0.0.1",
       ...sandbox.env,

@@ -17,6 +17,7 @@ import {
   tempDir,
   waitForStderr,
 } from "./support/stdio.js";
+import { testDatabaseEnv } from "./support/database.js";
 
 /** The stderr lines of a server that say it connected this connector. */
 const connectedBy = (s: StdioServer, connectorId: string) =>
@@ -108,7 +109,7 @@ describe("callback port held by another program", () => {
     port = await freePort();
     squatter = http.createServer((_req, res) => res.end("not tenex"));
     await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
-    server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port) });
+    server = await startStdioServer({ ...testDatabaseEnv(tempDir()), TENEX_CALLBACK_PORT: String(port) });
   });
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import type { ToolInput } from "../tools/index.js";
 import { type FakeApi, type FakeRoute, startFakeApi } from "./sandbox/fake-api.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
+import { testDatabaseEnv } from "./support/database.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
 const VERSIONS = ["v2025-02-19", "v2024-06-01", "v2023-08-01"];
@@ -128,7 +129,7 @@ describe("update_connector across two processes on one database", () => {
     api = await startFakeApi(sanityRoutes());
     const dir = tempDir("tenex-upd-");
     const env = {
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"),
       TENEX_CALLBACK_PORT: "0",
       TENEX_SANITY_API_BASE_URL: api.url,

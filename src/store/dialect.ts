@@ -21,6 +21,8 @@ export interface StoreDialect {
   autoIncrement: boolean;
   /** After wiping secrets: make sure the old bytes do not linger in the journal (SQLite's WAL); a no-op elsewhere. */
   flushDeleted(db: Kysely<any>): Promise<void>;
+  /** After rows were inserted with their keys given (db copy): the next generated key follows the largest copied one. */
+  resetSequences(db: Kysely<any>, tables: string[]): Promise<void>;
 }
 
 const sqlite: StoreDialect = {
@@ -31,6 +33,8 @@ const sqlite: StoreDialect = {
   flushDeleted: async (db) => {
     await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
   },
+  // AUTOINCREMENT keeps sqlite_sequence at the largest key inserted, given or generated.
+  resetSequences: async () => undefined,
 };
 
 const postgres: StoreDialect = {
@@ -42,6 +46,18 @@ const postgres: StoreDialect = {
   autoIncrement: false,
   // PostgreSQL's WAL is recycled by checkpoints, and dead tuples by vacuum: nothing to do per wipe.
   flushDeleted: async () => undefined,
+  resetSequences: async (db, tables) => {
+    const { rows } = await sql<{ table_name: string; column_name: string; seq: string }>`
+      select table_name, column_name, pg_get_serial_sequence(quote_ident(table_name), column_name) as seq
+      from information_schema.columns
+      where table_schema = current_schema() and table_name in (${sql.join(tables)})
+        and pg_get_serial_sequence(quote_ident(table_name), column_name) is not null`.execute(db);
+    for (const r of rows) {
+      await sql`select setval(${r.seq}, coalesce((select max(${sql.ref(r.column_name)}) from ${sql.table(r.table_name)}), 0) + 1, false)`.execute(
+        db,
+      );
+    }
+  },
 };
 
 /** The dialect of a Kysely handle (the database or a transaction on it). */

@@ -27,8 +27,8 @@ export const SERIALIZATION_ATTEMPTS = 40;
  *   undoes (every caller emits its changes and calls providers after the commit). Writers of
  *   different rows do not wait for each other, unlike a table or database lock.
  */
-export async function writeTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {
-  if (dialectOf(db).name === "postgres") return serializable(db, fn);
+export async function writeTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
+  if (dialectOf(db).name === "postgres") return opts.queueOn === undefined ? serializable(db, fn) : queued(db, opts.queueOn, fn);
   return db.connection().execute(async (conn) => {
     await sql`begin immediate`.execute(conn);
     try {
@@ -43,11 +43,35 @@ export async function writeTransaction<T>(db: DB, fn: (trx: DB) => Promise<T>): 
   });
 }
 
+export interface WriteOptions {
+  /**
+   * The row most of the transaction's writes go to (a connector id). PostgreSQL: writers of the
+   * same row wait their turn on an advisory lock of that name, taken before the transaction starts
+   * and released after it ended, instead of colliding and retrying (many concurrent test reads
+   * of one connector each write its health). Correctness does not depend on it: the transaction
+   * is serializable either way. SQLite serializes every writer anyway.
+   */
+  queueOn?: string;
+}
+
 /** SQLSTATEs after which the whole transaction is worth running again. */
 const RETRYABLE = new Set(["40001", "40P01"]);
 
 function isSerializationFailure(err: unknown): boolean {
   return typeof err === "object" && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
+}
+
+async function queued<T>(db: DB, name: string, fn: (trx: DB) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    // A session lock, held only around one short transaction (never across a provider call), so the
+    // transaction's snapshot is taken after the previous holder committed.
+    await sql`select pg_advisory_lock(hashtextextended(${`tenex:${name}`}, 0))`.execute(conn);
+    try {
+      return await serializable(conn, fn);
+    } finally {
+      await sql`select pg_advisory_unlock(hashtextextended(${`tenex:${name}`}, 0))`.execute(conn);
+    }
+  });
 }
 
 async function serializable<T>(db: DB, fn: (trx: DB) => Promise<T>): Promise<T> {

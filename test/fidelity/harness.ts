@@ -12,6 +12,7 @@ import { type CallbackListener, startCallbackListener } from "../../src/transpor
 import { createMcpServer } from "../../src/transports/mcp-server.js";
 import { tools } from "../../tools/index.js";
 import { freePort, tempDir } from "../support/stdio.js";
+import { testDatabaseEnv } from "../support/database.js";
 
 export type Sc = Record<string, any>;
 
@@ -36,7 +37,7 @@ export async function startFetchHarness(opts: {
   const port = opts.port ?? (await freePort());
   const config = loadConfig(
     {
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"),
       TENEX_CALLBACK_PORT: String(port),
       ...opts.env,

@@ -4,7 +4,9 @@
 // TENEX_DB goes through here, so the same test runs on either.
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
+import pg from "pg";
 
 /** The admin URL of the PostgreSQL cluster of this pass, or undefined on the SQLite pass. */
 export const TEST_PG = process.env.TENEX_TEST_PG || undefined;
@@ -56,4 +58,34 @@ export function testDatabaseEnv(dir: string, name = "tenex.db"): { TENEX_DB: str
 /** The environment for an existing test database (a second process on the same one). */
 export function databaseEnv(db: string): { TENEX_DB: string; TENEX_MASTER_KEY?: string } {
   return onPostgres ? { TENEX_DB: db, TENEX_MASTER_KEY: testMasterKey(db) } : { TENEX_DB: db };
+}
+
+/**
+ * Everything the database holds, as bytes, for "no secret is stored in plaintext" checks: the
+ * SQLite file and its -wal and -shm (read raw), or on PostgreSQL the text of every row of every
+ * table (what a dump or a backup would hold).
+ */
+export async function storedBytes(db: string): Promise<Buffer> {
+  if (!onPostgres) {
+    const dir = path.dirname(db);
+    const base = path.basename(db);
+    const files = fs.readdirSync(dir).filter((f) => f === base || f === `${base}-wal` || f === `${base}-shm`);
+    if (!files.includes(base)) throw new Error(`no database file ${db}`);
+    return Buffer.concat(files.map((f) => fs.readFileSync(path.join(dir, f))));
+  }
+  const client = new pg.Client(db);
+  await client.connect();
+  try {
+    const tables = await client.query<{ t: string }>(
+      "select quote_ident(table_name) as t from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
+    );
+    const parts: string[] = [];
+    for (const { t } of tables.rows) {
+      const rows = await client.query<{ r: string }>(`select x::text as r from ${t} x`);
+      parts.push(...rows.rows.map((r) => r.r));
+    }
+    return Buffer.from(parts.join("\n"));
+  } finally {
+    await client.end();
+  }
 }
