@@ -178,10 +178,7 @@ function mergeReports(out, withPg) {
       sqlite: sqlite ? { passed: sqlite.numPassedTests, failed: sqlite.numFailedTests } : "no report",
       postgres: withPg ? (pg ? { passed: pg.numPassedTests, failed: pg.numFailedTests } : "no report") : "skipped",
     },
-    testResults: [
-      ...(sqlite?.testResults ?? []),
-      ...(pg?.testResults ?? []).map((r) => ({ ...r, name: `${r.name} [postgres]` })),
-    ],
+    testResults: [...(sqlite?.testResults ?? []), ...(pg?.testResults ?? []).map((r) => ({ ...r, name: `${r.name} [postgres]` }))],
   };
   fs.writeFileSync(out, JSON.stringify(merged));
 }

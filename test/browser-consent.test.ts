@@ -6,11 +6,11 @@
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/store/db.js";
 import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
 import { artifactPath, launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
 import { type StdioHubSpot, type StdioServer, startStdioHubSpot, waitForStderr } from "./support/stdio.js";
-import { openDatabase } from "../src/store/db.js";
 
 interface UrlElicitation {
   mode: "url";

@@ -8,9 +8,9 @@ import { tools as registry } from "../tools/index.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
+import { onPostgres, storedBytes } from "./support/database.js";
 import { type StdioHubSpot, type StdioServer, startStdioHubSpot } from "./support/stdio.js";
 import { expectToolSnapshot } from "./support/tool-snapshots.js";
-import { onPostgres, storedBytes } from "./support/database.js";
 
 describe("stdio server, HubSpot through a real OAuth server", () => {
   let stdio: StdioHubSpot;

@@ -2,12 +2,10 @@
 // a non-zero exit, a key printed once and stored only as a hash), `serve --http` refusing
 // key-free mode off loopback, and the stdio server acting for TENEX_API_KEY's workspace.
 import { spawn, spawnSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { storedBytes, testDatabaseEnv } from "./support/database.js";
 import { bearer, freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
-import { storedBytes, testDatabaseEnv } from "./support/database.js";
 
 function cliIn(dir: string) {
   const env = { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) };

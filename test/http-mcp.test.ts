@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../src/store/workspaces.js";
 import type { ToolOutput } from "../tools/index.js";
 import { toolCalls } from "./support/calls.js";
-import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 import { onPostgres } from "./support/database.js";
+import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 

@@ -3,15 +3,14 @@
 // CLI process receiving SIGTERM in the middle of a burst of tool calls.
 import { spawn } from "node:child_process";
 import http from "node:http";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { API_BASE } from "../src/transports/http/rest.js";
 import { toolCalls } from "./support/calls.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 const HUBSPOT = { TENEX_HUBSPOT_CLIENT_ID: "hubspot-client", TENEX_HUBSPOT_CLIENT_SECRET: "hubspot-secret-value-1234567890" };
 

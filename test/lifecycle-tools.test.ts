@@ -9,8 +9,8 @@ import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
 import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
-import { type Harness, reservePort, startHarness } from "./support/harness.js";
 import { onPostgres } from "./support/database.js";
+import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
 const WRONG_KEY = "skWrongToken9876543210zyxwvutsrqponmlkjih";

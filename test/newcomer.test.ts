@@ -14,9 +14,9 @@ import { loadConfig } from "../src/app/config.js";
 import { buildCatalog } from "../src/catalog/catalog.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 import { CLI, freePort, ROOT, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 type Sc = Record<string, any>;
 type Result = { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent: Sc };

@@ -6,8 +6,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { browserCommand } from "../src/cli/open-browser.js";
-import { freePort, RecordingStdioTransport, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 import { testDatabaseEnv } from "./support/database.js";
+import { freePort, RecordingStdioTransport, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 const URL_WITH_QUERY = "https://app.hubspot.com/oauth/authorize?client_id=a&scope=x%20y&state=s";
 

@@ -4,14 +4,13 @@
 // process is given TENEX_STATE_KEY: they start together and agree on the key generated into
 // the database.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 type Sc = Record<string, any>;
 

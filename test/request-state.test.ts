@@ -4,7 +4,6 @@
 // grant's time is refused while the pending grant expires as usual.
 
 import crypto from "node:crypto";
-import path from "node:path";
 import { Client, type InMemoryTransport as ClientMemory } from "@modelcontextprotocol/client";
 import { InMemoryTransport } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
@@ -16,9 +15,9 @@ import { claimNonce } from "../src/store/server-keys.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { tools } from "../tools/index.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { startHarness } from "./support/harness.js";
 import { tempDir } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 const quiet = createLogger({ level: "error", write: () => undefined });
 

@@ -2,11 +2,10 @@
 // lives: `keys revoke` stops it at the next tool call, without a restart.
 
 import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ToolName } from "../tools/index.js";
-import { CLI, ROOT, type StdioServer, startStdioServer, tempDir } from "./support/stdio.js";
 import { testDatabaseEnv } from "./support/database.js";
+import { CLI, ROOT, type StdioServer, startStdioServer, tempDir } from "./support/stdio.js";
 
 describe("stdio server with TENEX_API_KEY", () => {
   let server: StdioServer | undefined;

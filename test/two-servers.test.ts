@@ -3,11 +3,11 @@
 // either, the other one notices through the database, a survivor takes the port over when
 // the owner dies, and a port held by some other program is reported instead of crashing.
 import http from "node:http";
-import path from "node:path";
 import { ElicitationCompleteNotificationSchema, type ElicitRequest, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { portalIdFor } from "./sandbox/hubspot.js";
+import { testDatabaseEnv } from "./support/database.js";
 import {
   freePort,
   type StdioHubSpot,
@@ -17,7 +17,6 @@ import {
   tempDir,
   waitForStderr,
 } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 /** The stderr lines of a server that say it connected this connector. */
 const connectedBy = (s: StdioServer, connectorId: string) =>

@@ -3,13 +3,12 @@
 // built stdio servers on one database. A Sanity key checked against new settings also
 // refreshes the account facts.
 import crypto from "node:crypto";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolInput } from "../tools/index.js";
 import { type FakeApi, type FakeRoute, startFakeApi } from "./sandbox/fake-api.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
-import { testDatabaseEnv } from "./support/database.js";
 
 const SANITY_KEY = "skSanityRobotToken0123456789abcdefABCDEF";
 const VERSIONS = ["v2025-02-19", "v2024-06-01", "v2023-08-01"];

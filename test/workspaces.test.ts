@@ -1,11 +1,10 @@
 // Workspace names cannot shadow ids: `--workspace ID_OR_NAME` always means the id when one matches.
 import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openDatabase } from "../src/store/db.js";
 import { createWorkspace, findWorkspace, LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
-import { CLI, ROOT, tempDir } from "./support/stdio.js";
 import { testDatabase, testDatabaseEnv } from "./support/database.js";
+import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
 const now = () => new Date().toISOString();
 

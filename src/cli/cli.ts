@@ -1,5 +1,5 @@
-import { dbCommand, keysCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { redactText } from "../common/log.js";
+import { dbCommand, keysCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
 
 const USAGE = `Usage:

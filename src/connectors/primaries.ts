@@ -1,5 +1,3 @@
-/** Primaries per role and resolution: which connector to use for a role. */
-import { sql } from "kysely";
 import { ROLES, type Role } from "../catalog/catalog.js";
 import { checkRoles } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";

@@ -1,5 +1,3 @@
-/** revoke_connector and delete_connector: revoke at the provider where it can, wipe the secrets. */
-import { sql } from "kysely";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { type ProviderRevocation, revokeTokens } from "../credentials/revocation.js";

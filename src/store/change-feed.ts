@@ -33,7 +33,7 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
-export function sqliteChangeFeed(db: Kysely<any>): ChangeFeed {
+export function sqliteChangeFeed<T>(db: Kysely<T>): ChangeFeed {
   let version: number | undefined;
   return {
     async changed() {

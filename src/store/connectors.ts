@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { z } from "zod";
 import { AUTH_TYPES, type Json, ROLES, type Role } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";

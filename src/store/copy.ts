@@ -22,6 +22,8 @@ const ORDER = [
   "request_state_nonces",
 ];
 
+type AnyTables = Record<string, Record<string, unknown>>;
+
 /** Rows per INSERT. */
 const BATCH = 200;
 
@@ -51,9 +53,9 @@ export async function copyDatabase(source: DB, target: DB): Promise<CopyResult> 
   const tables = [...ORDER.filter((t) => present.has(t)), ...[...present].filter((t) => !ORDER.includes(t)).sort()];
   const missing = tables.find((t) => !inTarget.has(t));
   if (missing) throw new Error(`the target database has no table ${missing}: its schema is older than the source's`);
-  // Tables are named at run time: untyped handles.
-  const from = source as unknown as Kysely<any>;
-  const to = target as unknown as Kysely<any>;
+  // Tables are named at run time: handles typed for any table of any columns.
+  const from = source as unknown as Kysely<AnyTables>;
+  const to = target as unknown as Kysely<AnyTables>;
   for (const t of tables) {
     const rows = await to.selectFrom(t).selectAll().limit(2).execute();
     const seededOnly = t === SEEDED.table && rows.length === 1 && rows[0]?.id === SEEDED.id;

@@ -6,6 +6,8 @@ import pg from "pg";
 import type { ConnectorEvents } from "../common/events.js";
 import { assertTrusted, createExclusive, type FileTrust } from "../common/files.js";
 import type { Logger } from "../common/log.js";
+import { type ChangeFeed, postgresChangeFeed, sqliteChangeFeed } from "./change-feed.js";
+import { type DialectName, isPostgresUrl, redactDatabaseTarget } from "./dialect.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
@@ -14,8 +16,6 @@ import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
 import * as m0007 from "./migrations/0007_pending_lookup.js";
 import * as m0009 from "./migrations/0009_change_notify.js";
-import { type ChangeFeed, postgresChangeFeed, sqliteChangeFeed } from "./change-feed.js";
-import { type DialectName, isPostgresUrl, redactDatabaseTarget } from "./dialect.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 

@@ -20,9 +20,9 @@ export interface StoreDialect {
   /** Whether `autoIncrement()` is to be added to a `serial_key` column (PostgreSQL's serial is one already). */
   autoIncrement: boolean;
   /** After wiping secrets: make sure the old bytes do not linger in the journal (SQLite's WAL); a no-op elsewhere. */
-  flushDeleted(db: Kysely<any>): Promise<void>;
+  flushDeleted<T>(db: Kysely<T>): Promise<void>;
   /** After rows were inserted with their keys given (db copy): the next generated key follows the largest copied one. */
-  resetSequences(db: Kysely<any>, tables: string[]): Promise<void>;
+  resetSequences<T>(db: Kysely<T>, tables: string[]): Promise<void>;
 }
 
 const sqlite: StoreDialect = {
@@ -61,7 +61,7 @@ const postgres: StoreDialect = {
 };
 
 /** The dialect of a Kysely handle (the database or a transaction on it). */
-export function dialectOf(db: Kysely<any>): StoreDialect {
+export function dialectOf<T>(db: Kysely<T>): StoreDialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? postgres : sqlite;
 }
 

@@ -2,7 +2,6 @@
 // and the SDK Client talking to createMcpServer over the SDK's InMemoryTransport. The clock
 // can be moved forward to make tokens "about to expire" without waiting.
 import crypto from "node:crypto";
-import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterEach } from "vitest";
@@ -18,8 +17,8 @@ import { tools } from "../../tools/index.js";
 import { consentOverHttp } from "../sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
 import { type ToolCalls, toolCalls } from "./calls.js";
-import { freePort, tempDir } from "./stdio.js";
 import { testDatabase } from "./database.js";
+import { freePort, tempDir } from "./stdio.js";
 
 export { type CallResult, type ToolCalls, type ToolError, textOf, toolCalls } from "./calls.js";
 

@@ -2,7 +2,6 @@
 // on a loopback port, two workspaces with one key each, and SDK clients over both HTTP
 // transports carrying the Bearer key.
 import http from "node:http";
-import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -13,8 +12,8 @@ import { createApiKey, createWorkspace } from "../../src/store/workspaces.js";
 import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/transports/http/server.js";
 import type { ToolDefinition } from "../../src/transports/tool.js";
 import { tools as registry } from "../../tools/index.js";
-import { freePort, tempDir } from "./stdio.js";
 import { testDatabaseEnv } from "./database.js";
+import { freePort, tempDir } from "./stdio.js";
 
 export interface Tenant {
   workspace_id: string;
