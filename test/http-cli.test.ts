@@ -67,7 +67,7 @@ describe("command line: workspaces and keys", () => {
       expect(r.stderr, args.join(" ")).toMatch(/^tenex-connectors: /);
       expect(r.stderr).toContain(text);
     }
-  });
+  }, 90_000); // about fifteen CLI processes, one after another: slow on a loaded 2-core machine
 
   it("serves REST for a key's workspace over HTTP and the same workspace over stdio with TENEX_API_KEY", async () => {
     const dir = tempDir("tenex-cli-");
