@@ -15,6 +15,19 @@ export const TEST_PG = process.env.TENEX_TEST_PG || undefined;
 export const onPostgres = TEST_PG !== undefined;
 
 let made = 0;
+let hasPsql: boolean | undefined;
+
+function psql(): boolean {
+  if (hasPsql === undefined) {
+    try {
+      execFileSync("psql", ["--version"], { stdio: "ignore" });
+      hasPsql = true;
+    } catch {
+      hasPsql = false;
+    }
+  }
+  return hasPsql;
+}
 
 /**
  * A fresh, empty database: `dir/name` on SQLite, or a database just created on the pass's
@@ -23,17 +36,22 @@ let made = 0;
 export function testDatabase(dir: string, name = "tenex.db"): string {
   if (!TEST_PG) return path.join(dir, name);
   const db = `t_${process.pid}_${++made}_${crypto.randomBytes(4).toString("hex")}`;
-  // A child process, so the creation is synchronous (CREATE DATABASE cannot run in a transaction block anyway).
-  execFileSync(
-    process.execPath,
-    [
-      "-e",
-      `const pg = require("pg"); const c = new pg.Client(process.argv[1]);
-       c.connect().then(() => c.query('create database "${db}"')).then(() => c.end()).catch((e) => { console.error(e.message); process.exit(1); });`,
-      TEST_PG,
-    ],
-    { stdio: ["ignore", "ignore", "inherit"], cwd: path.dirname(new URL(import.meta.url).pathname) },
-  );
+  // A child process, so the creation is synchronous (CREATE DATABASE cannot run in a transaction
+  // block anyway): psql when it is installed (it starts faster), else node with pg.
+  if (psql()) {
+    execFileSync("psql", [TEST_PG, "-qX", "-c", `create database "${db}"`], { stdio: ["ignore", "ignore", "inherit"] });
+  } else {
+    execFileSync(
+      process.execPath,
+      [
+        "-e",
+        `const pg = require("pg"); const c = new pg.Client(process.argv[1]);
+         c.connect().then(() => c.query('create database "${db}"')).then(() => c.end()).catch((e) => { console.error(e.message); process.exit(1); });`,
+        TEST_PG,
+      ],
+      { stdio: ["ignore", "ignore", "inherit"], cwd: path.dirname(new URL(import.meta.url).pathname) },
+    );
+  }
   const url = new URL(TEST_PG);
   url.pathname = `/${db}`;
   return url.toString();
