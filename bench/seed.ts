@@ -74,7 +74,9 @@ export async function seedDatabase(n: number): Promise<SeededDb> {
   const env = benchEnv(path.join(dir, "tenex.db"), crypto.randomBytes(32).toString("base64"));
   const t0 = performance.now();
   const app = await createApp(loadConfig(env, dir), { mode: "stdio", log: createLogger({ level: "error" }) });
-  app.database.sqlite.pragma("synchronous = OFF");
+  const sqlite = app.database.sqlite;
+  if (!sqlite) throw new Error("the bench seeds a SQLite database");
+  sqlite.pragma("synchronous = OFF");
   let firstId = "";
   try {
     for (let i = 0; i < Math.min(n, CORE_MADE); i++) {
@@ -82,9 +84,9 @@ export async function seedDatabase(n: number): Promise<SeededDb> {
       const r = await startOAuth(app.ctx, LOCAL_WORKSPACE_ID, { provider, label: `${provider} ${i}` });
       if (i === 0) firstId = r.connector_id;
     }
-    copyRows(app.database.sqlite, Math.min(n, CORE_MADE), n);
+    copyRows(sqlite, Math.min(n, CORE_MADE), n);
     // Served from the main file, as a database at rest would be, not from a large write-ahead log.
-    app.database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    sqlite.pragma("wal_checkpoint(TRUNCATE)");
   } finally {
     await app.close();
   }

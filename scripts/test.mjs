@@ -1,29 +1,184 @@
-// `npm test`: build, then type-check the tests (tsconfig.test.json) while vitest runs, so the
-// check costs no wall-clock time of its own. Arguments after `npm test --` go to vitest.
-// Fails when either fails; the type errors are printed after vitest's report.
+// `npm test`: build, then run the suite twice: on SQLite, and on PostgreSQL when its binaries are
+// on this machine (a throwaway cluster in a temporary folder on a free loopback port, stopped and
+// removed at the end; no database anyone started by hand is used). Without them the PostgreSQL
+// pass is skipped, loudly. The tests are type-checked (tsconfig.test.json) while the SQLite pass
+// runs. Arguments after `npm test --` go to vitest, on both passes; a JSON report
+// (`--outputFile.json=F`) is written for each pass (F.sqlite.json, F.pg.json) and merged into F,
+// so one "N passed, M failed" counts both. Fails when any part fails.
 import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 
+/** Files about SQLite's own files (modes, WAL, pragmas): run on the SQLite pass only. */
+export const SQLITE_ONLY = [
+  "test/db-files.test.ts",
+  "test/hardening-files.test.ts",
+  // Interleaves a second SQLite connection synchronously inside a call (SQLITE_BUSY); the PostgreSQL
+  // counterparts are test/postgres-instances.test.ts and the two-process tests that run on both.
+  "test/lifecycle-races.test.ts",
+];
+
 const build = spawnSync(bin("tsc"), ["-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const run = (cmd, args, stdio) =>
+const run = (cmd, args, stdio, env = process.env) =>
   new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio });
+    const child = spawn(cmd, args, { cwd: root, stdio, env });
     let out = "";
     child.stdout?.on("data", (d) => (out += d));
     child.on("exit", (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), out }));
   });
 
-const [typecheck, vitest] = await Promise.all([
+const args = process.argv.slice(2);
+const jsonArg = args.findIndex((a) => a.startsWith("--outputFile.json="));
+const jsonOut = jsonArg >= 0 ? path.resolve(root, args[jsonArg].slice("--outputFile.json=".length)) : undefined;
+const passArgs = (suffix) =>
+  jsonOut ? args.map((a, i) => (i === jsonArg ? `--outputFile.json=${jsonOut.replace(/\.json$/, "")}.${suffix}.json` : a)) : args;
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: find the binaries, start a throwaway cluster.
+
+function findPgBin() {
+  const candidates = [];
+  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN);
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) candidates.push(dir);
+  const debian = "/usr/lib/postgresql";
+  if (fs.existsSync(debian)) {
+    const versions = fs
+      .readdirSync(debian)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) candidates.push(path.join(debian, v, "bin"));
+  }
+  return candidates.find((dir) => dir && fs.existsSync(path.join(dir, "initdb")) && fs.existsSync(path.join(dir, "pg_ctl")));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres` user (made by Debian's package). */
+function asClusterUser(cmd, cmdArgs) {
+  if (process.getuid?.() !== 0) return [cmd, cmdArgs];
+  return ["runuser", ["-u", "postgres", "--", cmd, ...cmdArgs]];
+}
+
+async function startCluster(pgBin) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenex-pg-"));
+  if (process.getuid?.() === 0) spawnSync("chown", ["postgres", dir]);
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  const step = (cmd, cmdArgs) => {
+    const [c, a] = asClusterUser(path.join(pgBin, cmd), cmdArgs);
+    const r = spawnSync(c, a, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout || r.error?.message}`);
+  };
+  step("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  // Throwaway: no fsync; connections for every server the suite starts at once.
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400`;
+  step("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "start"]);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    version: spawnSync(path.join(pgBin, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim(),
+    stop() {
+      try {
+        step("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const pgBin = findPgBin();
+const t0 = Date.now();
+const [typecheck, sqlitePass] = await Promise.all([
   run(bin("tsc"), ["-p", "tsconfig.test.json"], ["ignore", "pipe", "inherit"]),
-  run(bin("vitest"), ["run", ...process.argv.slice(2)], "inherit"),
+  run(bin("vitest"), ["run", ...passArgs("sqlite")], "inherit"),
 ]);
+const sqliteSeconds = Math.round((Date.now() - t0) / 1000);
+
+let pgPass;
+let pgSeconds = 0;
+if (pgBin) {
+  let cluster;
+  try {
+    cluster = await startCluster(pgBin);
+    process.stdout.write(`\n=== PostgreSQL pass (${cluster.version}, throwaway cluster at ${cluster.url}) ===\n\n`);
+    const t1 = Date.now();
+    const exclude = SQLITE_ONLY.flatMap((f) => ["--exclude", f]);
+    pgPass = await run(bin("vitest"), ["run", ...passArgs("pg"), ...exclude], "inherit", { ...process.env, TENEX_TEST_PG: cluster.url });
+    pgSeconds = Math.round((Date.now() - t1) / 1000);
+  } catch (err) {
+    process.stdout.write(`\nThe PostgreSQL pass could not start: ${err.message}\n`);
+    pgPass = { code: 1 };
+  } finally {
+    cluster?.stop();
+  }
+} else {
+  const bar = "!".repeat(78);
+  process.stdout.write(
+    `\n${bar}\n` +
+      "!! The PostgreSQL pass was SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) on this machine.\n" +
+      "!! Only SQLite was tested. To run both passes, install PostgreSQL's server package\n" +
+      "!! (Debian/Ubuntu: apt-get install -y postgresql; or set PG_BIN to the folder holding initdb);\n" +
+      "!! npm test then starts and removes its own throwaway cluster. .ci/run installs it.\n" +
+      `${bar}\n`,
+  );
+}
+
+if (jsonOut) mergeReports(jsonOut, pgPass !== undefined);
+process.stdout.write(`\nSQLite pass: ${sqliteSeconds} s${pgBin ? `; PostgreSQL pass: ${pgSeconds} s` : "; PostgreSQL pass: skipped"}\n`);
 if (typecheck.code !== 0) {
   process.stdout.write(`\ntsc -p tsconfig.test.json failed:\n${typecheck.out}`);
 }
-process.exit(vitest.code !== 0 ? vitest.code : typecheck.code);
+const failed = [sqlitePass.code, pgPass?.code ?? 0, typecheck.code].find((c) => c !== 0);
+process.exit(failed ?? 0);
+
+/** One report for both passes: counts summed, the PostgreSQL pass's files named as such. */
+function mergeReports(out, withPg) {
+  const read = (suffix) => {
+    const f = `${out.replace(/\.json$/, "")}.${suffix}.json`;
+    return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, "utf8")) : undefined;
+  };
+  const sqlite = read("sqlite");
+  const pg = withPg ? read("pg") : undefined;
+  const parts = [sqlite, pg].filter(Boolean);
+  // A pass that crashed before writing its report counts as one failure.
+  const missing = 1 + (withPg ? 1 : 0) - parts.length;
+  const sum = (k) => parts.reduce((n, r) => n + (r[k] ?? 0), 0);
+  const merged = {
+    ...(sqlite ?? pg ?? {}),
+    numTotalTestSuites: sum("numTotalTestSuites"),
+    numPassedTestSuites: sum("numPassedTestSuites"),
+    numFailedTestSuites: sum("numFailedTestSuites"),
+    numPendingTestSuites: sum("numPendingTestSuites"),
+    numTotalTests: sum("numTotalTests") + missing,
+    numPassedTests: sum("numPassedTests"),
+    numFailedTests: sum("numFailedTests") + missing,
+    numPendingTests: sum("numPendingTests"),
+    numTodoTests: sum("numTodoTests"),
+    success: parts.every((r) => r.success) && missing === 0,
+    passes: {
+      sqlite: sqlite ? { passed: sqlite.numPassedTests, failed: sqlite.numFailedTests } : "no report",
+      postgres: withPg ? (pg ? { passed: pg.numPassedTests, failed: pg.numFailedTests } : "no report") : "skipped",
+    },
+    testResults: [...(sqlite?.testResults ?? []), ...(pg?.testResults ?? []).map((r) => ({ ...r, name: `${r.name} [postgres]` }))],
+  };
+  fs.writeFileSync(out, JSON.stringify(merged));
+}

@@ -4,9 +4,9 @@
 // callback, our result page tells them what happened, and the client is told it is over.
 
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
-import SQLite from "better-sqlite3";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/store/db.js";
 import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
 import { artifactPath, launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
@@ -166,13 +166,14 @@ describe("consent in a real browser", () => {
     const req = elicited.at(-1)!;
     expect(req.url).toBe(authorization_url);
     // Age the grant in the real database file, as if ten minutes had passed.
-    const db = new SQLite(dbPath);
-    db.pragma("busy_timeout = 5000");
-    const changed = db
-      .prepare("update oauth_grants set expires_at = ? where connector_id = ?")
-      .run(new Date(Date.now() - 60_000).toISOString(), connector_id);
-    db.close();
-    expect(changed.changes).toBe(1);
+    const db = await openDatabase(dbPath);
+    const changed = await db.db
+      .updateTable("oauth_grants")
+      .set({ expires_at: new Date(Date.now() - 60_000).toISOString() })
+      .where("connector_id", "=", connector_id)
+      .executeTakeFirst();
+    await db.close();
+    expect(Number(changed.numUpdatedRows)).toBe(1);
 
     const { page } = await signIn(authorization_url, "carol");
     const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(redirectUri)), page.click("button[type=submit]")]);
@@ -187,9 +188,9 @@ describe("consent in a real browser", () => {
     expect(facts.text).toMatch(/start the connection again/);
     await page.screenshot({ path: artifactPath("consent-expired.png"), fullPage: true });
 
-    const after = new SQLite(dbPath, { readonly: true });
-    const row = after.prepare("select status from connectors where id = ?").get(connector_id) as { status: string };
-    after.close();
+    const after = await openDatabase(dbPath);
+    const row = await after.db.selectFrom("connectors").select("status").where("id", "=", connector_id).executeTakeFirstOrThrow();
+    await after.close();
     expect(row.status).toBe("pending"); // the callback itself changed nothing
     // The link can no longer finish, so the next read settles the connector instead of leaving it pending forever.
     const status = await server.call("get_connector_status", { connector_id });

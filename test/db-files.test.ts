@@ -44,7 +44,7 @@ describe("database settings", () => {
   it("opens with WAL, synchronous FULL, foreign keys, secure_delete and a busy timeout", async () => {
     const opened = await openDatabase(path.join(tempDir("tenex-pragma-"), "tenex.db"));
     try {
-      const p = (name: string) => opened.sqlite.pragma(name, { simple: true });
+      const p = (name: string) => opened.sqlite?.pragma(name, { simple: true });
       expect(p("journal_mode")).toBe("wal");
       expect(p("synchronous")).toBe(2); // FULL
       expect(p("foreign_keys")).toBe(1);

@@ -2,14 +2,13 @@
 // a non-zero exit, a key printed once and stored only as a hash), `serve --http` refusing
 // key-free mode off loopback, and the stdio server acting for TENEX_API_KEY's workspace.
 import { spawn, spawnSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { storedBytes, testDatabaseEnv } from "./support/database.js";
 import { bearer, freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, startStdioServer, waitForOutput } from "./support/stdio.js";
 
 function cliIn(dir: string) {
-  const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
+  const env = { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) };
   return {
     env,
     run: (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" }),
@@ -17,9 +16,9 @@ function cliIn(dir: string) {
 }
 
 describe("command line: workspaces and keys", () => {
-  it("creates workspaces and keys, lists and revokes keys, with JSON on stdout and errors on stderr", () => {
+  it("creates workspaces and keys, lists and revokes keys, with JSON on stdout and errors on stderr", async () => {
     const dir = tempDir("tenex-cli-");
-    const { run } = cliIn(dir);
+    const { run, env } = cliIn(dir);
 
     const ws = run("workspaces", "create", "acme");
     expect(ws.status).toBe(0);
@@ -54,12 +53,7 @@ describe("command line: workspaces and keys", () => {
     expect(JSON.parse(revoked.stdout)).toEqual({ ...keys[0], revoked_at: expect.any(String) });
 
     // The key itself is nowhere on disk: only its hash.
-    const raw = Buffer.concat(
-      fs
-        .readdirSync(dir)
-        .filter((f) => f.startsWith("tenex.db"))
-        .map((f) => fs.readFileSync(path.join(dir, f))),
-    );
+    const raw = await storedBytes(env.TENEX_DB);
     expect(raw.includes(Buffer.from(key))).toBe(false);
 
     for (const [args, code, text] of [
@@ -73,7 +67,7 @@ describe("command line: workspaces and keys", () => {
       expect(r.stderr, args.join(" ")).toMatch(/^tenex-connectors: /);
       expect(r.stderr).toContain(text);
     }
-  });
+  }, 90_000); // about fifteen CLI processes, one after another: slow on a loaded 2-core machine
 
   it("serves REST for a key's workspace over HTTP and the same workspace over stdio with TENEX_API_KEY", async () => {
     const dir = tempDir("tenex-cli-");

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testDatabaseEnv } from "./support/database.js";
 import { freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
@@ -60,7 +61,7 @@ describe("official MCP conformance suite against HTTP mode", () => {
     const dir = tempDir("tenex-conformance-db-");
     const port = await freePort();
     child = spawn(process.execPath, [CLI, "serve", "--http", "--no-auth-loopback", "--host", "127.0.0.1", "--port", String(port)], {
-      env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") },
+      env: { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) },
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -3,13 +3,12 @@
 // CLI process receiving SIGTERM in the middle of a burst of tool calls.
 import { spawn } from "node:child_process";
 import http from "node:http";
-import path from "node:path";
-import SQLite from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { API_BASE } from "../src/transports/http/rest.js";
 import { toolCalls } from "./support/calls.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { bearer, connectClient, freePort, startHttpHarness, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
@@ -59,7 +58,7 @@ describe("graceful shutdown", () => {
 
   it("loses no completed write when SIGTERM arrives during a burst of tool calls, and exits 0", async () => {
     const dir = tempDir("tenex-sigterm-");
-    const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db"), ...HUBSPOT };
+    const env = { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir), ...HUBSPOT };
     const setup = await openDatabase(env.TENEX_DB);
     const ws = await createWorkspace(setup.db, "burst", new Date().toISOString());
     const { key } = await createApiKey(setup.db, ws.id, new Date().toISOString());
@@ -105,20 +104,24 @@ describe("graceful shutdown", () => {
     expect(stderr).toContain('"msg":"stopped"');
     expect(stdout).toBe("");
 
-    const db = new SQLite(env.TENEX_DB, { readonly: true });
+    const after = await openDatabase(env.TENEX_DB);
     try {
-      const stored = new Set((db.prepare("select id from connectors").all() as Array<{ id: string }>).map((r) => r.id));
+      const stored = new Set((await after.db.selectFrom("connectors").select("id").execute()).map((r) => r.id));
       const lost = succeeded.filter((id) => !stored.has(id));
       expect(succeeded.length).toBeGreaterThanOrEqual(40);
       expect(lost).toEqual([]);
       expect(failed).toBe(12);
       // Nothing half-written either: every stored connector has its grant.
-      const orphans = db
-        .prepare("select count(*) as n from connectors c where not exists (select 1 from oauth_grants g where g.connector_id = c.id)")
-        .get() as { n: number };
-      expect(orphans.n).toBe(0);
+      const orphans = await after.db
+        .selectFrom("connectors as c")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom("oauth_grants as g").select("g.state_hash").whereRef("g.connector_id", "=", "c.id"))),
+        )
+        .executeTakeFirstOrThrow();
+      expect(Number(orphans.n)).toBe(0);
     } finally {
-      db.close();
+      await after.close();
     }
     console.log(
       `burst: ${succeeded.length} calls succeeded (${sentBeforeSignalDoneAfter} finished after SIGTERM), ${failed} refused after it, 0 lost`,
@@ -129,7 +132,7 @@ describe("graceful shutdown", () => {
     const dir = tempDir("tenex-sigint-");
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
-      env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") },
+      env: { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) },
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });

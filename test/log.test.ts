@@ -2,6 +2,14 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../src/common/log.js";
 
 describe("logger", () => {
+  it("redacts the password of a database URL in free text, keeping the rest readable", () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) });
+    log.error("cannot open", { error: new Error("connect to postgres://tenex:s3cr%40t-pw@db.internal:5432/tenex failed") });
+    expect(lines[0]).not.toContain("s3cr%40t-pw");
+    expect(lines[0]).toContain("postgres://tenex:[redacted]@db.internal:5432/tenex");
+  });
+
   it("redacts secrets at the logger: secret-named fields, Bearer tokens, tnx_ keys, token parameters", () => {
     const lines: string[] = [];
     const log = createLogger({ write: (l) => lines.push(l) });

@@ -14,6 +14,7 @@ import { loadConfig } from "../src/app/config.js";
 import { buildCatalog } from "../src/catalog/catalog.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 import { CLI, freePort, ROOT, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
@@ -81,7 +82,7 @@ describe("stdio: a callback port held by another program", () => {
     port = await freePort();
     squatter = http.createServer((_req, res) => res.writeHead(200, { server: "squatter/1.0" }).end("not tenex"));
     await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
-    server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...FAKE_APP });
+    server = await startStdioServer({ ...testDatabaseEnv(tempDir()), TENEX_CALLBACK_PORT: String(port), ...FAKE_APP });
     await waitForStderr(server.transport, "tenex-connectors ready on stdio");
   });
   afterAll(async () => {
@@ -120,7 +121,7 @@ describe("stdio: a callback port held by another program", () => {
 describe("stdio: SIGTERM while an agent waits", () => {
   it("returns wait_for_connector at once with the connector as it is, then exits 0", async () => {
     const server = await startStdioServer({
-      TENEX_DB: path.join(tempDir(), "tenex.db"),
+      ...testDatabaseEnv(tempDir()),
       TENEX_CALLBACK_PORT: String(await freePort()),
       ...FAKE_APP,
     });
@@ -157,7 +158,7 @@ describe("stdio: SIGTERM while an agent waits", () => {
 
   it("reports progress up to its total when a wait times out", async () => {
     const server = await startStdioServer({
-      TENEX_DB: path.join(tempDir(), "tenex.db"),
+      ...testDatabaseEnv(tempDir()),
       TENEX_CALLBACK_PORT: String(await freePort()),
       ...FAKE_APP,
     });
@@ -191,7 +192,7 @@ describe("stdio: a one-shot client leaves before the person approves", () => {
   afterAll(async () => sandbox?.close());
 
   it("keeps the callback listener up until the grant settles, then exits", async () => {
-    const env = { TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+    const env = { ...testDatabaseEnv(tempDir()), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
     const server = await startStdioServer(env);
     await waitForStderr(server.transport, "oauth callback listener ready");
     const started = await call(server, "start_connector_oauth", { provider: "hubspot" });
@@ -248,7 +249,7 @@ describe("configuration and the command line", () => {
   });
 
   it("lists workspaces, and an unknown workspace names the ones there are and the command", () => {
-    const env = { TENEX_DB: path.join(tempDir(), "tenex.db") };
+    const env = { ...testDatabaseEnv(tempDir()) };
     run(env, "workspaces", "create", "acme");
     const list = JSON.parse(run(env, "workspaces", "list").stdout);
     expect(list).toEqual([
@@ -268,7 +269,7 @@ describe("configuration and the command line", () => {
     try {
       const { spawn } = await import("node:child_process");
       const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
-        env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(tempDir(), "tenex.db") },
+        env: { PATH: process.env.PATH ?? "", ...testDatabaseEnv(tempDir()) },
       });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

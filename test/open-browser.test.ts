@@ -6,6 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { browserCommand } from "../src/cli/open-browser.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { freePort, RecordingStdioTransport, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 const URL_WITH_QUERY = "https://app.hubspot.com/oauth/authorize?client_id=a&scope=x%20y&state=s";
@@ -29,7 +30,7 @@ describe("serve --open-browser", () => {
   const serve = async (args: string[], extraEnv: Record<string, string> = {}) => {
     const transport = new RecordingStdioTransport({
       args,
-      env: { TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(await freePort()), ...extraEnv },
+      env: { ...testDatabaseEnv(tempDir()), TENEX_CALLBACK_PORT: String(await freePort()), ...extraEnv },
     });
     const client = new Client({ name: "tenex-test", version: "1.0.0" });
     await client.connect(transport);
@@ -52,7 +53,7 @@ describe("serve --open-browser", () => {
   it("still refuses an unknown option with exit code 2", async () => {
     const transport = new RecordingStdioTransport({
       args: ["serve", "--open-browser", "--bogus"],
-      env: { TENEX_DB: path.join(tempDir(), "tenex.db") },
+      env: { ...testDatabaseEnv(tempDir()) },
     });
     await transport.start();
     expect(await transport.waitForExit()).toBe(2);
@@ -72,7 +73,7 @@ describe.runIf(process.platform === "linux")("serve --open-browser with a stand-
   };
   const env = async (bin: string) => ({
     PATH: `${bin}:${process.env.PATH ?? ""}`,
-    TENEX_DB: path.join(tempDir(), "tenex.db"),
+    ...testDatabaseEnv(tempDir()),
     TENEX_CALLBACK_PORT: String(await freePort()),
     TENEX_OPEN_BROWSER: "1",
     TENEX_HUBSPOT_CLIENT_ID: "open-browser-test",

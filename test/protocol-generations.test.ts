@@ -1,13 +1,8 @@
-// Both generations against the same servers: a v2 SDK client (2026-07-28) and a 1.32 SDK client
-// (2025-11-25), over stdio (the built server, one process per client on one database) and over
-// Streamable HTTP (one server, both clients at once): discover or initialize, list, call,
-// errors in the contract's shape, the URL elicitation in each generation's form, and the
-// completion of a grant seen by each.
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { LEGACY, type Legacy, legacyClient, legacyHttp, MODERN, type Modern, modernHttp, modernStdio } from "./support/clients.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { freePort, type HttpHarness, startHttpHarness } from "./support/http.js";
 import { RecordingStdioTransport, tempDir, waitForStderr } from "./support/stdio.js";
 
@@ -94,7 +89,7 @@ describe("stdio: one server program and database, a 2026-07-28 client and a 2025
     const port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
     sandbox = await startHubSpotSandbox({ redirectUri });
-    env = { TENEX_DB: path.join(tempDir("tenex-gen-"), "tenex.db"), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+    env = { ...testDatabaseEnv(tempDir("tenex-gen-")), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
   });
   afterAll(async () => {
     await sandbox?.close();

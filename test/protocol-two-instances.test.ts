@@ -4,11 +4,11 @@
 // process is given TENEX_STATE_KEY: they start together and agree on the key generated into
 // the database.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { freePort, tempDir } from "./support/http.js";
 import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
 
@@ -46,7 +46,7 @@ describe("two HTTP instances on one database, no session affinity", () => {
     // One public URL, as behind a load balancer: the provider sends the person back to instance A.
     const env = {
       PATH: process.env.PATH ?? "",
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_PUBLIC_URL: publicUrl,
       TENEX_ALLOWED_HOSTS: "127.0.0.1",
       ...sandbox.env,

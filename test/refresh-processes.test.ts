@@ -1,4 +1,4 @@
-// The refresh engine across real processes: two built stdio servers on one SQLite file, a real
+// The refresh engine across real processes: two built stdio servers on one database (SQLite file or PostgreSQL), a real
 // OAuth server (rotating and non-rotating refresh tokens), and SIGKILL in the middle of a refresh.
 //
 // What is guaranteed (and tested here):
@@ -13,15 +13,15 @@
 //   new one: the next refresh gets invalid_grant and the connector turns `expired` with a detail
 //   asking for consent again (then reconnects in place). Never a half-written or unreadable secret.
 
-import path from "node:path";
-import SQLite from "better-sqlite3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Vault } from "../src/credentials/vault.js";
+import { openDatabase } from "../src/store/db.js";
 import { consentOverHttp } from "./sandbox/consent.js";
 import type { FakeRoute } from "./sandbox/fake-api.js";
 import { HUBSPOT_SCOPES } from "./sandbox/hubspot.js";
 import { issuedBy, type TokenBody } from "./sandbox/oauth-server.js";
 import { type ProviderSandbox, startProviderSandbox } from "./sandbox/provider.js";
+import { testDatabase } from "./support/database.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { freePort, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
@@ -61,7 +61,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
       oauth: { rotateRefreshToken: true },
     });
     dir = tempDir("tenex-proc-");
-    db = path.join(dir, "tenex.db");
+    db = testDatabase(dir);
   });
   afterEach(() => sandbox.oauth.releaseGates());
   afterAll(async () => {
@@ -105,21 +105,21 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     return survivor;
   }
 
-  /** Read the stored secret straight from the file, opened with the master key. */
-  function stored(id: string): { version: number; lease_owner: string | null; tokens: TokenBody } {
-    const conn = new SQLite(db, { readonly: true });
+  /** Read the stored secret straight from the database, opened with the master key. */
+  async function stored(id: string): Promise<{ version: number; lease_owner: string | null; tokens: TokenBody }> {
+    const conn = await openDatabase(db);
     try {
-      const row = conn.prepare("select ciphertext, version, lease_owner from connector_secrets where connector_id = ?").get(id) as {
-        ciphertext: string;
-        version: number;
-        lease_owner: string | null;
-      };
+      const row = await conn.db
+        .selectFrom("connector_secrets")
+        .select(["ciphertext", "version", "lease_owner"])
+        .where("connector_id", "=", id)
+        .executeTakeFirstOrThrow();
       const secret = JSON.parse(new Vault(Buffer.from(masterKey, "base64")).open(row.ciphertext, `connector_secrets:${id}`)) as {
         tokens: TokenBody;
       };
       return { version: row.version, lease_owner: row.lease_owner, tokens: secret.tokens };
     } finally {
-      conn.close();
+      await conn.close();
     }
   }
   const refreshGrants = () => sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token");
@@ -149,7 +149,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     const results = await calls;
     for (const r of results) expect(r.refreshed, JSON.stringify(r)).toBe(true);
     expect(refreshGrants().length - before).toBe(1);
-    const s = stored(id);
+    const s = await stored(id);
     expect(s.tokens.refresh_token).toBe(lastIssued().refresh_token); // rotated once, the pair the provider issued
     expect(s.lease_owner).toBeNull();
     expect((await b.call("test_connector", { connector_id: id })).ok).toBe(true);
@@ -157,7 +157,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
 
   it("a rotated refresh token survives a crash right after the grant: it is written with the access token before anything else", async () => {
     const id = await connectVia(() => a.call("start_connector_oauth", { provider: "hubspot" }));
-    const before = stored(id);
+    const before = await stored(id);
     apiMode = "401-then-hang";
     apiCalls = 0;
     void a.callRaw("test_connector", { connector_id: id }).catch(() => undefined); // 401 → refresh → retry…
@@ -168,7 +168,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
 
     const rotated = lastIssued();
     expect(rotated.refresh_token).not.toBe(before.tokens.refresh_token);
-    const after = stored(id);
+    const after = await stored(id);
     expect(after.version).toBe(before.version + 1);
     expect(after.tokens.refresh_token).toBe(rotated.refresh_token);
     expect(after.tokens.access_token).toBe(rotated.access_token);
@@ -182,21 +182,21 @@ describe("refresh across processes (built stdio servers on one database, rotatin
   it("a process killed while the provider holds its token request leaves the old pair intact; another process takes over when the lease ends", async () => {
     const h = await theSurvivor();
     const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
-    const before = stored(id);
+    const before = await stored(id);
     // Its token request is held at the provider (only that one) while it holds the lease.
     const gate = sandbox.oauth.holdTokenRequests({ first: 1 });
     void b.callRaw("refresh_connector", { connector_id: id }).catch(() => undefined);
     await expect.poll(() => gate.waiting(), { message: "the refreshing process's token request" }).toBe(1);
     await kill(b);
 
-    const mid = stored(id);
+    const mid = await stored(id);
     expect(mid.version).toBe(before.version);
     expect(mid.tokens).toEqual(before.tokens);
     expect(mid.lease_owner).not.toBeNull(); // left by the dead process; it runs out after 1 s (the survivor waits for that)
 
     const r = await h.ok("refresh_connector", { connector_id: id });
     expect(r.refreshed).toBe(true);
-    const after = stored(id);
+    const after = await stored(id);
     expect(after.version).toBe(before.version + 1);
     expect(after.lease_owner).toBeNull();
     expect((await h.ok("test_connector", { connector_id: id })).ok).toBe(true);
@@ -206,7 +206,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     const h = await theSurvivor();
     const c = await spawnServer();
     const id = await connectVia(() => h.ok("start_connector_oauth", { provider: "hubspot" }));
-    const before = stored(id);
+    const before = await stored(id);
     const grantsBefore = refreshGrants().length;
     const gate = sandbox.oauth.holdTokenResponses({ first: 1 });
     void c.callRaw("refresh_connector", { connector_id: id }).catch(() => undefined);
@@ -215,7 +215,7 @@ describe("refresh across processes (built stdio servers on one database, rotatin
     expect(refreshGrants().length).toBe(grantsBefore + 1);
     await kill(c); // …when the process dies.
 
-    const mid = stored(id);
+    const mid = await stored(id);
     expect(mid.version).toBe(before.version);
     expect(mid.tokens).toEqual(before.tokens); // the previous pair, whole and readable
 

@@ -4,7 +4,6 @@
 // grant's time is refused while the pending grant expires as usual.
 
 import crypto from "node:crypto";
-import path from "node:path";
 import { Client, type InMemoryTransport as ClientMemory } from "@modelcontextprotocol/client";
 import { InMemoryTransport } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
@@ -16,6 +15,7 @@ import { claimNonce } from "../src/store/server-keys.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { tools } from "../tools/index.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { startHarness } from "./support/harness.js";
 import { tempDir } from "./support/stdio.js";
 
@@ -24,7 +24,7 @@ const quiet = createLogger({ level: "error", write: () => undefined });
 describe("the requestState key", () => {
   it("is generated once into the database, sealed, and the same for every app on it; TENEX_STATE_KEY overrides", async () => {
     const dir = tempDir("tenex-rs-");
-    const env = { TENEX_DB: path.join(dir, "tenex.db"), TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64") };
+    const env = { ...testDatabaseEnv(dir), TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64") };
     // (Two processes starting at once race for the first insert: protocol-two-instances.test.ts.)
     const a = await createApp(loadConfig(env, dir), { mode: "http", log: quiet });
     const b = await createApp(loadConfig(env, dir), { mode: "http", log: quiet });
@@ -35,6 +35,7 @@ describe("the requestState key", () => {
         .withTables<{ server_keys: { name: string; ciphertext: string } }>()
         .selectFrom("server_keys")
         .selectAll()
+        .where("name", "!=", "master_key_check") // PostgreSQL: the master key check (credentials/key-check.ts)
         .execute();
       expect(rows.map((r) => r.name)).toEqual(["request_state"]);
       expect(rows[0]!.ciphertext).not.toContain(a.ctx.requestStateKey.toString("base64"));
@@ -57,10 +58,10 @@ describe("the requestState key", () => {
 
   it("uses a nonce once, and forgets nonces past their expiry", async () => {
     const dir = tempDir("tenex-rs-");
-    const app = await createApp(
-      loadConfig({ TENEX_DB: path.join(dir, "tenex.db"), TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64") }, dir),
-      { mode: "http", log: quiet },
-    );
+    const app = await createApp(loadConfig({ ...testDatabaseEnv(dir), TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64") }, dir), {
+      mode: "http",
+      log: quiet,
+    });
     try {
       const db = app.ctx.db;
       expect(await claimNonce(db, "n1", "2030-01-01T00:00:00.000Z", "2029-01-01T00:00:00.000Z")).toBe(true);

@@ -2,9 +2,9 @@
 // lives: `keys revoke` stops it at the next tool call, without a restart.
 
 import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ToolName } from "../tools/index.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { CLI, ROOT, type StdioServer, startStdioServer, tempDir } from "./support/stdio.js";
 
 describe("stdio server with TENEX_API_KEY", () => {
@@ -15,7 +15,7 @@ describe("stdio server with TENEX_API_KEY", () => {
 
   it("stops serving tools at once when its key is revoked with `keys revoke`", async () => {
     const dir = tempDir("tenex-key-");
-    const env = { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "tenex.db") };
+    const env = { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir) };
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
     expect(run("workspaces", "create", "team").status).toBe(0);
     const key = run("keys", "create", "--workspace", "team").stdout.trim();

@@ -3,11 +3,11 @@
 // either, the other one notices through the database, a survivor takes the port over when
 // the owner dies, and a port held by some other program is reported instead of crashing.
 import http from "node:http";
-import path from "node:path";
 import { ElicitationCompleteNotificationSchema, type ElicitRequest, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { portalIdFor } from "./sandbox/hubspot.js";
+import { testDatabaseEnv } from "./support/database.js";
 import {
   freePort,
   type StdioHubSpot,
@@ -108,7 +108,7 @@ describe("callback port held by another program", () => {
     port = await freePort();
     squatter = http.createServer((_req, res) => res.end("not tenex"));
     await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
-    server = await startStdioServer({ TENEX_DB: path.join(tempDir(), "tenex.db"), TENEX_CALLBACK_PORT: String(port) });
+    server = await startStdioServer({ ...testDatabaseEnv(tempDir()), TENEX_CALLBACK_PORT: String(port) });
   });
 
   afterAll(async () => {

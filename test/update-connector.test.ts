@@ -3,10 +3,10 @@
 // built stdio servers on one database. A Sanity key checked against new settings also
 // refreshes the account facts.
 import crypto from "node:crypto";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolInput } from "../tools/index.js";
 import { type FakeApi, type FakeRoute, startFakeApi } from "./sandbox/fake-api.js";
+import { testDatabaseEnv } from "./support/database.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
@@ -128,7 +128,7 @@ describe("update_connector across two processes on one database", () => {
     api = await startFakeApi(sanityRoutes());
     const dir = tempDir("tenex-upd-");
     const env = {
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"),
       TENEX_CALLBACK_PORT: "0",
       TENEX_SANITY_API_BASE_URL: api.url,

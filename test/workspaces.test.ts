@@ -1,9 +1,9 @@
 // Workspace names cannot shadow ids: `--workspace ID_OR_NAME` always means the id when one matches.
 import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenedDatabase, openDatabase } from "../src/store/db.js";
 import { createWorkspace, findWorkspace, LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
+import { testDatabase, testDatabaseEnv } from "./support/database.js";
 import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
 const now = () => new Date().toISOString();
@@ -13,7 +13,7 @@ describe("workspace names and ids", () => {
   let dir: string;
   beforeAll(async () => {
     dir = tempDir("tenex-ws-");
-    database = await openDatabase(path.join(dir, "tenex.db"));
+    database = await openDatabase(testDatabase(dir));
   });
   afterAll(async () => {
     await database?.close();
@@ -44,7 +44,7 @@ describe("workspace names and ids", () => {
 
   it("`workspaces create ws_local` fails on stderr with a non-zero exit", () => {
     const r = spawnSync(process.execPath, [CLI, "workspaces", "create", "ws_local"], {
-      env: { PATH: process.env.PATH ?? "", TENEX_DB: path.join(dir, "cli.db") },
+      env: { PATH: process.env.PATH ?? "", ...testDatabaseEnv(dir, "cli.db") },
       cwd: ROOT,
       encoding: "utf8",
     });

@@ -4,10 +4,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
 import type { LogLevel } from "../common/log.js";
+import { isPostgresUrl } from "../store/dialect.js";
 import type { Limits } from "../store/quotas.js";
 
 export interface Config {
-  /** SQLite file path. */
+  /** TENEX_DB: a SQLite file path, or a postgres:// URL (which may carry a password: never log it, see store/dialect.ts redactDatabaseTarget). */
   db_path: string;
   /** Folder for generated files (master key) next to the default database. */
   data_dir: string;
@@ -77,8 +78,9 @@ export function defaultDataDir(env: NodeJS.ProcessEnv, pkgDir = packageDir()): s
 
 /** Read configuration from an environment. The only place that reads env variables. */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
-  const dataDir = env.TENEX_DB ? undefined : defaultDataDir(env);
-  const dbPath = env.TENEX_DB ? path.resolve(cwd, env.TENEX_DB) : path.join(dataDir!, "tenex.db");
+  const postgres = env.TENEX_DB !== undefined && isPostgresUrl(env.TENEX_DB);
+  const dataDir = env.TENEX_DB && !postgres ? undefined : defaultDataDir(env);
+  const dbPath = env.TENEX_DB ? (postgres ? env.TENEX_DB : path.resolve(cwd, env.TENEX_DB)) : path.join(dataDir!, "tenex.db");
   const port = env.TENEX_CALLBACK_PORT ? Number(env.TENEX_CALLBACK_PORT) : 8765;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`TENEX_CALLBACK_PORT must be a port number (0-65535), got "${env.TENEX_CALLBACK_PORT}"`);

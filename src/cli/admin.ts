@@ -2,7 +2,12 @@ import { definitions } from "../../providers/index.js";
 import { loadConfig } from "../app/config.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { listProviders } from "../catalog/listing.js";
+import { writeMasterKeyCheck } from "../credentials/key-check.js";
+import { loadOrCreateMasterKey, parseMasterKey, Vault, VaultError } from "../credentials/vault.js";
+import { copyDatabase } from "../store/copy.js";
 import { type OpenedDatabase, openDatabase } from "../store/db.js";
+import { redactDatabaseTarget } from "../store/dialect.js";
+import { readServerKey } from "../store/server-keys.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
 
@@ -70,4 +75,55 @@ export function providersCommand(): void {
   const config = loadConfig(process.env);
   const catalog = buildCatalog(definitions, config.providers);
   process.stdout.write(`${JSON.stringify({ providers: listProviders(catalog) }, null, 2)}\n`);
+}
+
+/**
+ * `db copy --to URL`: copy the current database (TENEX_DB) into an empty one, typically SQLite
+ * into PostgreSQL, keeping row ids so sealed secrets still open. Prints what was copied as JSON.
+ * The target gets the master key check of the source's key: an instance started on it with
+ * another TENEX_MASTER_KEY is refused.
+ */
+export async function dbCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== "copy") throw new UsageError(sub ? `unknown db command "${sub}"` : "db needs a command: copy --to URL");
+  const args = parseArgs(rest, { values: ["to"], flags: [] });
+  const to = args.options.get("to");
+  if (typeof to !== "string" || to === "") throw new UsageError("db copy needs --to URL (or a SQLite file path)");
+  if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+  const config = loadConfig(process.env);
+  if (to === config.db_path) throw new UsageError("db copy --to names the database TENEX_DB already names");
+  const vault = new Vault(
+    loadOrCreateMasterKey({ masterKey: config.master_key, dataDir: config.data_dir, allowGroupWritable: config.allow_group_writable }),
+    config.previous_master_keys.map((k, i) => parseMasterKey(k, `TENEX_MASTER_KEY_PREVIOUS[${i}]`)),
+  );
+  const source = await openDatabase(config.db_path, { allowGroupWritable: config.allow_group_writable });
+  try {
+    await assertKeyOpens(source.db, vault);
+    const target = await openDatabase(to, { allowGroupWritable: config.allow_group_writable });
+    try {
+      const copied = await copyDatabase(source.db, target.db);
+      await writeMasterKeyCheck({ db: target.db, vault, clock: Date.now });
+      print({ from: source.describe, to: target.describe, tables: copied.tables });
+      const key = config.master_key ? "the same TENEX_MASTER_KEY" : `TENEX_MASTER_KEY set to the key in ${config.data_dir}/master.key`;
+      process.stderr.write(`Copied into ${redactDatabaseTarget(to)}. Start every instance with TENEX_DB set to it and ${key}.\n`);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** The copy is useless with a key that cannot open the source's secrets: check one the server always keeps. */
+async function assertKeyOpens(db: OpenedDatabase["db"], vault: Vault): Promise<void> {
+  const sealed = await readServerKey(db, "request_state");
+  if (!sealed) return; // never served: nothing sealed yet
+  try {
+    vault.open(sealed, "server_keys:request_state");
+  } catch (err) {
+    if (!(err instanceof VaultError)) throw err;
+    throw new Error(
+      "the master key (TENEX_MASTER_KEY, or data/master.key) cannot open the secrets of the database being copied: set the key that database was used with",
+    );
+  }
 }

@@ -1,4 +1,5 @@
-import { keysCommand, providersCommand, workspacesCommand } from "./admin.js";
+import { redactText } from "../common/log.js";
+import { dbCommand, keysCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
 
 const USAGE = `Usage:
@@ -14,6 +15,8 @@ const USAGE = `Usage:
   tenex-connectors keys list [--workspace ID_OR_NAME]   prints [ { id, workspace_id, prefix, created_at, revoked_at } ] (never the key)
   tenex-connectors keys revoke KEY_ID                   the key stops working at once
   tenex-connectors providers      the catalog, and which providers have OAuth app credentials
+  tenex-connectors db copy --to URL                     copies the current database (TENEX_DB) into an empty one,
+                                  e.g. postgres://user:password@host:5432/db, keeping row ids
   tenex-connectors --help`;
 
 /** Errors go to stderr with a non-zero exit; stdout carries only the result. */
@@ -32,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === "serve" && rest.includes("--http")) return (await import("./http.js")).serveHttp(rest);
   if (cmd === "workspaces") return workspacesCommand(rest);
   if (cmd === "keys") return keysCommand(rest);
+  if (cmd === "db") return dbCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");
     const unknown = rest.filter((a) => a !== "--open-browser");
@@ -56,6 +60,7 @@ function explain(err: unknown): string {
 export function runCli(argv: string[]): void {
   main(argv).catch((err: unknown) => {
     if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
-    fail(explain(err));
+    // A database URL in an error keeps its password out of the terminal too.
+    fail(redactText(explain(err)));
   });
 }

@@ -95,6 +95,6 @@ export async function serveHttp(argv: string[]): Promise<void> {
     rest: `${server.url()}/api/v1`,
     redirect_uri: app.ctx.redirectUri,
     auth: args.noAuthLoopback ? "key-free loopback mode: requests without a key act for the local workspace" : "workspace API keys",
-    db: config.db_path,
+    db: app.database.describe,
   });
 }

@@ -99,7 +99,7 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
   process.stdin.on("close", () => void clientGone("stdin closed"));
   log.info("tenex-connectors ready on stdio", {
     workspace_id: workspaceId,
-    db: config.db_path,
+    db: app.database.describe,
     redirect_uri: app.ctx.redirectUri,
     open_browser: config.open_browser,
   });

@@ -16,14 +16,18 @@ const SECRET_KEY = /(secret|token|password|verifier|api[_-]?key|authorization|co
 
 /** Mask credentials that may hide inside free text. */
 export function redactText(s: string): string {
-  return s
-    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer [redacted]")
-    .replace(/tnx_[A-Za-z0-9_-]+/g, "tnx_[redacted]")
-    .replace(/((?:access|refresh|id)_token|client_secret|code_verifier|code|api_key|password)=([^&\s"']+)/gi, "$1=[redacted]")
-    .replace(
-      /("?(?:access|refresh|id)_token"?|"?client_secret"?|"?code_verifier"?|"?api_key"?|"?password"?)(\s*:\s*)("[^"]*"|[^\s,}]+)/gi,
-      '$1$2"[redacted]"',
-    );
+  return (
+    s
+      .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, "Bearer [redacted]")
+      .replace(/tnx_[A-Za-z0-9_-]+/g, "tnx_[redacted]")
+      // The password of a URL with credentials (a TENEX_DB postgres:// URL in an error message).
+      .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]*@/gi, "$1:[redacted]@")
+      .replace(/((?:access|refresh|id)_token|client_secret|code_verifier|code|api_key|password)=([^&\s"']+)/gi, "$1=[redacted]")
+      .replace(
+        /("?(?:access|refresh|id)_token"?|"?client_secret"?|"?code_verifier"?|"?api_key"?|"?password"?)(\s*:\s*)("[^"]*"|[^\s,}]+)/gi,
+        '$1$2"[redacted]"',
+      )
+  );
 }
 
 /** Deep copy with secret-looking fields masked. */

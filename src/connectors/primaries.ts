@@ -1,11 +1,17 @@
-/** Primaries per role and resolution: which connector to use for a role. */
-import { sql } from "kysely";
 import { ROLES, type Role } from "../catalog/catalog.js";
 import { checkRoles } from "../catalog/rules.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "../credentials/deps.js";
-import { type ConnectorObject, connectorPatch, getConnector, getConnectorRow, recordEvent, rowToConnector } from "../store/connectors.js";
+import {
+  type ConnectorObject,
+  connectorPatch,
+  getConnector,
+  getConnectorRow,
+  playsRole,
+  recordEvent,
+  rowToConnector,
+} from "../store/connectors.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { assertUsable, notUsableMessage, USABLE } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -92,11 +98,7 @@ export async function resolveConnector(
         "Or make another connector primary with set_primary_connector.",
     );
   }
-  let q = ctx.db
-    .selectFrom("connectors")
-    .selectAll()
-    .where("workspace_id", "=", workspaceId)
-    .where(sql<boolean>`exists (select 1 from json_each(connectors.roles) where value = ${role})`);
+  let q = ctx.db.selectFrom("connectors").selectAll().where("workspace_id", "=", workspaceId).where(playsRole(ctx.db, role));
   if (providerId !== undefined) q = q.where("provider", "=", providerId);
   const rows = (await q.orderBy("seq", "desc").limit(51).execute()).map(rowToConnector);
   const connected = rows.filter((r) => r.status === USABLE);

@@ -1,5 +1,3 @@
-/** revoke_connector and delete_connector: revoke at the provider where it can, wipe the secrets. */
-import { sql } from "kysely";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { type ProviderRevocation, revokeTokens } from "../credentials/revocation.js";
@@ -7,6 +5,7 @@ import { readSecret, unreadableSecret } from "../credentials/secrets.js";
 import { VaultError } from "../credentials/vault.js";
 import { type ConnectorObject, getConnector, getConnectorRow, recordEvent } from "../store/connectors.js";
 import type { DB } from "../store/db.js";
+import { dialectOf } from "../store/dialect.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { emitChange, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
@@ -75,10 +74,10 @@ async function revokeLate(
   return outcome === "not_needed" || outcome === "revoked" ? late.outcome : outcome;
 }
 
-/** Shrink the WAL so wiped secrets do not linger in old frames (secure_delete covers the main file). */
+/** SQLite: shrink the WAL so wiped secrets do not linger in old frames (secure_delete covers the main file). */
 async function flushWal(ctx: CredentialDeps): Promise<void> {
   try {
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(ctx.db);
+    await dialectOf(ctx.db).flushDeleted(ctx.db);
   } catch (err) {
     ctx.log.warn("wal checkpoint after wiping secrets failed", { error: err });
   }

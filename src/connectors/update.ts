@@ -220,7 +220,9 @@ export async function updateConnector(
     if (plan.changed.length === 0) return getConnector(ctx.db, workspaceId, connectorId);
     checkSettingsChange(provider, row, plan, Object.keys(input.settings ?? {}), ctx.clock());
     const checked = await checkStoredKey(ctx, provider, row, plan);
-    const outcome = await writeTransaction(ctx.db, (trx) => applyUpdate(trx, ctx, provider, workspaceId, connectorId, input, checked));
+    const outcome = await writeTransaction(ctx.db, (trx) => applyUpdate(trx, ctx, provider, workspaceId, connectorId, input, checked), {
+      queueOn: connectorId,
+    });
     if (outcome === "done") return getConnector(ctx.db, workspaceId, connectorId);
     if (attempt >= UPDATE_ATTEMPTS) {
       throw new ConnectorError(

@@ -161,10 +161,14 @@ async function refreshFailed(ctx: CredentialDeps, row: ConnectorRow, provider: P
     f.kind === "transient"
       ? `${name} could not refresh the access token (${f.text}) after ${REFRESH_ATTEMPTS} attempts; it is retried on the next use.`
       : `${name} refused the refresh (${f.text}); the server's OAuth app configuration may be wrong.`;
-  await writeTransaction(ctx.db, async (trx) => {
-    await recheckConnected(trx, ctx, row, { reason: "refresh_failing", detail, patch: { health: "unhealthy" } });
-    await recordEvent(trx, ctx, row, "refresh_failed", `${f.kind}: ${f.text}`);
-  });
+  await writeTransaction(
+    ctx.db,
+    async (trx) => {
+      await recheckConnected(trx, ctx, row, { reason: "refresh_failing", detail, patch: { health: "unhealthy" } });
+      await recordEvent(trx, ctx, row, "refresh_failed", `${f.kind}: ${f.text}`);
+    },
+    { queueOn: row.id },
+  );
   const next = f.kind === "transient" ? "Try again shortly." : "An operator should check the OAuth app credentials.";
   return new ConnectorError("provider_error", `Could not refresh ${name} access for connector ${row.id}: ${f.text}. ${next}`, {
     retryable: f.kind === "transient",
@@ -186,44 +190,48 @@ async function persistRefreshed(
 ): Promise<boolean> {
   const ciphertext = sealSecret(ctx, row.id, { kind: "oauth2", tokens: next });
   const at = nowIso(ctx);
-  return writeTransaction(ctx.db, async (trx) => {
-    const upd = await trx
-      .updateTable("connector_secrets")
-      .set((eb) => ({
-        ciphertext,
-        version: eb("version", "+", 1),
-        access_expires_at: next.expires_at ?? null,
-        lease_owner: null,
-        lease_until: null,
-        updated_at: at,
-      }))
-      .where("connector_id", "=", row.id)
-      .where("version", "=", seenVersion)
-      .where("lease_owner", "=", lease.owner)
-      .executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) return false;
-    await trx
-      .updateTable("connectors")
-      .set({ expires_at: accessEndsAt(provider, next), updated_at: at })
-      .where("id", "=", row.id)
-      .execute();
-    // A refresh that works again heals a connector marked refresh_failing.
-    await recheckConnected(trx, ctx, row, {
-      reason: null,
-      detail: null,
-      patch: { health: "healthy" },
-      where: (eb) => eb("status_reason", "=", "refresh_failing"),
-    });
-    const rotated = next.refresh_token !== previous.refresh_token ? "; refresh token rotated" : "";
-    await recordEvent(
-      trx,
-      ctx,
-      row,
-      "refreshed",
-      `access token renewed${next.expires_at ? ` until ${isoFromEpochSeconds(next.expires_at)}` : ""}${rotated}`,
-    );
-    return true;
-  });
+  return writeTransaction(
+    ctx.db,
+    async (trx) => {
+      const upd = await trx
+        .updateTable("connector_secrets")
+        .set((eb) => ({
+          ciphertext,
+          version: eb("version", "+", 1),
+          access_expires_at: next.expires_at ?? null,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: at,
+        }))
+        .where("connector_id", "=", row.id)
+        .where("version", "=", seenVersion)
+        .where("lease_owner", "=", lease.owner)
+        .executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) return false;
+      await trx
+        .updateTable("connectors")
+        .set({ expires_at: accessEndsAt(provider, next), updated_at: at })
+        .where("id", "=", row.id)
+        .execute();
+      // A refresh that works again heals a connector marked refresh_failing.
+      await recheckConnected(trx, ctx, row, {
+        reason: null,
+        detail: null,
+        patch: { health: "healthy" },
+        where: (eb) => eb("status_reason", "=", "refresh_failing"),
+      });
+      const rotated = next.refresh_token !== previous.refresh_token ? "; refresh token rotated" : "";
+      await recordEvent(
+        trx,
+        ctx,
+        row,
+        "refreshed",
+        `access token renewed${next.expires_at ? ` until ${isoFromEpochSeconds(next.expires_at)}` : ""}${rotated}`,
+      );
+      return true;
+    },
+    { queueOn: row.id },
+  );
 }
 
 /** The compare-and-swap lost: the connector was revoked or deleted meanwhile, or a newer token was stored. */

@@ -116,26 +116,30 @@ export async function saveCheck(
   check: AccountCheck,
   checkedAt = nowIso(ctx),
 ): Promise<void> {
-  await writeTransaction(ctx.db, async (trx) => {
-    await trx
-      .updateTable("connectors")
-      .set(
-        connectorPatch({
-          health: check.ok ? "healthy" : "unhealthy",
-          last_checked_at: checkedAt,
-          updated_at: checkedAt,
-          ...(check.ok ? { account: check.account } : {}),
-        }),
-      )
-      .where("id", "=", row.id)
-      .execute();
-    // The detail explains an unhealthy connected connector; other statuses keep their own detail and reason.
-    await recheckConnected(trx, ctx, row, {
-      reason: null,
-      detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
-    });
-    await recordEvent(trx, ctx, row, "tested", check.ok ? "ok" : `failed: ${check.error ?? "unknown reason"}`);
-  });
+  await writeTransaction(
+    ctx.db,
+    async (trx) => {
+      await trx
+        .updateTable("connectors")
+        .set(
+          connectorPatch({
+            health: check.ok ? "healthy" : "unhealthy",
+            last_checked_at: checkedAt,
+            updated_at: checkedAt,
+            ...(check.ok ? { account: check.account } : {}),
+          }),
+        )
+        .where("id", "=", row.id)
+        .execute();
+      // The detail explains an unhealthy connected connector; other statuses keep their own detail and reason.
+      await recheckConnected(trx, ctx, row, {
+        reason: null,
+        detail: check.ok ? null : `connected, but the test read failed: ${check.error ?? "unknown reason"}`,
+      });
+      await recordEvent(trx, ctx, row, "tested", check.ok ? "ok" : `failed: ${check.error ?? "unknown reason"}`);
+    },
+    { queueOn: row.id },
+  );
 }
 
 function refreshSingleFlight(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Credential> {

@@ -1,6 +1,6 @@
-import { sql } from "kysely";
 import type { ConnectorChange, ConnectorEvents } from "../common/events.js";
 import type { Logger } from "../common/log.js";
+import type { ChangeFeed } from "../store/change-feed.js";
 import type { DB } from "../store/db.js";
 
 /** How often the database is checked for commits by other processes while anyone watches. */
@@ -14,16 +14,18 @@ export type SettledListener = (status: string | null) => void;
  *
  * In this process the callback emits `ctx.events` "change", which wakes listeners at once.
  * A grant may also be finished by another process sharing the database (the one that owns
- * the callback port); that is noticed through SQLite's `PRAGMA data_version`, which changes
- * only when another connection commits. The pragma is read every `pollMs` only while
- * someone watches, and the watched rows are re-read only when it changed. One watcher per
- * process, however many waits and sessions.
+ * the callback port, another instance behind the load balancer); that is noticed through the
+ * database's change feed (store/change-feed.ts): SQLite's `PRAGMA data_version`, read every
+ * `pollMs`, or PostgreSQL's LISTEN/NOTIFY, which wakes the watcher at once (with a fallback
+ * re-read every few seconds). The feed is asked only while someone watches, and the watched rows
+ * are re-read only when it says something was committed. One watcher per process, however many
+ * waits and sessions.
  */
 export class ConnectorWatcher {
   private readonly listeners = new Map<string, Set<SettledListener>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
-  private dataVersion: number | undefined;
+  private readonly stopFeed: () => void;
   /** A watch was added since the last check: re-read once even if nothing was committed. */
   private fresh = false;
   private closed = false;
@@ -32,10 +34,11 @@ export class ConnectorWatcher {
   };
 
   constructor(
-    private readonly deps: { db: DB; events: ConnectorEvents; log: Logger },
+    private readonly deps: { db: DB; events: ConnectorEvents; log: Logger; feed: ChangeFeed },
     private readonly pollMs = DEFAULT_POLL_MS,
   ) {
     deps.events.on("change", this.onChange);
+    this.stopFeed = deps.feed.onChange(() => this.kick());
   }
 
   /** Watch one connector; returns a function that stops watching (safe to call twice). */
@@ -60,6 +63,7 @@ export class ConnectorWatcher {
   close(): void {
     this.closed = true;
     this.deps.events.off("change", this.onChange);
+    this.stopFeed();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.listeners.clear();
@@ -78,7 +82,7 @@ export class ConnectorWatcher {
     if (this.listeners.size > 0) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.dataVersion = undefined;
+    this.deps.feed.reset();
   }
 
   private settle(connectorId: string, status: string | null): void {
@@ -101,14 +105,19 @@ export class ConnectorWatcher {
     this.timer.unref();
   }
 
+  /** Another process announced a commit: check now instead of at the next tick. */
+  private kick(): void {
+    if (this.ticking || this.closed || this.listeners.size === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.tick();
+  }
+
   private async tick(): Promise<void> {
     this.timer = undefined;
     this.ticking = true;
     try {
-      const { rows } = await sql<{ data_version: number }>`PRAGMA data_version`.execute(this.deps.db);
-      const version = rows[0]?.data_version;
-      const changed = version !== this.dataVersion;
-      this.dataVersion = version;
+      const changed = await this.deps.feed.changed();
       if ((changed || this.fresh) && this.listeners.size > 0) {
         this.fresh = false;
         const ids = [...this.listeners.keys()];

@@ -1,9 +1,9 @@
-import { sql } from "kysely";
 import { z } from "zod";
 import { AUTH_TYPES, type Json, ROLES, type Role } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
 import type { DB, StoreDeps } from "./db.js";
+import { dialectOf } from "./dialect.js";
 import { type ConnectorRow, type ConnectorUpdate, HEALTH, type NewConnectorRow, STATUS_REASONS, STATUSES, type Status } from "./schema.js";
 
 export { HEALTH, STATUS_REASONS, STATUSES, type Status, type StatusReason } from "./schema.js";
@@ -250,6 +250,11 @@ export function decodeCursor(cursor: string): number {
  * Newest first by insertion sequence. A page continues strictly below the last sequence seen,
  * so connectors added meanwhile (higher sequences) never shift or repeat what is still to come.
  */
+/** The connector's roles (a JSON array in a text column) include `role`: the one role filter, in the dialect's JSON functions. */
+export function playsRole(db: DB, role: Role) {
+  return dialectOf(db).jsonArrayHas("connectors.roles", role);
+}
+
 export async function listConnectors(
   db: DB,
   workspaceId: string,
@@ -260,7 +265,7 @@ export async function listConnectors(
   if (f.status) q = q.where("status", "=", f.status);
   if (f.role) {
     const role = f.role;
-    q = q.where(sql<boolean>`exists (select 1 from json_each(connectors.roles) where value = ${role})`);
+    q = q.where(playsRole(db, role));
   }
   if (f.expires_before) q = q.where("expires_at", "is not", null).where("expires_at", "<=", f.expires_before);
   if (f.cursor) q = q.where("seq", "<", decodeCursor(f.cursor));

@@ -1,10 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect } from "kysely";
+import { type Dialect, Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
 import type { ConnectorEvents } from "../common/events.js";
 import { assertTrusted, createExclusive, type FileTrust } from "../common/files.js";
 import type { Logger } from "../common/log.js";
+import { type ChangeFeed, postgresChangeFeed, sqliteChangeFeed } from "./change-feed.js";
+import { type DialectName, isPostgresUrl, redactDatabaseTarget } from "./dialect.js";
 import * as m0001 from "./migrations/0001_initial.js";
 import * as m0002 from "./migrations/0002_lifecycle.js";
 import * as m0003 from "./migrations/0003_status_reason.js";
@@ -13,6 +16,7 @@ import * as m0005 from "./migrations/0005_connection_endpoints.js";
 import * as m0006 from "./migrations/0006_grant_key.js";
 import * as m0007 from "./migrations/0007_pending_lookup.js";
 import * as m0008 from "./migrations/0008_call_records.js";
+import * as m0009 from "./migrations/0009_change_notify.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 
@@ -37,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0006_grant_key": m0006,
   "0007_pending_lookup": m0007,
   "0008_call_records": m0008,
+  "0009_change_notify": m0009,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -47,9 +52,28 @@ class StaticMigrationProvider implements MigrationProvider {
 
 export interface OpenedDatabase {
   db: DB;
-  sqlite: SQLite.Database;
+  dialect: DialectName;
+  /** The SQLite handle (pragmas, file checks); undefined on PostgreSQL. */
+  sqlite: SQLite.Database | undefined;
+  /** How this process learns of other processes' commits (grants/watcher.ts). */
+  changes: ChangeFeed;
+  /** What was opened, fit for a log line: the dialect, the server's version, the schema's last migration, the target without its password. */
+  describe: DatabaseDescription;
   close(): Promise<void>;
 }
+
+export interface DatabaseDescription {
+  dialect: DialectName;
+  /** SQLite's library version or the PostgreSQL server's. */
+  version: string;
+  /** The last migration applied. */
+  schema: string;
+  /** The file, or the URL with its password replaced. */
+  target: string;
+}
+
+/** Connections per instance to PostgreSQL: enough for concurrent requests, few enough that several instances fit the server's max_connections (100 by default). */
+export const PG_POOL_MAX = 10;
 
 /** The database holds sealed secrets and account facts: readable by the server's user only. */
 const FILE_MODE = 0o600;
@@ -88,10 +112,18 @@ function restrictFiles(file: string): void {
 }
 
 /**
- * Open (creating when needed) the SQLite database and bring its schema up to date. Files another
- * user owns or may write are refused (`allowGroupWritable`: TENEX_ALLOW_GROUP_WRITABLE).
+ * Open the database `TENEX_DB` names and bring its schema up to date: a `postgres://` or
+ * `postgresql://` URL is PostgreSQL, anything else a SQLite file (created when needed; files
+ * another user owns or may write are refused unless `allowGroupWritable`: TENEX_ALLOW_GROUP_WRITABLE).
  */
-export async function openDatabase(file: string, opts: { allowGroupWritable?: boolean } = {}): Promise<OpenedDatabase> {
+export async function openDatabase(
+  target: string,
+  opts: { allowGroupWritable?: boolean; onError?: (err: unknown) => void } = {},
+): Promise<OpenedDatabase> {
+  return isPostgresUrl(target) ? openPostgres(target, opts) : openSqlite(target, opts);
+}
+
+async function openSqlite(file: string, opts: { allowGroupWritable?: boolean }): Promise<OpenedDatabase> {
   const onDisk = file !== ":memory:" && file !== "";
   if (onDisk) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -108,6 +140,67 @@ export async function openDatabase(file: string, opts: { allowGroupWritable?: bo
   // Deleted secrets are overwritten, not left in free pages.
   sqlite.pragma("secure_delete = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const schema = await migrate(db);
+  // WAL mode has created the -wal and -shm files by now.
+  if (onDisk) restrictFiles(file);
+  const version = String((sqlite.prepare("select sqlite_version() as v").get() as { v: string }).v);
+  return {
+    db,
+    dialect: "sqlite",
+    sqlite,
+    changes: sqliteChangeFeed(db),
+    describe: { dialect: "sqlite", version, schema, target: file },
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+/** int8 (counts, epoch milliseconds) as a number: every such value this server stores is far below 2^53. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+async function openPostgres(url: string, opts: { onError?: (err: unknown) => void }): Promise<OpenedDatabase> {
+  // TLS and the rest come from the URL as pg reads it (sslmode, sslrootcert, …).
+  const config: pg.ClientConfig = { connectionString: url, application_name: "tenex-connectors", types: pgTypes };
+  const pool = new pg.Pool({ ...config, max: PG_POOL_MAX, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+  // An idle connection dropped by the server must not end the process; the next query opens another.
+  pool.on("error", (err) => opts.onError?.(err));
+  const dialect: Dialect = new PostgresDialect({ pool });
+  const db = new Kysely<Database>({ dialect });
+  let schema: string;
+  let version: string;
+  try {
+    const { rows } = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(db);
+    version = rows[0]?.v ?? "unknown";
+    schema = await migrate(db);
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    // pg's messages name the host and user, never the password; say which database without it.
+    throw new Error(`cannot open PostgreSQL database ${redactDatabaseTarget(url)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const changes = postgresChangeFeed(() => new pg.Client(config), opts.onError ? { onError: opts.onError } : {});
+  return {
+    db,
+    dialect: "postgres",
+    sqlite: undefined,
+    changes,
+    describe: { dialect: "postgres", version, schema, target: redactDatabaseTarget(url) },
+    close: async () => {
+      await changes.close();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * Bring the schema up to date; returns the last migration applied. On PostgreSQL, Kysely's
+ * Migrator holds an advisory lock for the run, so instances starting at once on an empty
+ * database migrate it once (the others wait, then find nothing to do).
+ */
+async function migrate(db: DB): Promise<string> {
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
@@ -116,13 +209,6 @@ export async function openDatabase(file: string, opts: { allowGroupWritable?: bo
     const why = error instanceof Error ? error.message : String(error ?? "unknown error");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${why}`);
   }
-  // WAL mode has created the -wal and -shm files by now.
-  if (onDisk) restrictFiles(file);
-  return {
-    db,
-    sqlite,
-    close: async () => {
-      await db.destroy();
-    },
-  };
+  const names = Object.keys(MIGRATIONS).sort();
+  return names[names.length - 1] ?? "none";
 }

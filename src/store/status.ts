@@ -183,20 +183,23 @@ export function reconsentDetail(provider: Provider, row: Pick<ConnectorRow, "id"
 
 /** Status change to `expired`, only from `connected` (a disabled connector stays disabled). Emits the change. */
 export async function markExpired(ctx: StoreDeps, row: Pick<ConnectorRow, "id" | "workspace_id">, detail: string): Promise<boolean> {
-  const change = await writeTransaction(ctx.db, (trx) =>
-    transition(
-      trx,
-      ctx,
-      { ...row, status: "connected" },
-      {
-        move: "expire",
-        to: "expired",
-        reason: "expired",
-        detail,
-        patch: { health: "unhealthy" },
-        events: [{ type: "expired", detail }],
-      },
-    ),
+  const change = await writeTransaction(
+    ctx.db,
+    (trx) =>
+      transition(
+        trx,
+        ctx,
+        { ...row, status: "connected" },
+        {
+          move: "expire",
+          to: "expired",
+          reason: "expired",
+          detail,
+          patch: { health: "unhealthy" },
+          events: [{ type: "expired", detail }],
+        },
+      ),
+    { queueOn: row.id },
   );
   if (!change) return false;
   emitChange(ctx, change);

@@ -1,7 +1,6 @@
 // The server in-process with an injected fetch (createApp's `fetch`): the real app, the real callback listener and
 // an SDK Client over InMemoryTransport. Like test/support/harness.ts, minus what these tests do not need.
 import crypto from "node:crypto";
-import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { type App, createApp } from "../../src/app/app.js";
@@ -11,6 +10,7 @@ import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
 import { type CallbackListener, startCallbackListener } from "../../src/transports/callback/listener.js";
 import { createMcpServer } from "../../src/transports/mcp-server.js";
 import { tools } from "../../tools/index.js";
+import { testDatabaseEnv } from "../support/database.js";
 import { freePort, tempDir } from "../support/stdio.js";
 
 export type Sc = Record<string, any>;
@@ -36,7 +36,7 @@ export async function startFetchHarness(opts: {
   const port = opts.port ?? (await freePort());
   const config = loadConfig(
     {
-      TENEX_DB: path.join(dir, "tenex.db"),
+      ...testDatabaseEnv(dir),
       TENEX_MASTER_KEY: crypto.randomBytes(32).toString("base64"),
       TENEX_CALLBACK_PORT: String(port),
       ...opts.env,

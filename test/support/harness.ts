@@ -2,7 +2,6 @@
 // and the SDK Client talking to createMcpServer over the SDK's InMemoryTransport. The clock
 // can be moved forward to make tokens "about to expire" without waiting.
 import crypto from "node:crypto";
-import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterEach } from "vitest";
@@ -18,6 +17,7 @@ import { tools } from "../../tools/index.js";
 import { consentOverHttp } from "../sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
 import { type ToolCalls, toolCalls } from "./calls.js";
+import { testDatabase } from "./database.js";
 import { freePort, tempDir } from "./stdio.js";
 
 export { type CallResult, type ToolCalls, type ToolError, textOf, toolCalls } from "./calls.js";
@@ -67,7 +67,7 @@ export async function startHarness(opts: {
   fetch?: typeof fetch;
 }): Promise<Harness> {
   const dir = opts.share?.dir ?? tempDir("tenex-lc-");
-  const dbPath = opts.share?.dbPath ?? path.join(dir, "tenex.db");
+  const dbPath = opts.share?.dbPath ?? testDatabase(dir);
   const masterKey = opts.share?.masterKey ?? crypto.randomBytes(32).toString("base64");
   const port = opts.port ?? 0;
   const config = loadConfig({ TENEX_DB: dbPath, TENEX_MASTER_KEY: masterKey, TENEX_CALLBACK_PORT: String(port), ...opts.env }, dir);

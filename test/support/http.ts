@@ -2,7 +2,6 @@
 // on a loopback port, two workspaces with one key each, and SDK clients over both HTTP
 // transports carrying the Bearer key.
 import http from "node:http";
-import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -13,6 +12,7 @@ import { createApiKey, createWorkspace } from "../../src/store/workspaces.js";
 import { createHttpServer, type HttpServer, type HttpServerOptions } from "../../src/transports/http/server.js";
 import type { ToolDefinition } from "../../src/transports/tool.js";
 import { tools as registry } from "../../tools/index.js";
+import { testDatabaseEnv } from "./database.js";
 import { freePort, tempDir } from "./stdio.js";
 
 export interface Tenant {
@@ -45,7 +45,7 @@ export async function startHttpHarness(
   const dir = tempDir("tenex-http-");
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
-    TENEX_DB: path.join(dir, "tenex.db"),
+    ...testDatabaseEnv(dir),
     TENEX_LOG_LEVEL: "debug",
     ...(opts.publicUrl ? { TENEX_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...opts.env,

@@ -13,6 +13,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
 import { type ToolCalls, toolCalls } from "./calls.js";
+import { testDatabaseEnv } from "./database.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
@@ -181,8 +182,7 @@ export async function startStdioHubSpot(opts: { clientCapabilities?: Record<stri
   const redirectUri = `http://127.0.0.1:${port}/oauth/callback`;
   const sandbox = await startHubSpotSandbox({ redirectUri });
   const dir = tempDir();
-  const dbPath = path.join(dir, "tenex.db");
-  const env = { TENEX_DB: dbPath, TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
+  const env = { ...testDatabaseEnv(dir), TENEX_CALLBACK_PORT: String(port), ...sandbox.env };
   let server: StdioServer | undefined;
   try {
     server = await startStdioServer(env, opts);
@@ -199,7 +199,7 @@ export async function startStdioHubSpot(opts: { clientCapabilities?: Record<stri
     port,
     redirectUri,
     dir,
-    dbPath,
+    dbPath: env.TENEX_DB,
     env,
     close: async () => {
       await started.close();

@@ -1,7 +1,12 @@
-import { type Kysely, sql } from "kysely";
+import { type ColumnDefinitionBuilder, type Kysely, sql } from "kysely";
+import { dialectOf } from "../dialect.js";
 
 // Frozen once landed: change the schema with a new numbered migration.
+// The column types the store's dialect names (issue 15) leave SQLite's schema exactly as it was
+// (integer, autoincrement); on PostgreSQL the sequences are serial and the epoch times bigint.
 export async function up(db: Kysely<any>): Promise<void> {
+  const d = dialectOf(db);
+  const serialKey = (c: ColumnDefinitionBuilder) => (d.autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey());
   await db.schema
     .createTable("workspaces")
     .addColumn("id", "text", (c) => c.primaryKey())
@@ -21,7 +26,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable("connectors")
-    .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+    .addColumn("seq", d.columnType("serial_key"), serialKey)
     .addColumn("id", "text", (c) => c.notNull().unique())
     .addColumn("workspace_id", "text", (c) => c.notNull().references("workspaces.id").onDelete("cascade"))
     .addColumn("provider", "text", (c) => c.notNull())
@@ -46,9 +51,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("connector_id", "text", (c) => c.primaryKey().references("connectors.id").onDelete("cascade"))
     .addColumn("ciphertext", "text", (c) => c.notNull())
     .addColumn("version", "integer", (c) => c.notNull().defaultTo(1))
-    .addColumn("access_expires_at", "integer")
+    .addColumn("access_expires_at", d.columnType("epoch"))
     .addColumn("lease_owner", "text")
-    .addColumn("lease_until", "integer")
+    .addColumn("lease_until", d.columnType("epoch"))
     .addColumn("updated_at", "text", (c) => c.notNull())
     .execute();
 
@@ -76,7 +81,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable("connector_events")
-    .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+    .addColumn("id", d.columnType("serial_key"), serialKey)
     .addColumn("connector_id", "text", (c) => c.notNull())
     .addColumn("workspace_id", "text", (c) => c.notNull())
     .addColumn("type", "text", (c) => c.notNull())
