@@ -136,6 +136,29 @@ export interface CallRecordTable {
   created_at: string;
 }
 
+/** A workspace member (migration 0010): a person who may sign in and open the workspace's connect links. */
+export interface MemberTable {
+  id: string;
+  workspace_id: string;
+  /** As the operator typed it. */
+  email: string;
+  /** The lower-cased email: what uniqueness and sign-in compare. */
+  email_key: string;
+  /** Self-describing scrypt hash (credentials/passwords.ts); null: single sign-on only. */
+  password_hash: string | null;
+  created_at: string;
+}
+
+/** A signed-in browser (migration 0010): the sha256 of the session cookie's value, never the value. */
+export interface MemberSessionTable {
+  id_hash: string;
+  member_id: string;
+  workspace_id: string;
+  /** Epoch milliseconds. */
+  expires_at: number;
+  created_at: string;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   api_keys: ApiKeyTable;
@@ -145,6 +168,8 @@ export interface Database {
   primaries: PrimaryTable;
   connector_events: ConnectorEventTable;
   call_records: CallRecordTable;
+  members: MemberTable;
+  member_sessions: MemberSessionTable;
 }
 
 export type ConnectorRow = Selectable<ConnectorTable>;
