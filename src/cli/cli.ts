@@ -6,7 +6,7 @@ const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
     --open-browser                also open authorization URLs in the default browser (or TENEX_OPEN_BROWSER=1)
   tenex-connectors serve --http [--port N] [--host H] [--no-auth-loopback]
-                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /healthz
+                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /login, /healthz
                                   (default 127.0.0.1:8080; --no-auth-loopback: requests without a key
                                   act for the local workspace, loopback hosts only)
   tenex-connectors workspaces create NAME               prints { "id", "name" }

@@ -12,6 +12,7 @@ import { RateLimiter } from "./rate-limit.js";
 import { sendError } from "./respond.js";
 import { RestApi } from "./rest.js";
 import { type HttpRoute, httpRoutes, methodNotAllowed, OPENAPI_PATH } from "./routes.js";
+import { SignIn, type SignInOptions } from "./signin.js";
 
 export { HEALTH_PATH, OPENAPI_PATH } from "./routes.js";
 
@@ -42,6 +43,8 @@ export interface HttpServerOptions {
   rateLimit?: number;
   /** The rate limit's clock (default: the context's). */
   rateClock?: () => number;
+  /** Members' sign-in: single sign-on when configured; cookies are Secure when `publicUrl` is https. */
+  signIn?: Omit<SignInOptions, "secure">;
   /** How often sessions are checked for revoked keys and idleness (default 15 s). */
   sweepIntervalMs?: number;
 }
@@ -108,7 +111,8 @@ class TenexHttpServer implements HttpServer {
     this.limiter = new RateLimiter(opts.rateLimit ?? 50, opts.rateClock ?? (() => this.ctx.clock()));
     const rest = new RestApi(ctx, opts.tools, { maxBodyBytes });
     const openapi = JSON.stringify(buildOpenApi(opts.tools, { serverUrl: opts.publicUrl }));
-    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes });
+    const signIn = new SignIn(ctx, { ...opts.signIn, secure: /^https:/i.test(opts.publicUrl ?? "") });
+    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes, signIn });
     this.server = http.createServer(
       {
         headersTimeout: opts.headersTimeoutMs ?? 15_000,
