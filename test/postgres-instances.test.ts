@@ -78,6 +78,8 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
       ...databaseEnv(db),
       TENEX_PUBLIC_URL: publicUrl,
       TENEX_ALLOWED_HOSTS: "127.0.0.1",
+      // Connect links are followed without a member signed in (test/people-connect.test.ts covers sign-in).
+      TENEX_CONNECT_SIGNIN: "optional",
       TENEX_RATE_LIMIT: "0",
       TENEX_REFRESH_LEASE_SECONDS: "2",
       ...sandbox.env,
@@ -107,11 +109,11 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
   async function connect(start: Instance): Promise<string> {
     const started = await api(start, "POST", "/connectors/oauth", { provider: "hubspot" });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
-    const { callbackUrl } = await consentOverHttp(started.json.authorization_url, {
+    const { callbackUrl, cookie } = await consentOverHttp(started.json.authorization_url, {
       login: "alice",
       redirectPrefix: `${b.url}/oauth/callback`,
     });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     return started.json.connector_id;
   }
 
@@ -135,11 +137,11 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
       order.push("wait returned");
       return r;
     });
-    const { callbackUrl } = await consentOverHttp(started.json.authorization_url, {
+    const { callbackUrl, cookie } = await consentOverHttp(started.json.authorization_url, {
       login: "alice",
       redirectPrefix: `${b.url}/oauth/callback`,
     });
-    const callback = fetch(callbackUrl).then((r) => {
+    const callback = fetch(callbackUrl, { headers: { cookie } }).then((r) => {
       order.push("callback answered");
       return r;
     });

@@ -103,6 +103,14 @@ export interface OAuthGrantTable {
   created_at: string;
   /** The API key (id) that started the grant; null without one (migration 0006). Revoking the key cancels the grant. */
   started_by_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** sha256 of the connect link's id (migration 0011); null for a grant started before it. */
+  connect_id_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The provider's authorization URL, sealed by the vault (it carries the state); opened only on Continue. */
+  authorize_ciphertext: ColumnType<string | null, string | null | undefined, string | null>;
+  /** sha256 of the browser binding set when the person pressed Continue; null until then. */
+  binding_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The name the MCP client that started the grant gave itself, when known (shown on the connect page). */
+  requested_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PrimaryTable {

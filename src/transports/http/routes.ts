@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { sql } from "kysely";
 import type { GrantDeps } from "../../grants/deps.js";
+import { type ConnectPages, isConnectPath } from "../callback/connect-page.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
@@ -43,6 +44,8 @@ export interface RouteDeps {
   maxBodyBytes: number;
   /** Members' sign-in pages. */
   signIn: SignIn;
+  /** The connect page, behind the member gate. */
+  connect: ConnectPages;
 }
 
 /** Read and parse a JSON body; answers the error itself (JSON-RPC shaped for `rpc`) and returns undefined on failure. */
@@ -86,7 +89,14 @@ const exact = (p: string) => (path: string) => path === p;
 export function httpRoutes(d: RouteDeps): HttpRoute[] {
   return [
     { name: "health", matches: exact(HEALTH_PATH), anyHost: true, auth: false, handle: (_req, res) => health(d.ctx, res) },
-    { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res) },
+    { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res, d.signIn.policy) },
+    {
+      name: "connect",
+      matches: isConnectPath,
+      methods: ["GET", "HEAD", "POST"],
+      auth: false,
+      handle: (req, res, url) => d.connect.serve(req, res, url.pathname),
+    },
     // Before the Host check: what a client is told after a 401 should not depend on how it reached us.
     { name: "oauth-probe", matches: isOAuthProbe, anyHost: true, auth: false, handle: async (_req, res) => answerOAuthProbe(res) },
     {

@@ -3,8 +3,10 @@ import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../../catalog/catalog.js";
 import { newId } from "../../common/ids.js";
 import type { GrantDeps } from "../../grants/deps.js";
+import { ConnectPages } from "../callback/connect-page.js";
 import type { ToolDefinition } from "../tool.js";
 import { authenticateRequest, type Caller, sendUnauthorized } from "./auth.js";
+import { type ConnectSignIn, memberGate } from "./connect-gate.js";
 import { HostAllowList } from "./hosts.js";
 import { DEFAULT_SESSION_LIMITS, MCP_PATH, type McpSessionLimits, McpSessions, SSE_PATH } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   rateClock?: () => number;
   /** Members' sign-in: single sign-on when configured; cookies are Secure when `publicUrl` is https. */
   signIn?: Omit<SignInOptions, "secure">;
+  /** Whether the connect page requires a signed-in member of the workspace (TENEX_CONNECT_SIGNIN; default `required`). */
+  connectSignIn?: ConnectSignIn;
   /** How often sessions are checked for revoked keys and idleness (default 15 s). */
   sweepIntervalMs?: number;
 }
@@ -112,7 +116,8 @@ class TenexHttpServer implements HttpServer {
     const rest = new RestApi(ctx, opts.tools, { maxBodyBytes });
     const openapi = JSON.stringify(buildOpenApi(opts.tools, { serverUrl: opts.publicUrl }));
     const signIn = new SignIn(ctx, { ...opts.signIn, secure: /^https:/i.test(opts.publicUrl ?? "") });
-    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes, signIn });
+    const connect = new ConnectPages(ctx, memberGate(signIn, ctx.db, opts.connectSignIn ?? "required"), signIn.policy);
+    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes, signIn, connect });
     this.server = http.createServer(
       {
         headersTimeout: opts.headersTimeoutMs ?? 15_000,

@@ -26,7 +26,7 @@ import {
 } from "../../store/members.js";
 import { escapeHtml, type PageOptions, renderPage } from "../callback/html.js";
 import { type CookiePolicy, cookieName, PageKeys, randomToken, readCookies, safeReturnTo, setCookie } from "./cookies.js";
-import { readBody } from "./respond.js";
+import { BrowserForms, type CsrfCookie, csrfField, readForm, redirect, sendPage } from "./pages.js";
 import { FailedSignIns } from "./signin-limits.js";
 
 type Req = http.IncomingMessage;
@@ -40,18 +40,11 @@ export const LOGOUT_PATH = "/logout";
 
 /** A session lasts 8 hours from sign-in: a working day, then sign in again. */
 export const SESSION_SECONDS = 8 * 3600;
-/** The CSRF cookie outlives a session so a form left open over lunch still posts. */
-const CSRF_SECONDS = 12 * 3600;
 /** A single sign-on round trip, or a workspace choice, must finish within 10 minutes. */
 const FLOW_SECONDS = 600;
-const FORM_LIMIT = 16 * 1024;
 
 const SESSION = "tnx_session";
-const CSRF = "tnx_csrf";
 const SSO = "tnx_sso";
-
-/** The pages' policy: scripts, frames and other origins' assets are all refused; forms post only here. */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export interface SignInOptions {
   /** Cookies Secure and `__Host-` prefixed (TENEX_PUBLIC_URL is https). */
@@ -68,53 +61,10 @@ export interface SignedInMember {
   email: string;
 }
 
-/** Send an HTML page with the pages' headers (no caching, no framing, the CSP) and any cookies. */
-export function sendPage(
-  res: Res,
-  status: number,
-  html: string,
-  opts: { cookies?: string[]; csp?: string; headers?: Record<string, string> } = {},
-): void {
-  res.writeHead(status, {
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    // Same-origin: the forms' posts carry an Origin header (the Host/Origin check), other sites get no referrer.
-    "referrer-policy": "same-origin",
-    "content-security-policy": opts.csp ?? PAGE_CSP,
-    "content-length": Buffer.byteLength(html),
-    ...(opts.cookies?.length ? { "set-cookie": opts.cookies } : {}),
-    ...opts.headers,
-  });
-  res.end(html);
-}
-
-/** 303 See Other (a form post continues with a GET), with cookies. */
-export function redirect(res: Res, location: string, cookies: string[] = []): void {
-  res.writeHead(303, {
-    location,
-    "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
-    ...(cookies.length ? { "set-cookie": cookies } : {}),
-  });
-  res.end();
-}
-
-/** A urlencoded form body, or undefined when it cannot be read. */
-export async function readForm(req: Req): Promise<URLSearchParams | undefined> {
-  const body = await readBody(req, FORM_LIMIT);
-  return body.ok ? new URLSearchParams(body.text) : undefined;
-}
-
-/** Hidden CSRF field for a form. */
-export function csrfField(token: string): string {
-  return `<input type="hidden" name="csrf" value="${escapeHtml(token)}">`;
-}
-
 export class SignIn {
   readonly policy: CookiePolicy;
   readonly keys: PageKeys;
+  readonly forms: BrowserForms;
   private readonly limits: FailedSignIns;
   private readonly oidc: LoginOidc | undefined;
 
@@ -124,6 +74,7 @@ export class SignIn {
   ) {
     this.policy = { secure: opts.secure };
     this.keys = new PageKeys(ctx.requestStateKey);
+    this.forms = new BrowserForms(this.policy, this.keys);
     this.limits = new FailedSignIns(() => ctx.clock());
     this.oidc = opts.oidc ? new LoginOidc(opts.oidc) : undefined;
   }
@@ -140,37 +91,16 @@ export class SignIn {
     return sessionMember(this.ctx.db, token, this.ctx.clock());
   }
 
-  /**
-   * The browser's CSRF cookie value, made when it has none (then `cookies` holds its Set-Cookie),
-   * and the token its forms carry.
-   */
-  csrf(req: Req): { token: string; cookies: string[]; value: string } {
-    const existing = readCookies(req).get(cookieName(this.policy, CSRF));
-    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return { token: this.keys.csrfToken(existing), cookies: [], value: existing };
-    const value = randomToken();
-    return { token: this.keys.csrfToken(value), cookies: [setCookie(this.policy, CSRF, value, CSRF_SECONDS)], value };
+  csrf(req: Req): CsrfCookie {
+    return this.forms.csrf(req);
   }
 
-  /** Whether a posted form's CSRF token belongs to this browser. */
   csrfOk(req: Req, form: URLSearchParams): boolean {
-    return this.keys.csrfMatches(readCookies(req).get(cookieName(this.policy, CSRF)), form.get("csrf") ?? undefined);
+    return this.forms.csrfOk(req, form);
   }
 
-  /** The page for a form that failed its CSRF check (403); nothing changed. */
   sendCsrfRefused(res: Res): void {
-    sendPage(
-      res,
-      403,
-      renderPage({
-        tone: "error",
-        title: "Form expired",
-        heading: "This form could not be accepted",
-        paragraphs: [
-          "The form did not carry this browser's security token (it may be old, or it came from another site), so nothing was done.",
-        ],
-        next: ["Go back, reload the page and try again."],
-      }),
-    );
+    this.forms.sendCsrfRefused(res);
   }
 
   private address(req: Req): string {
@@ -284,7 +214,7 @@ export class SignIn {
     res: Res,
     members: Array<Pick<MemberForSignIn, "id" | "workspace_id" | "workspace_name" | "email">>,
     returnTo: string,
-    csrf: { token: string; cookies: string[]; value: string },
+    csrf: CsrfCookie,
     extraCookies: string[] = [],
   ): Promise<void> {
     if (members.length === 1) {
