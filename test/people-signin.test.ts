@@ -15,62 +15,10 @@ import { ACCOUNT_FAILURES, ADDRESS_FAILURES } from "../src/transports/http/signi
 import { type OAuthServer, startOAuthServer } from "./sandbox/oauth-server.js";
 import { launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
 import { freePort, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
+import { getForm, Jar, pageFacts, post, signInRaw } from "./support/pages.js";
 
 const PASSWORD = "alpha member password";
 const now = () => new Date().toISOString();
-
-/** A tiny cookie jar for raw requests: what a browser would send back. */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  take(setCookie: string[] | string | undefined): void {
-    for (const c of [setCookie ?? []].flat()) {
-      const [pair] = c.split(";");
-      const eq = pair!.indexOf("=");
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
-      if (/max-age=0/i.test(c)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-}
-
-/** GET a page with the jar, keeping its cookies; the form's CSRF token read from the HTML. */
-async function getForm(url: string, jar: Jar): Promise<{ status: number; body: string; csrf: string }> {
-  const r = await rawRequest(url, { headers: { cookie: jar.header() } });
-  jar.take(r.headers["set-cookie"]);
-  const csrf = /name="csrf" value="([^"]+)"/.exec(r.body)?.[1] ?? "";
-  return { status: r.status, body: r.body, csrf };
-}
-
-async function post(url: string, jar: Jar, form: Record<string, string>) {
-  const r = await rawRequest(url, {
-    method: "POST",
-    headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(form).toString(),
-  });
-  jar.take(r.headers["set-cookie"]);
-  return r;
-}
-
-/** Sign in over raw HTTP; returns the final response (a 303 on success). */
-async function signInRaw(base: string, jar: Jar, email: string, password: string, returnTo = "/login") {
-  const { csrf } = await getForm(`${base}/login?return_to=${encodeURIComponent(returnTo)}`, jar);
-  return post(`${base}/login`, jar, { csrf, email, password, return_to: returnTo });
-}
-
-const pageFacts = (page: Page) =>
-  page.evaluate(() => ({
-    lang: document.documentElement.lang,
-    title: document.title,
-    h1: [...document.querySelectorAll("h1")].map((h) => h.textContent?.trim() ?? ""),
-    text: document.body.textContent ?? "",
-    scripts: document.scripts.length,
-    external: [...document.querySelectorAll("[src],link[href]")].map((e) => e.getAttribute("src") ?? e.getAttribute("href")),
-    unlabelled: [...document.querySelectorAll("input:not([type=hidden])")].filter((i) => !(i as HTMLInputElement).labels?.length).length,
-  }));
 
 describe("members sign in (HTTP mode)", () => {
   let h: HttpHarness;
