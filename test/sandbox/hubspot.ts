@@ -69,5 +69,9 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
     },
   });
   oauth = sandbox.oauth;
-  return Object.assign(sandbox, { failNextAccountReads: (n: number) => void (failReads = n) });
+  return Object.assign(sandbox, {
+    failNextAccountReads: (n: number) => {
+      failReads = n;
+    },
+  });
 }
