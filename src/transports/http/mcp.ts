@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { NodeStreamableHTTPServerTransport, toWebRequest } from "@modelcontextprotocol/node";
+import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import type { GrantDeps } from "../../grants/deps.js";
@@ -21,6 +21,21 @@ export { DEFAULT_SESSION_LIMITS, type McpSessionLimits } from "./sessions.js";
 
 /** The reservation key of a caller's key: the keyless loopback caller of a workspace counts as one key. */
 const keyOf = (caller: Caller) => `${caller.workspace_id}\u0000${caller.key_id ?? ""}`;
+
+/**
+ * The request as isLegacyRequest reads it. Given the parsed body, it looks only at the method and
+ * the headers, so the body is not serialized into a web Request again (toWebRequest did, ≈ 18 µs
+ * of ≈ 58 µs a 2026-07-28 request spent on the check, in-process).
+ */
+function headersOnlyRequest(req: http.IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return new Request(`http://localhost${req.url ?? "/"}`, { method: req.method ?? "POST", headers });
+}
 
 function rpcError(res: http.ServerResponse, status: number, code: number, message: string): void {
   sendJson(res, status, { jsonrpc: "2.0", error: { code, message }, id: null });
@@ -160,7 +175,7 @@ export class McpSessions {
 
   /** POST, GET or DELETE /mcp. `body` is the parsed JSON body of a POST. */
   async handleStreamable(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
-    if (req.method === "POST" && !(await isLegacyRequest(await toWebRequest(req, body), body))) {
+    if (req.method === "POST" && !(await isLegacyRequest(headersOnlyRequest(req), body))) {
       return this.modern.handle2026(req, res, caller, body);
     }
     const sid = req.headers["mcp-session-id"];
