@@ -4,7 +4,7 @@
 // node_modules; tests (vitest, from src/) keep using the package itself. Each of kysely's ESM
 // entry points becomes one entry here, code-split so they share a single copy of its classes.
 // The bundle is made from the installed package, so its version is always the installed one.
-// Without esbuild (a devDependency of tsx) the step is skipped and dist/ uses the package as is.
+// Without esbuild (a devDependency) the step is skipped and dist/ uses the package as is.
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
