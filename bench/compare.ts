@@ -217,3 +217,79 @@ export async function httpRate(db: SeededDb, s: Sizes, ports: () => Promise<numb
     true,
   );
 }
+
+/** One 2025-11-25 request on a session over Streamable HTTP; the answer's body (JSON or an SSE stream) as text. */
+async function sessionRequest(pool: Pool, sid: string | undefined, message: object): Promise<{ sid?: string; text: string }> {
+  const res = await pool.request({
+    path: "/mcp",
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      ...(sid ? { "mcp-session-id": sid } : {}),
+    },
+    body: JSON.stringify(message),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`session request answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  const id = res.headers["mcp-session-id"];
+  return { ...(typeof id === "string" ? { sid: id } : {}), text };
+}
+
+/**
+ * Memory held by 2025-11-25 sessions each answered a large result on a resumable stream (issue
+ * 12, finding 2: 200 sessions each pinning a 2.6 MB list took 122 MiB to 1.3 GB). 200 sessions of
+ * one workspace each get a list_connectors page of 100 on an SSE stream, which the session's
+ * event store keeps for resumption; the server's RSS growth (the sessions themselves included) is
+ * set against the event stores' global bound (64 MiB). No floor: the floor's HTTP mode has no
+ * sessions. The memory tests (test/hardening-event-store.test.ts) check the bound itself.
+ */
+export async function sessionMemory(db: SeededDb, ports: () => Promise<number>): Promise<Figure> {
+  const SESSIONS = 200;
+  const BOUND_MB = 64 * 1.048576; // 64 MiB in MB
+  const port = await ports();
+  const env = { ...db.env, TENEX_MAX_SESSIONS_PER_WORKSPACE: String(SESSIONS * 2) };
+  const server = await httpServer([CLI, "serve", "--http", "--port", String(port), "--no-auth-loopback"], env, port);
+  try {
+    const open = async () => {
+      const init = await sessionRequest(server.pool, undefined, {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1.0.0" } },
+      });
+      if (!init.sid) throw new Error("initialize gave no session id");
+      await sessionRequest(server.pool, init.sid, { jsonrpc: "2.0", method: "notifications/initialized" });
+      return init.sid;
+    };
+    const list = (sid: string) =>
+      sessionRequest(server.pool, sid, {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "list_connectors", arguments: { limit: 100 } },
+      });
+    // Warm: a few sessions and lists, so the baseline includes what any first use loads.
+    for (let i = 0; i < 5; i++) await list(await open());
+    await sleep(500);
+    const before = server.s.rssMb();
+    let bytes = 0;
+    for (let i = 0; i < SESSIONS; i++) bytes += (await list(await open())).text.length;
+    await sleep(500);
+    const growth = server.s.rssMb() - before;
+    return {
+      ...figure(
+        `RSS growth, ${SESSIONS} sessions each answered a list_connectors page of 100 (${Math.round(bytes / SESSIONS / 1024)} KB; event store bound 64 MiB)`,
+        "MB",
+        BOUND_MB,
+        growth,
+        1,
+        `${SESSIONS} sessions`,
+      ),
+      floor: NaN,
+    };
+  } finally {
+    await Promise.all([server.pool.close(), server.s.close()]);
+  }
+}

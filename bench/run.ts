@@ -9,8 +9,8 @@
 //   call_connector      p50/p99 of a proxied read (the core call and the tool through the MCP client)
 //                       next to a direct request to the same fake API on a warm undici pool
 // Then the floor comparison (bench/compare.ts): this project against the bare v2 SDK server
-// (bench/floor.mjs) on the same transport, ratio, goal, meets/misses (issue 14). `--only-floor`
-// runs just that part.
+// (bench/floor.mjs) on the same transport, ratio, goal, meets/misses (issue 14), run three times
+// (`--runs N`) with each ratio's spread; `--only-floor` runs just that part.
 import { performance } from "node:perf_hooks";
 import { Agent, request } from "undici";
 import { callConnector } from "../src/connectors/proxy.js";
@@ -20,7 +20,17 @@ import { HUBSPOT_SCOPES } from "../test/sandbox/hubspot.js";
 import { startProviderSandbox } from "../test/sandbox/provider.js";
 import { reservePort, startHarness } from "../test/support/harness.js";
 import { type StdioServer, startStdioHubSpot, startStdioServer, waitForStderr } from "../test/support/stdio.js";
-import { coldStart, type Figure, httpRate, listLatency, pinSelf, type Sizes, seedDatabase, statusLatency } from "./compare.js";
+import {
+  coldStart,
+  type Figure,
+  httpRate,
+  listLatency,
+  pinSelf,
+  type Sizes,
+  seedDatabase,
+  sessionMemory,
+  statusLatency,
+} from "./compare.js";
 
 const quick = process.argv.includes("--quick");
 const onlyFloor = process.argv.includes("--only-floor");
@@ -30,6 +40,9 @@ const SIZES: Sizes = quick
   ? { coldRuns: 2, warmMs: 400, measureMs: 400, bigN: 10_000, httpPairs: 1, httpSeconds: 2 }
   : { coldRuns: 10, warmMs: 4000, measureMs: 4000, bigN: 100_000, httpPairs: 3, httpSeconds: 6 };
 const RUNS = quick ? 3 : 10;
+/** Floor comparisons run this many times (`--runs N`; 3 by default, 1 with --quick): each figure reports its median and spread. */
+const runsArg = process.argv.indexOf("--runs");
+const FLOOR_RUNS = runsArg > 0 ? Math.max(1, Number(process.argv[runsArg + 1]) || 1) : quick ? 1 : 3;
 const REFRESH_RUNS = quick ? 1 : 5;
 /** How slow the sandbox's token endpoint is in the refresh scenario (a provider's round trip). */
 const TOKEN_DELAY_MS = 150;
@@ -259,7 +272,8 @@ async function callConnectorBench(): Promise<void> {
   }
 }
 
-const figures: Figure[] = [];
+/** Each run's figures, in the same order. */
+const runs: Figure[][] = [];
 const notes: string[] = [];
 
 async function floorComparison(): Promise<void> {
@@ -268,38 +282,87 @@ async function floorComparison(): Promise<void> {
   const small = await seedDatabase(1000);
   const big = await seedDatabase(SIZES.bigN);
   notes.push(`seeded 1, 1,000 and ${SIZES.bigN.toLocaleString("en")} connectors in ${Math.round(now() - t0)} ms`);
-  const pinned = pinSelf("0");
-  notes.push(pinned ? "stdio: bench and servers pinned to CPU 0 (taskset)" : "stdio: taskset unavailable, unpinned");
-  figures.push(...(await coldStart(one.env, SIZES.coldRuns)));
-  figures.push(...(await statusLatency(one, SIZES)));
-  const at1k = await listLatency(small, "1,000", SIZES);
-  const atBig = await listLatency(big, SIZES.bigN.toLocaleString("en"), SIZES);
-  figures.push(at1k, atBig);
-  const flat = atBig.project / at1k.project;
-  figures.push({
-    figure: `list_connectors p50 at ${SIZES.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`,
-    unit: "×",
-    floor: NaN,
-    project: flat,
-    ratio: flat,
-    goal: "≤ 1.2×",
-    meets: flat <= 1.2,
-    n: "",
+  for (let r = 0; r < FLOOR_RUNS; r++) {
+    const figures: Figure[] = [];
+    const pinned = pinSelf("0");
+    if (r === 0) notes.push(pinned ? "stdio: bench and servers pinned to CPU 0 (taskset)" : "stdio: taskset unavailable, unpinned");
+    figures.push(...(await coldStart(one.env, SIZES.coldRuns)));
+    figures.push(...(await statusLatency(one, SIZES)));
+    const at1k = await listLatency(small, "1,000", SIZES);
+    const atBig = await listLatency(big, SIZES.bigN.toLocaleString("en"), SIZES);
+    figures.push(at1k, atBig);
+    const flat = atBig.project / at1k.project;
+    figures.push({
+      figure: `list_connectors p50 at ${SIZES.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`,
+      unit: "×",
+      floor: NaN,
+      project: flat,
+      ratio: flat,
+      goal: "≤ 1.2×",
+      meets: flat <= 1.2,
+      n: "",
+    });
+    if (pinned) pinSelf("0-1023");
+    figures.push(await httpRate(one, SIZES, async () => (await reservePort()).port));
+    figures.push(await sessionMemory(small, async () => (await reservePort()).port));
+    runs.push(figures);
+    process.stderr.write(`floor comparison: run ${r + 1} of ${FLOOR_RUNS} done\n`);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * The figures over all runs: medians, and each ratio's spread (lowest–highest). A goal whose
+ * threshold lies inside a ratio's spread is `unsettled`: the runs disagree on it.
+ */
+function combined(): Array<Figure & { low: number; high: number; result: string }> {
+  return runs[0]!.map((first, i) => {
+    const all = runs.map((r) => r[i]!);
+    const ratios = all.map((f) => f.ratio);
+    const ratio = median(ratios);
+    const low = Math.min(...ratios);
+    const high = Math.max(...ratios);
+    const threshold = Number(/[\d.]+/.exec(first.goal)?.[0] ?? NaN);
+    const higherIsBetter = first.goal.startsWith("≥");
+    const meets = first.meets === null ? null : higherIsBetter ? ratio >= threshold : ratio <= threshold;
+    const unsettled = first.meets !== null && runs.length > 1 && low <= threshold && threshold <= high && low !== high;
+    return {
+      ...first,
+      floor: median(all.map((f) => f.floor)),
+      project: median(all.map((f) => f.project)),
+      ratio,
+      meets,
+      low,
+      high,
+      result: meets === null ? "—" : unsettled ? `unsettled (${meets ? "meets" : "misses"} at the median)` : meets ? "meets" : "misses",
+    };
   });
-  if (pinned) pinSelf("0-1023");
-  figures.push(await httpRate(one, SIZES, async () => (await reservePort()).port));
 }
 
 function printFigures(): void {
   const f = (x: number) => (Number.isNaN(x) ? "" : x >= 100 ? Math.round(x).toLocaleString("en") : x.toFixed(2));
-  const header = ["figure", "SDK floor", "tenex-connectors", "ratio", "goal", "result", "n (floor/project)"];
-  const body = figures.map((r) => [
+  const header = [
+    "figure",
+    "SDK floor",
+    "tenex-connectors",
+    "ratio",
+    runs.length > 1 ? `spread (${runs.length} runs)` : "spread",
+    "goal",
+    "result",
+    "n (floor/project)",
+  ];
+  const body = combined().map((r) => [
     r.figure,
     `${f(r.floor)} ${Number.isNaN(r.floor) ? "" : r.unit}`.trim(),
     `${f(r.project)} ${r.unit === "×" ? "" : r.unit}`.trim(),
     `${r.ratio.toFixed(2)}×`,
+    runs.length > 1 ? `${r.low.toFixed(2)}–${r.high.toFixed(2)}×` : "",
     r.goal,
-    r.meets === null ? "—" : r.meets ? "meets" : "misses",
+    r.result,
     r.n,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -330,7 +393,19 @@ function print(): void {
   const json = {
     quick,
     node: process.version,
-    figures: figures.map((r) => ({ ...r, floor: round(r.floor), project: round(r.project), ratio: Math.round(r.ratio * 100) / 100 })),
+    figures: runs.length
+      ? combined().map((r) => ({
+          ...r,
+          floor: round(r.floor),
+          project: round(r.project),
+          ratio: Math.round(r.ratio * 100) / 100,
+          low: Math.round(r.low * 100) / 100,
+          high: Math.round(r.high * 100) / 100,
+        }))
+      : [],
+    runs: runs.map((figs) =>
+      figs.map((r) => ({ figure: r.figure, floor: round(r.floor), project: round(r.project), ratio: Math.round(r.ratio * 100) / 100 })),
+    ),
     at: new Date().toISOString(),
     results: rows.map((r) => {
       const { n, median, p95, p99, max } = stats(r.samples);

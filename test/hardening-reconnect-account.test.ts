@@ -82,4 +82,33 @@ describe("finding 12: reconnect in place keeps the provider account", () => {
     expect(s.account.portal_id).toBe(portalIdFor("acct-bob"));
     expect((await h.ok("test_connector", { connector_id })).ok).toBe(true);
   });
+
+  it("refuses a reconnect whose first test read fails (no account to compare): new tokens revoked, old tokens and account kept", async () => {
+    const connector_id = await expiredConnector("acct-carol");
+    const secretBefore = await secretOf(connector_id);
+    const revocationsBefore = sandbox.oauth.revocationCalls.length;
+
+    sandbox.failNextAccountReads(1);
+    const { page } = await reconnectAs(connector_id, "acct-carol");
+    expect(page).toContain("could not check");
+
+    const after = await h.ok("get_connector_status", { connector_id });
+    expect(after).toMatchObject({ status: "error", status_reason: "provider_error" });
+    expect(after.status_detail).toContain("first test read with the new tokens failed");
+    expect(after.status_detail).toContain(`connector_id "${connector_id}"`);
+    expect(after.account.portal_id).toBe(portalIdFor("acct-carol"));
+    expect(await secretOf(connector_id)).toEqual(secretBefore);
+    expect(sandbox.oauth.revocationCalls.length).toBeGreaterThan(revocationsBefore);
+
+    // Once the read works, the same account reconnects.
+    expect((await reconnectAs(connector_id, "acct-carol")).status).toBe(200);
+    expect(await h.ok("get_connector_status", { connector_id })).toMatchObject({ status: "connected" });
+  });
+
+  it("a new connector whose first test read fails still connects (nothing to compare), with the warning", async () => {
+    sandbox.failNextAccountReads(1);
+    const { connector_id } = await h.connect("hubspot", {}, "acct-dave");
+    const s = await h.ok("get_connector_status", { connector_id });
+    expect(s).toMatchObject({ status: "connected", health: "unhealthy" });
+  });
 });

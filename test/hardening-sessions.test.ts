@@ -6,6 +6,8 @@
 import http from "node:http";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../src/store/workspaces.js";
+import { sessionsPerKey } from "../src/transports/http/sessions.js";
 import { bearer, connectClient, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
 
 const CAP = 3;
@@ -90,5 +92,52 @@ describe("finding 1: fair shares of MCP sessions between workspaces", () => {
     expect((await b1.client.listTools()).tools.length).toBeGreaterThan(0);
     await b1.client.close();
     await b2.client.close();
+  });
+});
+
+describe("finding 1, per key: one key cannot take its whole workspace's share from the workspace's other keys", () => {
+  const SHARE = 4; // a key may hold 3; one stays for the workspace's other keys
+  let h: HttpHarness;
+  beforeAll(async () => {
+    h = await startHttpHarness({ server: { sessionLimits: { maxSessionsPerWorkspace: SHARE, unusedIdleMs: 60_000 } } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("a key's share is its workspace's less a quarter (none kept under 4)", () => {
+    expect([1, 2, 3, 4, 10, 100].map(sessionsPerKey)).toEqual([1, 2, 3, 3, 8, 75]);
+  });
+
+  it("the key that used its part is refused with what to do; another key of the workspace still opens one, then the workspace is full", async () => {
+    const second = await createApiKey(h.app.ctx.db, h.a.workspace_id, new Date().toISOString());
+    for (let i = 0; i < sessionsPerKey(SHARE); i++) {
+      const r = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.a.key), body: initBody });
+      expect(r.status).toBe(200);
+    }
+    const refused = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.a.key), body: initBody });
+    expect(refused.status).toBe(409);
+    expect(refused.json().error.code).toBe("quota_exceeded");
+    expect(refused.json().error.message).toContain("This API key already has 3 open MCP sessions");
+    expect(refused.json().error.message).toContain("DELETE /mcp");
+    const refusal = h.logs.find((l) => l.includes("mcp session refused"));
+    expect(JSON.parse(refusal!)).toMatchObject({
+      level: "info",
+      workspace_id: h.a.workspace_id,
+      key_id: h.a.key_id,
+      why: "key cap",
+      cap: 3,
+    });
+    expect(refusal).not.toContain(h.a.key);
+
+    // The workspace's other key gets the place kept for it; after that the workspace's share is used up.
+    const other = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(second.key), body: initBody });
+    expect(other.status).toBe(200);
+    const full = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(second.key), body: initBody });
+    expect(full.status).toBe(409);
+    expect(full.json().error.message).toContain(`TENEX_MAX_SESSIONS_PER_WORKSPACE=${SHARE}`);
+    // Another workspace is untouched.
+    const b = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: rpcHeaders(h.b.key), body: initBody });
+    expect(b.status).toBe(200);
   });
 });

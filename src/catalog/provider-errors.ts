@@ -8,8 +8,8 @@
  * keep only a registered error code (anything else becomes `other`), `error_description` is
  * never used, and API errors keep the HTTP status plus a short code-shaped word.
  */
-import * as client from "openid-client";
 import { bodyTooLarge } from "./bounded-body.js";
+import { openidIfLoaded } from "./openid.js";
 
 /**
  * Error codes registered for OAuth 2.0 and OpenID Connect (RFC 6749 §4.1.2.1 and §5.2,
@@ -97,21 +97,23 @@ export interface ProviderFailure {
 export function describeProviderFailure(err: unknown): ProviderFailure {
   const big = bodyTooLarge(err);
   if (big) return { text: big.short };
-  if (err instanceof client.ResponseBodyError) {
+  // Not loaded yet: the error cannot be one of openid-client's.
+  const client = openidIfLoaded();
+  if (client && err instanceof client.ResponseBodyError) {
     const code = oauthErrorCode(err.error);
     return { status: err.status, code, text: `${err.status} ${code}` };
   }
-  if (err instanceof client.AuthorizationResponseError) {
+  if (client && err instanceof client.AuthorizationResponseError) {
     const code = oauthErrorCode(err.error);
     return { code, text: code };
   }
-  if (err instanceof client.WWWAuthenticateChallengeError)
+  if (client && err instanceof client.WWWAuthenticateChallengeError)
     return { status: err.status, text: `HTTP ${err.status} with an authentication challenge` };
   if (err instanceof ProviderHttpError)
     return { status: err.status, text: `HTTP ${err.status}${err.providerCode === undefined ? "" : ` (code ${err.providerCode})`}` };
   const cause = (err as { cause?: unknown } | null)?.cause;
   if (cause instanceof Response) return { status: cause.status, text: `HTTP ${cause.status}` };
-  if (err instanceof client.ClientError) {
+  if (client && err instanceof client.ClientError) {
     const code = typeof err.code === "string" && LIBRARY_CODE.test(err.code) ? err.code : "unknown";
     return { text: `invalid response (${code})` };
   }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { CredentialDeps } from "../credentials/deps.js";
 import { type CallView, recentCalls } from "../store/calls.js";
+import { compiledQuery, type Slots } from "../store/compiled.js";
 import { type ConnectorObject, getConnector, type ListFilters, listConnectors } from "../store/connectors.js";
 import { expireAbandonedGrants } from "../store/grants.js";
 import type { ProxyDeps } from "./proxy-engine.js";
@@ -28,6 +29,17 @@ export const callSchema = z
   })
   .strict();
 
+/** Compiled once (store/compiled.ts): every get_connector_status reads it. */
+const recentEventsQuery = compiledQuery((db, s: Slots<{ workspaceId: string; connectorId: string; limit: number }>) =>
+  db
+    .selectFrom("connector_events")
+    .select(["type", "detail", "created_at"])
+    .where("workspace_id", "=", s.v("workspaceId"))
+    .where("connector_id", "=", s.v("connectorId"))
+    .orderBy("id", "desc")
+    .limit(s.v("limit")),
+);
+
 /** The connector's most recent events, newest first. */
 export async function recentEvents(
   ctx: Pick<CredentialDeps, "db">,
@@ -35,14 +47,7 @@ export async function recentEvents(
   connectorId: string,
   limit = 10,
 ): Promise<ConnectorEventView[]> {
-  const rows = await ctx.db
-    .selectFrom("connector_events")
-    .select(["type", "detail", "created_at"])
-    .where("workspace_id", "=", workspaceId)
-    .where("connector_id", "=", connectorId)
-    .orderBy("id", "desc")
-    .limit(limit)
-    .execute();
+  const rows = await recentEventsQuery(ctx.db, { workspaceId, connectorId, limit });
   return rows.map((r) => ({ type: r.type, at: r.created_at, ...(r.detail ? { detail: r.detail } : {}) }));
 }
 

@@ -7,6 +7,7 @@
  */
 import type * as Oidc from "openid-client";
 import { isLoopbackHost } from "../catalog/catalog.js";
+import { openid } from "../catalog/openid.js";
 
 export interface LoginOidcSettings {
   issuer: string;
@@ -28,7 +29,7 @@ export class LoginOidc {
 
   private configuration(): Promise<{ client: typeof Oidc; config: Oidc.Configuration }> {
     this.config ??= (async () => {
-      const client = await import("openid-client");
+      const client = await openid();
       const issuer = new URL(this.settings.issuer);
       const insecure = issuer.protocol === "http:" && isLoopbackHost(issuer.hostname);
       const auth = this.settings.client_secret ? client.ClientSecretPost(this.settings.client_secret) : client.None();

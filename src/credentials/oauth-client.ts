@@ -1,7 +1,8 @@
-import * as client from "openid-client";
+import type * as client from "openid-client";
 import { readBoundedText, TOKEN_BODY_LIMIT } from "../catalog/bounded-body.js";
 import { type ConnectionEndpoints, isLoopbackHost, type Provider } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
+import { openid } from "../catalog/openid.js";
 import { ProviderHttpError } from "../catalog/provider-errors.js";
 import { ConnectorError } from "../common/errors.js";
 import type { CredentialDeps } from "./deps.js";
@@ -14,39 +15,39 @@ const configs = new WeakMap<Provider, Map<string, client.Configuration>>();
  * The openid-client configuration for one connection, built by hand (most providers publish no
  * usable discovery document): the operator's endpoint overrides, else the endpoints the connection
  * started with (`own`, kept on its row), else the provider's. Plain http is allowed only when every
- * endpoint is loopback.
+ * endpoint is loopback. Loads openid-client on first use, so callers get the module with it.
  */
-export function oauthConfiguration(
+export async function oauthConfiguration(
   ctx: Pick<CredentialDeps, "fetch">,
   provider: Provider,
   own?: ConnectionEndpoints | null,
-): client.Configuration {
+): Promise<{ client: typeof client; config: client.Configuration }> {
   const o = provider.oauth;
   if (!o?.client_id || !o.client_secret) throw notConfigured(provider);
   const e = effectiveEndpoints(provider, own);
+  const lib = await openid();
   const key = JSON.stringify(e);
   const byEndpoints = configs.get(provider) ?? new Map<string, client.Configuration>();
   configs.set(provider, byEndpoints);
   const cached = byEndpoints.get(key);
-  if (cached) return cached;
+  if (cached) return { client: lib, config: cached };
   const metadata: client.ServerMetadata = {
     issuer: e.issuer,
     authorization_endpoint: e.authorization_url,
     token_endpoint: e.token_url,
     ...(e.revocation_url ? { revocation_endpoint: e.revocation_url } : {}),
   };
-  const auth =
-    o.token_auth === "client_secret_basic" ? client.ClientSecretBasic(o.client_secret) : client.ClientSecretPost(o.client_secret);
-  const config = new client.Configuration(metadata, o.client_id, undefined, auth);
+  const auth = o.token_auth === "client_secret_basic" ? lib.ClientSecretBasic(o.client_secret) : lib.ClientSecretPost(o.client_secret);
+  const config = new lib.Configuration(metadata, o.client_id, undefined, auth);
   const endpoints = [e.authorization_url, e.token_url, e.revocation_url].filter((u): u is string => Boolean(u)).map((u) => new URL(u));
   if (endpoints.some((u) => u.protocol === "http:")) {
     if (!endpoints.every((u) => u.protocol === "https:" || isLoopbackHost(u.hostname))) {
       throw new ConnectorError("provider_not_configured", `${provider.def.name} endpoints must use https.`);
     }
-    client.allowInsecureRequests(config);
+    lib.allowInsecureRequests(config);
   }
   const fix = provider.def.hooks.fixTokenResponse;
-  config[client.customFetch] = async (url, options) => {
+  config[lib.customFetch] = async (url, options) => {
     // Never follow a redirect: it would re-send the client secret, code or token to wherever it points.
     const res = await ctx.fetch(url, { ...(options as RequestInit), redirect: "manual", signal: AbortSignal.timeout(20_000) });
     if (res.status >= 300 && res.status < 400) {
@@ -60,7 +61,7 @@ export function oauthConfiguration(
   };
   // A connection's endpoints come from a handful of settings values; the map stays small.
   byEndpoints.set(key, config);
-  return config;
+  return { client: lib, config };
 }
 
 /** The same answer with its body read within TOKEN_BODY_LIMIT (a null body stays null: 204, 304). */

@@ -2,7 +2,7 @@
  * One refresh-token grant across processes: take the connector's lease, call the token endpoint,
  * persist the answer with a compare-and-swap, and sort out a lost race (see refresh.ts).
  */
-import * as client from "openid-client";
+import type * as client from "openid-client";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
@@ -117,7 +117,7 @@ async function callTokenEndpoint(
   refreshToken: string,
 ): Promise<{ response: client.TokenEndpointResponse } | { failure: GrantFailure }> {
   // The host the grant started on (a Salesforce sandbox or My Domain, an Outlook tenant).
-  const config = oauthConfiguration(ctx, provider, row.oauth_endpoints);
+  const { client: lib, config } = await oauthConfiguration(ctx, provider, row.oauth_endpoints);
   let failure: GrantFailure = { kind: "transient", text: "the refresh lease was lost" };
   for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
     if (attempt > 1) {
@@ -131,7 +131,7 @@ async function callTokenEndpoint(
       if (Number(renewed.numUpdatedRows) !== 1) return { failure: { kind: "transient", text: "the refresh lease was lost" } }; // stop calling the provider
     }
     try {
-      return { response: await client.refreshTokenGrant(config, refreshToken) };
+      return { response: await lib.refreshTokenGrant(config, refreshToken) };
     } catch (err) {
       failure = classifyGrantError(err);
       ctx.log.warn("token refresh attempt failed", { connector_id: row.id, provider: provider.id, attempt, reason: failure.text });

@@ -3,7 +3,6 @@
  * own `revokeToken` hook. Used by revoke/delete and by a callback whose connector was
  * cancelled while the person signed in (the tokens it just obtained must not stay valid).
  */
-import * as client from "openid-client";
 import { apiBaseUrl } from "../catalog/api.js";
 import { noRedirects } from "../catalog/bounded-body.js";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
@@ -28,7 +27,7 @@ async function revokeRfc7009(
   tokens: TokenSet,
 ): Promise<{ outcome: ProviderRevocation; detail: string }> {
   const name = provider.def.name;
-  const config = oauthConfiguration(ctx, provider, row.oauth_endpoints);
+  const { client, config } = await oauthConfiguration(ctx, provider, row.oauth_endpoints);
   let refreshRefused: string | undefined;
   if (tokens.refresh_token) {
     try {

@@ -1,6 +1,7 @@
 /** Pure decisions about token sets: what we keep from a token response, when access ends, when to renew. */
-import * as client from "openid-client";
+import type * as client from "openid-client";
 import type { ConnectionView, Json, Provider, TokenSet } from "../catalog/catalog.js";
+import { openidIfLoaded } from "../catalog/openid.js";
 import { describeProviderFailure } from "../catalog/provider-errors.js";
 import { isoFromEpochSeconds, type OddLifetimeSink, oddLifetimesNoted, saneInstant, saneLifetime } from "./lifetimes.js";
 
@@ -106,7 +107,13 @@ export function classifyGrantError(err: unknown): GrantFailure {
   // Only a registered error code and the status survive: providers may echo the request (secrets included) in their error text.
   const f = describeProviderFailure(err);
   if (f.code === "invalid_grant") return { kind: "invalid_grant", text: f.text };
-  if (f.status === undefined) return { kind: err instanceof client.ClientError ? "permanent" : "transient", text: f.text };
+  if (f.status === undefined) return { kind: isClientError(err) ? "permanent" : "transient", text: f.text };
   if (f.status >= 500 || f.status === 429 || f.code === "temporarily_unavailable") return { kind: "transient", text: f.text };
   return { kind: "permanent", text: f.text };
+}
+
+/** openid-client refused the answer itself (not loaded: the error cannot be one). */
+function isClientError(err: unknown): boolean {
+  const client = openidIfLoaded();
+  return client !== undefined && err instanceof client.ClientError;
 }

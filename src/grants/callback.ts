@@ -12,7 +12,7 @@ import { findConnectorRow, getConnector, recordEvent } from "../store/connectors
 import { grantScopes, grantTtlText } from "../store/grants.js";
 import { emitChange, type Move, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
-import { accountChange, accountMismatch } from "./account-check.js";
+import { accountChange, accountMismatch, accountToVerify, accountUnverified } from "./account-check.js";
 import { bindingCookieBase, bindingMatches } from "./connect.js";
 import type { GrantDeps } from "./deps.js";
 import { again, type CallbackOutcome, type Claim, type Exchanged, exchangeCode, type Failure, providerFailure } from "./exchange.js";
@@ -133,6 +133,9 @@ async function settleConnected(ctx: GrantDeps, c: Claim, query: URLSearchParams,
   const check = await readAccount(ctx, provider, connectionView(provider, row, x.tokens), x.tokens.access_token, "oauth2");
   const otherAccount = check.ok ? accountChange(c, check.account) : undefined;
   if (otherAccount) return settleFailed(ctx, c, await accountMismatch(ctx, c, otherAccount, x.obtained));
+  // A reconnect whose account cannot be read has nothing to compare: refused too, not connected unchecked.
+  const unchecked = check.ok ? undefined : accountToVerify(c);
+  if (unchecked) return settleFailed(ctx, c, await accountUnverified(ctx, c, unchecked, check.error ?? "no account facts", x.obtained));
   // The granted scopes are stored and shown: only scope-shaped values, none carrying a secret of this exchange.
   const exchangeSecrets = [
     provider.oauth?.client_secret,

@@ -1,8 +1,9 @@
 /** The code exchange of the OAuth callback, and the shapes the callback's steps pass along. */
-import * as client from "openid-client";
+import type { ClientError } from "openid-client";
 import { bodyTooLarge, noRedirects } from "../catalog/bounded-body.js";
 import type { Provider, TokenSet } from "../catalog/catalog.js";
 import { effectiveEndpoints } from "../catalog/endpoints.js";
+import { openidIfLoaded } from "../catalog/openid.js";
 import { describeProviderFailure } from "../catalog/provider-errors.js";
 import { ConnectorError } from "../common/errors.js";
 import { logOddLifetimes } from "../credentials/lifetimes.js";
@@ -62,7 +63,7 @@ function exchangeFailureText(err: unknown): string {
   if (known) return known.message.replace(/\.$/, "");
   const f = describeProviderFailure(err);
   if (f.status !== undefined || f.code !== undefined) return `the provider answered ${f.text}`;
-  if (err instanceof client.ClientError) return `the provider's answer was unusable (${f.text})`;
+  if (isClientError(err)) return `the provider's answer was unusable (${f.text})`;
   return `the provider could not be reached (${f.text})`;
 }
 
@@ -91,7 +92,7 @@ export async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchPar
   const { provider } = c;
   try {
     // The endpoints (and issuer) this connection's grant started on: a Salesforce sandbox or My Domain, an Outlook tenant.
-    const config = oauthConfiguration(ctx, provider, c.row.oauth_endpoints);
+    const { client, config } = await oauthConfiguration(ctx, provider, c.row.oauth_endpoints);
     const current = new URL(c.grant.redirect_uri);
     for (const [k, v] of query) current.searchParams.append(k, v);
     const res = await client.authorizationCodeGrant(config, current, {
@@ -137,7 +138,7 @@ export async function exchangeCode(ctx: GrantDeps, c: Claim, query: URLSearchPar
 
 /** openid-client refused an id_token whose `iss` is not the configured issuer. */
 function isIssuerMismatch(err: unknown): boolean {
-  if (!(err instanceof client.ClientError) || err.code !== "OAUTH_JWT_CLAIM_COMPARISON_FAILED") return false;
+  if (!isClientError(err) || err.code !== "OAUTH_JWT_CLAIM_COMPARISON_FAILED") return false;
   const inner = err.cause as { cause?: { claim?: unknown } } | undefined;
   return inner?.cause?.claim === "iss";
 }
@@ -156,4 +157,10 @@ async function tenantMismatch(ctx: GrantDeps, c: Claim, why: string, obtained?: 
     `The account that consented is not in the tenant${tenant} this connector is pinned to: ${why}${tokens}. ` +
     `Ask the person to sign in with an account of that tenant (or pass the right tenant in settings), then ${again(c).charAt(0).toLowerCase()}${again(c).slice(1)}`;
   return { reason: "tenant_mismatch", detail, event: "grant_failed", outcome: { kind: "failed", provider: c.name, reason: detail } };
+}
+
+/** openid-client refused the answer itself (not loaded yet: the error cannot be one of its own). */
+function isClientError(err: unknown): err is ClientError {
+  const client = openidIfLoaded();
+  return client !== undefined && err instanceof client.ClientError;
 }

@@ -1,5 +1,4 @@
 /** Starting an OAuth grant: plan it (who, what, where to send the person), then persist it in one transaction. */
-import * as client from "openid-client";
 import type { ConnectionEndpoints, Json, Provider, Role } from "../catalog/catalog.js";
 import { resolveConnectionEndpoints } from "../catalog/endpoints.js";
 import { checkRoles, grantScopesFor, parseSettings } from "../catalog/rules.js";
@@ -105,6 +104,7 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
   // Where this connection signs in (Salesforce login_host, Outlook tenant): kept on the connector for refresh and revoke.
   const { endpoints, extra_scopes } = await resolveConnectionEndpoints(ctx, provider, settings);
   const scopes = grantScopesFor(provider, input.scopes, extra_scopes);
+  const { client, config } = await oauthConfiguration(ctx, provider, endpoints);
   const state = client.randomState();
   const verifier = client.randomPKCECodeVerifier();
   const params: Record<string, string> = {
@@ -129,7 +129,7 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
     state,
     verifier,
     endpoints,
-    url: client.buildAuthorizationUrl(oauthConfiguration(ctx, provider, endpoints), params),
+    url: client.buildAuthorizationUrl(config, params),
     expiresAt: new Date(ctx.clock() + GRANT_TTL_MS).toISOString(),
   };
 }

@@ -1,5 +1,6 @@
 /** Call records of proxied calls: written in batches, read as a connector's recent_calls, purged after a retention period. */
 import crypto from "node:crypto";
+import { compiledQuery, type Slots } from "./compiled.js";
 import type { DB } from "./db.js";
 
 export interface CallRecord {
@@ -58,16 +59,20 @@ export async function insertCallRecords(db: DB, records: ReadonlyArray<CallRecor
     .execute();
 }
 
-/** A connector's most recent calls, newest first. */
-export async function recentCalls(db: DB, workspaceId: string, connectorId: string, limit = 10): Promise<CallView[]> {
-  const rows = await db
+/** Compiled once (store/compiled.ts): every get_connector_status reads it. */
+const recentCallsQuery = compiledQuery((db, s: Slots<{ workspaceId: string; connectorId: string; limit: number }>) =>
+  db
     .selectFrom("call_records")
     .select(["method", "path", "status", "duration_ms", "refreshed", "created_at"])
-    .where("connector_id", "=", connectorId)
-    .where("workspace_id", "=", workspaceId)
+    .where("connector_id", "=", s.v("connectorId"))
+    .where("workspace_id", "=", s.v("workspaceId"))
     .orderBy("id", "desc")
-    .limit(limit)
-    .execute();
+    .limit(s.v("limit")),
+);
+
+/** A connector's most recent calls, newest first. */
+export async function recentCalls(db: DB, workspaceId: string, connectorId: string, limit = 10): Promise<CallView[]> {
+  const rows = await recentCallsQuery(db, { workspaceId, connectorId, limit });
   return rows.map((r) => ({
     method: r.method,
     path: r.path,

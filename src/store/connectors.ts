@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AUTH_TYPES, type Json, ROLES, type Role } from "../catalog/catalog.js";
 import { nowIso } from "../common/clock.js";
 import { ConnectorError } from "../common/errors.js";
+import { compiledQuery, type Slots } from "./compiled.js";
 import type { DB, StoreDeps } from "./db.js";
 import { dialectOf } from "./dialect.js";
 import { type ConnectorRow, type ConnectorUpdate, HEALTH, type NewConnectorRow, STATUS_REASONS, STATUSES, type Status } from "./schema.js";
@@ -67,7 +68,12 @@ export function jsonColumn<T extends z.ZodType>(schema: T) {
   }, schema);
 }
 
-const jsonObject = z.record(z.string(), jsonValue);
+/**
+ * A JSON object column. What JSON.parse (or PostgreSQL's jsonb) returns is JSON through and
+ * through, so only "an object, not an array or null" is left to check; walking every value with
+ * `jsonValue` was a third of decoding a row, on every row a read returns (issue 14).
+ */
+const jsonObject = z.custom<Record<string, Json>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "not a JSON object");
 
 const endpointsSchema = z
   .object({
@@ -182,15 +188,22 @@ export function toPublic(row: ConnectorRow, primaryFor: Role[]): ConnectorObject
   };
 }
 
+// The two reads every get_connector_status and list_connectors makes, compiled once (store/compiled.ts).
+const primariesQuery = compiledQuery<{ workspaceId: string; ids: string[] }, { connector_id: string; role: Role }>((db, s) =>
+  db
+    .selectFrom("primaries")
+    .select(["connector_id", "role"])
+    .where("workspace_id", "=", s.v("workspaceId"))
+    .where("connector_id", "in", s.list("ids")),
+);
+const connectorRowQuery = compiledQuery((db, s: Slots<{ workspaceId: string; connectorId: string }>) =>
+  db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId")).where("id", "=", s.v("connectorId")),
+);
+
 async function primariesOf(db: DB, workspaceId: string, connectorIds: string[]): Promise<Map<string, Role[]>> {
   const out = new Map<string, Role[]>();
   if (connectorIds.length === 0) return out;
-  const rows = await db
-    .selectFrom("primaries")
-    .select(["connector_id", "role"])
-    .where("workspace_id", "=", workspaceId)
-    .where("connector_id", "in", connectorIds)
-    .execute();
+  const rows = await primariesQuery(db, { workspaceId, ids: connectorIds });
   for (const r of rows) out.set(r.connector_id, [...(out.get(r.connector_id) ?? []), r.role]);
   return out;
 }
@@ -203,12 +216,7 @@ export async function findConnectorRow(db: DB, connectorId: string): Promise<Con
 
 /** One connector row of this workspace, or `not_found` (also for another workspace's connector). */
 export async function getConnectorRow(db: DB, workspaceId: string, connectorId: string): Promise<ConnectorRow> {
-  const row = await db
-    .selectFrom("connectors")
-    .selectAll()
-    .where("workspace_id", "=", workspaceId)
-    .where("id", "=", connectorId)
-    .executeTakeFirst();
+  const [row] = await connectorRowQuery(db, { workspaceId, connectorId });
   if (!row)
     throw new ConnectorError(
       "not_found",
@@ -246,34 +254,57 @@ export function decodeCursor(cursor: string): number {
   throw new ConnectorError("invalid_input", "cursor is not one this server returned; start again without a cursor.");
 }
 
+type PageParams = {
+  workspaceId: string;
+  provider: string | undefined;
+  status: Status | undefined;
+  role: Role | undefined;
+  expires_before: string | undefined;
+  before_seq: number | undefined;
+  limit: number;
+};
+
+/** The connector's roles (a JSON array in a text column) include `role`: the one role filter, in the dialect's JSON functions. */
+export function playsRole(db: DB, role: string) {
+  return dialectOf(db).jsonArrayHas("connectors.roles", role);
+}
+
+/** The list page's query, compiled once per combination of filters (store/compiled.ts). */
+const listPageQuery = compiledQuery((db, s: Slots<PageParams>) => {
+  let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId"));
+  const provider = s.opt("provider");
+  if (provider) q = q.where("provider", "=", provider);
+  const status = s.opt("status");
+  if (status) q = q.where("status", "=", status);
+  const role = s.opt("role");
+  if (role) q = q.where(playsRole(db, role));
+  const expiresBefore = s.opt("expires_before");
+  if (expiresBefore) q = q.where("expires_at", "is not", null).where("expires_at", "<=", expiresBefore);
+  const beforeSeq = s.opt("before_seq");
+  if (beforeSeq !== undefined) q = q.where("seq", "<", beforeSeq);
+  return q.orderBy("seq", "desc").limit(s.v("limit"));
+});
+
 /**
  * Newest first by insertion sequence. A page continues strictly below the last sequence seen,
  * so connectors added meanwhile (higher sequences) never shift or repeat what is still to come.
  */
-/** The connector's roles (a JSON array in a text column) include `role`: the one role filter, in the dialect's JSON functions. */
-export function playsRole(db: DB, role: Role) {
-  return dialectOf(db).jsonArrayHas("connectors.roles", role);
-}
 
 export async function listConnectors(
   db: DB,
   workspaceId: string,
   f: ListFilters,
 ): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
-  let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", workspaceId);
-  if (f.provider) q = q.where("provider", "=", f.provider);
-  if (f.status) q = q.where("status", "=", f.status);
-  if (f.role) {
-    const role = f.role;
-    q = q.where(playsRole(db, role));
-  }
-  if (f.expires_before) q = q.where("expires_at", "is not", null).where("expires_at", "<=", f.expires_before);
-  if (f.cursor) q = q.where("seq", "<", decodeCursor(f.cursor));
   const rows = (
-    await q
-      .orderBy("seq", "desc")
-      .limit(f.limit + 1)
-      .execute()
+    await listPageQuery(db, {
+      workspaceId,
+      provider: f.provider || undefined,
+      status: f.status || undefined,
+      role: f.role || undefined,
+      expires_before: f.expires_before || undefined,
+      before_seq: f.cursor ? decodeCursor(f.cursor) : undefined,
+      limit: f.limit + 1,
+    })
   ).map(rowToConnector);
   const page = rows.slice(0, f.limit);
   const prim = await primariesOf(

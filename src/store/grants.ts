@@ -12,6 +12,7 @@
  */
 import { type ExpressionBuilder, sql } from "kysely";
 import { z } from "zod";
+import { compiledQuery } from "./compiled.js";
 import { CorruptRowError, jsonColumn } from "./connectors.js";
 import type { DB, StoreDeps } from "./db.js";
 import type { Database, OAuthGrantRow } from "./schema.js";
@@ -53,8 +54,11 @@ export function grantExpiredDetail(connectorId: string): string {
  * connector's old, long-finished grants never keep it pending.
  */
 function hasLiveGrant(now: number) {
-  const nowAt = new Date(now).toISOString();
-  const graceStart = new Date(now - CALLBACK_GRACE_MS).toISOString();
+  return liveGrantAt(new Date(now).toISOString(), new Date(now - CALLBACK_GRACE_MS).toISOString());
+}
+
+/** hasLiveGrant with its two instants given (ISO 8601), so the compiled check below can take them as values. */
+function liveGrantAt(nowAt: string, graceStart: string) {
   return (eb: ExpressionBuilder<Database, "connectors">) =>
     eb.exists(
       eb
@@ -70,6 +74,21 @@ function hasLiveGrant(now: number) {
     );
 }
 
+/**
+ * The pending connectors of a workspace (all, or the given ids) whose grants can no longer
+ * finish. Compiled once: it runs on every get_connector_status of a pending connector and on
+ * every list_connectors page.
+ */
+const abandonedAmong = compiledQuery<{ workspaceId: string; nowAt: string; graceStart: string; ids: string[] }, { id: string }>((db, s) =>
+  db
+    .selectFrom("connectors")
+    .select("id")
+    .where("workspace_id", "=", s.v("workspaceId"))
+    .where("status", "=", "pending")
+    .where("id", "in", s.list("ids"))
+    .where((eb) => eb.not(liveGrantAt(s.v("nowAt"), s.v("graceStart"))(eb))),
+);
+
 /** Connectors settled per transaction: each batch holds the write lock only briefly, and other writers run between batches. */
 export const SETTLE_BATCH = 100;
 
@@ -84,14 +103,21 @@ export const SETTLE_BATCH = 100;
 export async function expireAbandonedGrants(ctx: StoreDeps, workspaceId: string, connectorIds?: string[]): Promise<string[]> {
   if (connectorIds && connectorIds.length === 0) return [];
   const now = ctx.clock();
-  let due = ctx.db
-    .selectFrom("connectors")
-    .select("id")
-    .where("workspace_id", "=", workspaceId)
-    .where("status", "=", "pending")
-    .where((eb) => eb.not(hasLiveGrant(now)(eb)));
-  if (connectorIds) due = due.where("id", "in", connectorIds);
-  const candidates = (await due.execute()).map((r) => r.id);
+  const due = connectorIds
+    ? await abandonedAmong(ctx.db, {
+        workspaceId,
+        nowAt: new Date(now).toISOString(),
+        graceStart: new Date(now - CALLBACK_GRACE_MS).toISOString(),
+        ids: connectorIds,
+      })
+    : await ctx.db
+        .selectFrom("connectors")
+        .select("id")
+        .where("workspace_id", "=", workspaceId)
+        .where("status", "=", "pending")
+        .where((eb) => eb.not(hasLiveGrant(now)(eb)))
+        .execute();
+  const candidates = due.map((r) => r.id);
   const settled: string[] = [];
   for (let i = 0; i < candidates.length; i += SETTLE_BATCH) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));

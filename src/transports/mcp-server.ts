@@ -33,7 +33,8 @@ export function inputJsonSchema(tool: ToolDefinition): Tool["inputSchema"] {
  */
 export function outputJsonSchema(tool: ToolDefinition): NonNullable<Tool["outputSchema"]> {
   const { $schema: _drop, required, ...schema } = z.toJSONSchema(tool.outputSchema, { target: "draft-7", io: "output" }) as JsonSchema;
-  const { $schema: _e, ...error } = z.toJSONSchema(toolErrorSchema, { target: "draft-7" }) as JsonSchema;
+  errorJsonSchema ??= errorSchema();
+  const error = errorJsonSchema;
   return {
     ...schema,
     type: "object",
@@ -43,6 +44,13 @@ export function outputJsonSchema(tool: ToolDefinition): NonNullable<Tool["output
     then: { required: ["error"] },
     else: { required: required ?? [] },
   } as NonNullable<Tool["outputSchema"]>;
+}
+
+/** The `{ error }` member every output schema carries: the same for all tools, converted once. */
+let errorJsonSchema: JsonSchema | undefined;
+function errorSchema(): JsonSchema {
+  const { $schema: _e, ...error } = z.toJSONSchema(toolErrorSchema, { target: "draft-7" }) as JsonSchema;
+  return error;
 }
 
 export function toolListing(tools: ToolDefinition[]): Tool[] {
@@ -62,8 +70,10 @@ const INSTRUCTIONS =
   "Secrets never appear in results.";
 
 /**
- * The tools/list listing, built once per registry: a 2026-07-28 HTTP request gets a fresh server,
- * and converting every tool's zod schemas to JSON Schema per request cost more than the call.
+ * The tools/list listing, built once per registry on the first tools/list: a 2026-07-28 HTTP
+ * request gets a fresh server, and converting every tool's zod schemas to JSON Schema per request
+ * cost more than the call; a stdio server answering `initialize` does not need it at all (≈45 ms
+ * of a cold start on the development machine).
  */
 const listings = new WeakMap<ToolDefinition[], Tool[]>();
 function listingOf(tools: ToolDefinition[]): Tool[] {
@@ -127,7 +137,6 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
       inputRequired: { legacyShim: false },
     },
   );
-  const listing = listingOf(tools);
 
   // One handle per 2025 session: the callback (outside any request, maybe in another process)
   // notifies through it. The SDK's notifier throws unless the client declared URL elicitation.
@@ -141,7 +150,7 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
     if (handle) ctx.elicitations.forgetSession(handle);
   };
 
-  server.setRequestHandler("tools/list", async () => ({ tools: listing }));
+  server.setRequestHandler("tools/list", async () => ({ tools: listingOf(tools) }));
   const call = toolCaller({ ctx, server, tools: new Map(tools.map((t) => [t.name, t])), session, sessionHandle });
   server.setRequestHandler("tools/call", (req, sctx) => call(req.params, sctx));
   server.malformedCall = (params, sctx) => call(params, sctx) as Promise<CallToolResult>;

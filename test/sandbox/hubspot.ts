@@ -29,10 +29,14 @@ export interface HubSpotSandboxOptions {
   omitIss?: boolean;
 }
 
-export type HubSpotSandbox = ProviderSandbox;
+export type HubSpotSandbox = ProviderSandbox & {
+  /** The next `n` account reads (the test read) answer 503. */
+  failNextAccountReads(n: number): void;
+};
 
 export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<HubSpotSandbox> {
   let oauth: OAuthServer | undefined;
+  let failReads = 0;
   const sandbox = await startProviderSandbox({
     provider: "hubspot",
     redirectUri: opts.redirectUri,
@@ -45,6 +49,10 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
     routes: {
       // Token validity is checked by the sandbox before a route runs.
       "GET /account-info/2026-03/details": async (req) => {
+        if (failReads > 0) {
+          failReads--;
+          return { status: 503, json: { status: "error", category: "SERVICE_UNAVAILABLE" } };
+        }
         const info = req.token && oauth ? await oauth.validateAccessToken(req.token) : null;
         if (!info) return { status: 401, json: { status: "error", message: "Authentication credentials not found" } };
         return {
@@ -61,5 +69,9 @@ export async function startHubSpotSandbox(opts: HubSpotSandboxOptions): Promise<
     },
   });
   oauth = sandbox.oauth;
-  return sandbox;
+  return Object.assign(sandbox, {
+    failNextAccountReads: (n: number) => {
+      failReads = n;
+    },
+  });
 }

@@ -63,6 +63,8 @@ describe("row codec", () => {
   it.each([
     ["text that is not JSON", { settings: "{not json" }, /settings: not JSON/],
     ["a JSON value of the wrong shape", { roles: '{"source":true}' }, /roles: /],
+    ["an object column holding an array", { settings: '["a"]' }, /settings: not a JSON object/],
+    ["an object column holding null", { account: "null" }, /account: not a JSON object/],
     ["an unknown role", { roles: '["boss"]' }, /roles\.0: /],
     ["an unknown status", { status: "gone" }, /status: /],
     ["an unknown status_reason", { status_reason: "because" }, /status_reason: /],

@@ -1,9 +1,10 @@
 // Pure token decisions: how access is renewed, when a token is refreshed, when access ends, what
 // is kept from a token response, and how a failed refresh grant is classified. No network.
 import * as client from "openid-client";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { definitions } from "../../providers/index.js";
 import { buildCatalog, type TokenSet } from "../../src/catalog/catalog.js";
+import { openid } from "../../src/catalog/openid.js";
 import { ProviderHttpError } from "../../src/catalog/provider-errors.js";
 import {
   accessEndsAt,
@@ -136,6 +137,10 @@ describe("tokenSetFrom", () => {
 });
 
 describe("classifyGrantError", () => {
+  // In the server an openid-client error exists only once a grant step loaded the module through openid().
+  beforeAll(async () => {
+    await openid();
+  });
   const bodyError = (status: number, error: string) =>
     new client.ResponseBodyError("refused", { cause: { error }, response: new Response(null, { status }) });
 

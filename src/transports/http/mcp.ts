@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { NodeStreamableHTTPServerTransport, toWebRequest } from "@modelcontextprotocol/node";
+import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import type { GrantDeps } from "../../grants/deps.js";
@@ -11,13 +11,31 @@ import type { Caller } from "./auth.js";
 import { BoundedEventStore, EventBudget } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
-import { DEFAULT_SESSION_LIMITS, type McpSessionLimits, type Session, whyClose } from "./sessions.js";
+import { DEFAULT_SESSION_LIMITS, type McpSessionLimits, type Session, sessionsPerKey, whyClose } from "./sessions.js";
 
 export const MCP_PATH = "/mcp";
 export const SSE_PATH = "/sse";
 export const SSE_MESSAGES_PATH = "/messages";
 
 export { DEFAULT_SESSION_LIMITS, type McpSessionLimits } from "./sessions.js";
+
+/** The reservation key of a caller's key: the keyless loopback caller of a workspace counts as one key. */
+const keyOf = (caller: Caller) => `${caller.workspace_id}\u0000${caller.key_id ?? ""}`;
+
+/**
+ * The request as isLegacyRequest reads it. Given the parsed body, it looks only at the method and
+ * the headers, so the body is not serialized into a web Request again (toWebRequest did, ≈ 18 µs
+ * of ≈ 58 µs a 2026-07-28 request spent on the check, in-process).
+ */
+function headersOnlyRequest(req: http.IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return new Request(`http://localhost${req.url ?? "/"}`, { method: req.method ?? "POST", headers });
+}
 
 function rpcError(res: http.ServerResponse, status: number, code: number, message: string): void {
   sendJson(res, status, { jsonrpc: "2.0", error: { code, message }, id: null });
@@ -33,8 +51,9 @@ function rpcError(res: http.ServerResponse, status: number, code: number, messag
  */
 export class McpSessions {
   private readonly sessions = new Map<string, Session>();
-  /** Sessions being initialized, per workspace: counted against the caps before they exist. */
+  /** Sessions being initialized, per workspace and per key: counted against the caps before they exist. */
   private readonly opening = new Map<string, number>();
+  private readonly openingByKey = new Map<string, number>();
   private sweeping: Promise<void> | null = null;
   private readonly modern: ModernMcp;
   /** The event stores' shared byte budget. */
@@ -75,30 +94,40 @@ export class McpSessions {
     return server;
   }
 
-  /** Open sessions of a workspace, counting those still being initialized. */
-  private openIn(workspaceId: string): number {
-    let n = this.opening.get(workspaceId) ?? 0;
-    for (const s of this.sessions.values()) if (s.workspace_id === workspaceId) n++;
-    return n;
+  /** Open sessions of a workspace, and of the caller's key in it, counting those still being initialized. */
+  private openIn(caller: Caller): { workspace: number; key: number } {
+    let workspace = this.opening.get(caller.workspace_id) ?? 0;
+    let key = this.openingByKey.get(keyOf(caller)) ?? 0;
+    for (const s of this.sessions.values()) {
+      if (s.workspace_id !== caller.workspace_id) continue;
+      workspace++;
+      if (s.key_id === caller.key_id) key++;
+    }
+    return { workspace, key };
   }
 
   /**
-   * Refuse a new session when the caller's workspace has its share or the server is full; else
-   * reserve a place for it (release with `unreserve`) so concurrent initializes cannot overshoot.
+   * Refuse a new session when the caller's workspace has its share, its key has its own part of
+   * that share (sessionsPerKey), or the server is full; else reserve a place for it (release with
+   * `unreserve`) so concurrent initializes cannot overshoot.
    */
   private reserve(res: http.ServerResponse, caller: Caller, transport: Session["kind"]): boolean {
     const { maxSessions, maxSessionsPerWorkspace: cap, unusedIdleMs, idleMs } = this.limits;
-    const open = this.openIn(caller.workspace_id);
+    const perKey = sessionsPerKey(cap);
+    const open = this.openIn(caller);
     const total = this.sessions.size + [...this.opening.values()].reduce((a, b) => a + b, 0);
-    const why = open >= cap ? "workspace cap" : total >= maxSessions ? "server cap" : null;
+    const why = open.workspace >= cap ? "workspace cap" : open.key >= perKey ? "key cap" : total >= maxSessions ? "server cap" : null;
     if (why) {
       this.ctx.log.info("mcp session refused", {
         workspace_id: caller.workspace_id,
+        // The key's id (never the key itself): which of the workspace's keys holds the sessions.
+        ...(why === "key cap" ? { key_id: caller.key_id } : {}),
         transport,
         why,
-        open,
-        cap: why === "workspace cap" ? cap : maxSessions,
+        open: why === "key cap" ? open.key : open.workspace,
+        cap: why === "workspace cap" ? cap : why === "key cap" ? perKey : maxSessions,
       });
+      const wait = `sessions never used after they opened close after ${Math.round(unusedIdleMs / 1000)} s, idle ones after ${Math.round(idleMs / 60_000)} min`;
       if (why === "server cap")
         sendError(
           res,
@@ -106,22 +135,32 @@ export class McpSessions {
           `The server has its maximum of ${maxSessions} open MCP sessions across all workspaces; try again in 30 seconds.`,
           { "retry-after": "30" },
         );
+      else if (why === "key cap")
+        sendError(
+          res,
+          "quota_exceeded",
+          `This API key already has ${open.key} open MCP sessions, the most one key may hold (${perKey} of its workspace's ${cap}; the rest stay for the workspace's other keys). Reuse an open session, end ones you no longer need (DELETE /mcp with their Mcp-Session-Id, or close their /sse stream), or wait: ${wait}. An operator can raise TENEX_MAX_SESSIONS_PER_WORKSPACE, which raises this with it.`,
+        );
       else
         sendError(
           res,
           "quota_exceeded",
-          `This workspace already has ${open} open MCP sessions, its share (TENEX_MAX_SESSIONS_PER_WORKSPACE=${cap}). Reuse an open session, end ones you no longer need (DELETE /mcp with their Mcp-Session-Id, or close their /sse stream), or wait: sessions never used after they opened close after ${Math.round(unusedIdleMs / 1000)} s, idle ones after ${Math.round(idleMs / 60_000)} min. An operator can raise TENEX_MAX_SESSIONS_PER_WORKSPACE.`,
+          `This workspace already has ${open.workspace} open MCP sessions, its share (TENEX_MAX_SESSIONS_PER_WORKSPACE=${cap}). Reuse an open session, end ones you no longer need (DELETE /mcp with their Mcp-Session-Id, or close their /sse stream), or wait: ${wait}. An operator can raise TENEX_MAX_SESSIONS_PER_WORKSPACE.`,
         );
       return false;
     }
     this.opening.set(caller.workspace_id, (this.opening.get(caller.workspace_id) ?? 0) + 1);
+    this.openingByKey.set(keyOf(caller), (this.openingByKey.get(keyOf(caller)) ?? 0) + 1);
     return true;
   }
 
-  private unreserve(workspaceId: string): void {
-    const n = (this.opening.get(workspaceId) ?? 1) - 1;
-    if (n > 0) this.opening.set(workspaceId, n);
-    else this.opening.delete(workspaceId);
+  private unreserve(caller: Caller): void {
+    const n = (this.opening.get(caller.workspace_id) ?? 1) - 1;
+    if (n > 0) this.opening.set(caller.workspace_id, n);
+    else this.opening.delete(caller.workspace_id);
+    const k = (this.openingByKey.get(keyOf(caller)) ?? 1) - 1;
+    if (k > 0) this.openingByKey.set(keyOf(caller), k);
+    else this.openingByKey.delete(keyOf(caller));
   }
 
   private opened(s: Session): void {
@@ -136,7 +175,7 @@ export class McpSessions {
 
   /** POST, GET or DELETE /mcp. `body` is the parsed JSON body of a POST. */
   async handleStreamable(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, body: unknown): Promise<void> {
-    if (req.method === "POST" && !(await isLegacyRequest(await toWebRequest(req, body), body))) {
+    if (req.method === "POST" && !(await isLegacyRequest(headersOnlyRequest(req), body))) {
       return this.modern.handle2026(req, res, caller, body);
     }
     const sid = req.headers["mcp-session-id"];
@@ -155,7 +194,7 @@ export class McpSessions {
     try {
       await this.initialize(req, res, caller, body);
     } finally {
-      this.unreserve(caller.workspace_id);
+      this.unreserve(caller);
     }
   }
 
@@ -194,7 +233,7 @@ export class McpSessions {
   /** GET /sse: opens an HTTP+SSE session; the endpoint event names /messages?sessionId=…. */
   async openSse(res: http.ServerResponse, caller: Caller): Promise<void> {
     if (!this.reserve(res, caller, "sse")) return;
-    this.unreserve(caller.workspace_id);
+    this.unreserve(caller);
     const server = this.newServer(caller);
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;

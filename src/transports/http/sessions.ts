@@ -7,7 +7,10 @@ import type { EventStoreLimits } from "./event-store.js";
 export interface McpSessionLimits {
   /** Open sessions (both transports, all workspaces) at most; more are refused with 503. */
   maxSessions: number;
-  /** Open sessions of one workspace at most (TENEX_MAX_SESSIONS_PER_WORKSPACE); more are refused with `quota_exceeded`. */
+  /**
+   * Open sessions of one workspace at most (TENEX_MAX_SESSIONS_PER_WORKSPACE); more are refused
+   * with `quota_exceeded`. One key may hold `sessionsPerKey` of them.
+   */
   maxSessionsPerWorkspace: number;
   /** A session (either transport) with no request for this long is closed. */
   idleMs: number;
@@ -25,6 +28,17 @@ export const DEFAULT_SESSION_LIMITS: McpSessionLimits = {
   // Held in memory at most: 64 MiB across sessions (bytes of serialized messages), 256 KiB a session.
   eventStore: { maxEvents: 200, maxBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 },
 };
+
+/**
+ * The sessions one API key (or the keyless loopback caller) may hold: its workspace's share less
+ * a quarter of it, kept for the workspace's other keys, so one runaway agent cannot take the whole
+ * share from its teammates. A share under 4 has no reserve (one key can use it all): small shares
+ * are set for single-key workspaces. Derived, not a variable of its own: an operator raising the
+ * workspace share raises this with it.
+ */
+export function sessionsPerKey(maxSessionsPerWorkspace: number): number {
+  return maxSessionsPerWorkspace - Math.floor(maxSessionsPerWorkspace / 4);
+}
 
 export interface Session {
   kind: "streamable" | "sse";
