@@ -4,7 +4,7 @@
 // answer for an unknown email and a wrong password, brute-force limits per account and per
 // address, a choice of workspace, single sign-on through a second local OpenID Connect server,
 // and removal of a member ending their session at once.
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/common/ids.js";
 import { hashPassword } from "../src/credentials/passwords.js";
