@@ -136,7 +136,7 @@ describe("`members` on the command line", () => {
     expect(again.status).toBe(1);
     expect(again.stdout).toBe("");
     expect(again.stderr).toContain("No member");
-  });
+  }, 90_000); // seven CLI processes, one after another (two hash a password): slow on a loaded 2-core machine
 
   it("refuses a short password and usage mistakes on stderr", () => {
     const short = cli(["members", "add", "--workspace", "sales", "--email", "fay@example.com", "--password-stdin"], "short\n");
@@ -150,5 +150,5 @@ describe("`members` on the command line", () => {
     const unknown = cli(["members", "list", "--workspace", "nowhere"]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('No workspace "nowhere"');
-  });
+  }, 60_000); // three CLI processes
 });
