@@ -266,7 +266,7 @@ describe("sign-in limits and https cookies", () => {
     for (let i = ACCOUNT_FAILURES; i < ADDRESS_FAILURES; i++) await signInRaw(base, jar, `guess${i}@example.com`, "wrong guess");
     const address = await signInRaw(base, new Jar(), "other@example.com", PASSWORD);
     expect(address.status).toBe(429);
-  });
+  }, 120_000); // twenty-two sign-ins, each running scrypt (32 MiB): slow on a loaded 2-core machine
 
   it("uses Secure __Host- cookies when the public URL is https", async () => {
     const port = await freePort();
