@@ -120,7 +120,7 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
   it("prints which database it opened, dialect and version, never the password", () => {
     for (const i of [a, b]) {
       expect(i.stderr()).toContain('"dialect":"postgres"');
-      expect(i.stderr()).toContain('"schema":"0009_change_notify"');
+      expect(i.stderr()).toContain('"schema":"0011_connect_links"');
       expect(i.stderr()).not.toContain(env.TENEX_MASTER_KEY!);
       expect(i.stderr()).not.toContain(key);
     }
@@ -245,7 +245,7 @@ describe.skipIf(!onPostgres)("PostgreSQL start-up", () => {
         return rows.map((r) => r.name);
       });
       expect(names).toEqual([...new Set(names)]);
-      expect(names.at(-1)).toBe("0009_change_notify");
+      expect(names.at(-1)).toBe("0011_connect_links");
       // Both agree on the master key check written by whichever came first.
       for (const i of instances) expect(i.stderr()).not.toContain("cannot open");
     } finally {
