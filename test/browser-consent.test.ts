@@ -38,6 +38,8 @@ describe("consent in a real browser", () => {
     contexts.push(rec);
     const page = await rec.context.newPage();
     await page.goto(url);
+    // Our connect page first: Continue takes the browser to the provider.
+    await page.click("button:has-text('Continue')");
     await page.fill("input[name=login]", login);
     await page.fill("input[name=password]", "sandbox-password");
     await page.click("button[type=submit]");
@@ -165,6 +167,8 @@ describe("consent in a real browser", () => {
     const { connector_id, authorization_url } = await server.call("start_connector_oauth", { provider: "hubspot" });
     const req = elicited.at(-1)!;
     expect(req.url).toBe(authorization_url);
+    // Through the connect page (Continue) and the provider's sign-in; then the link ages.
+    const { page } = await signIn(authorization_url, "carol");
     // Age the grant in the real database file, as if ten minutes had passed.
     const db = await openDatabase(dbPath);
     const changed = await db.db
@@ -175,7 +179,6 @@ describe("consent in a real browser", () => {
     await db.close();
     expect(Number(changed.numUpdatedRows)).toBe(1);
 
-    const { page } = await signIn(authorization_url, "carol");
     const [response] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(redirectUri)), page.click("button[type=submit]")]);
     expect(response.status()).toBe(400);
     await page.waitForLoadState();

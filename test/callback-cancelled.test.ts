@@ -25,10 +25,10 @@ describe("a connector cancelled while the person signs in", () => {
   const callbackInFlight = async (login: string) => {
     const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
     const id = start.connector_id;
-    const { callbackUrl } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: h.redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: h.redirectUri });
     const gate = sandbox.oauth.holdTokenRequests();
     const tokenCallsBefore = sandbox.oauth.tokenCalls.length;
-    const response = fetch(callbackUrl).then(async (r) => ({ status: r.status, page: await r.text() }));
+    const response = fetch(callbackUrl, { headers: { cookie } }).then(async (r) => ({ status: r.status, page: await r.text() }));
     await expect
       .poll(
         async () =>
@@ -113,7 +113,7 @@ describe("a connector cancelled while the person signs in", () => {
     sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant" });
     await h.fail("refresh_connector", { connector_id: id });
     const again = await h.ok("start_connector_oauth", { provider: "hubspot", connector_id: id });
-    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login: "otto", redirectPrefix: h.redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(again.authorization_url, { login: "otto", redirectPrefix: h.redirectUri });
     // …when revoke_connector starts revoking the old tokens at the provider, which holds the request.
     const gate = sandbox.oauth.holdRevocations();
     const revoking = h.ok("revoke_connector", { connector_id: id });
@@ -121,7 +121,7 @@ describe("a connector cancelled while the person signs in", () => {
       await expect.poll(() => gate.waiting(), { timeout: 2000, interval: 10 }).toBeGreaterThan(0);
       // The callback finishes meanwhile: the connector is still pending, so it connects.
       const calls = sandbox.oauth.tokenCalls.length;
-      const res = await fetch(callbackUrl);
+      const res = await fetch(callbackUrl, { headers: { cookie } });
       expect(res.status).toBe(200);
       const issued = issuedBy(sandbox.oauth.tokenCalls.slice(calls).find((c) => c.grant_type === "authorization_code"));
       expect(await sandbox.oauth.validateAccessToken(issued.access_token)).not.toBeNull();

@@ -37,7 +37,7 @@ describe("OAuth callback", () => {
 
   it("refuses a tampered state (one character changed) and a missing state", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "bob", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "bob", redirectPrefix: redirectUri });
     const u = new URL(callbackUrl);
     const state = u.searchParams.get("state")!;
     u.searchParams.set("state", state.slice(0, -1) + (state.endsWith("A") ? "B" : "A"));
@@ -47,17 +47,17 @@ describe("OAuth callback", () => {
     expect((await fetch(noState)).status).toBe(400);
     expect((await status(connector_id)).status).toBe("pending");
     // The genuine callback still works afterwards.
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     expect((await status(connector_id)).status).toBe("connected");
   });
 
   it("refuses a reused state without touching the connected connector", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "carol", redirectPrefix: redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "carol", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     const before = await rowSnapshot(connector_id);
     const calls = sandbox.oauth.tokenCalls.length;
-    const again = await fetch(callbackUrl);
+    const again = await fetch(callbackUrl, { headers: { cookie } });
     expect(again.status).toBe(400);
     expect(await again.text()).toContain("already used");
     expect(await rowSnapshot(connector_id)).toEqual(before);
@@ -66,10 +66,10 @@ describe("OAuth callback", () => {
 
   it("refuses an expired state (after 10 minutes) and leaves the connector pending", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "dave", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "dave", redirectPrefix: redirectUri });
     const before = await rowSnapshot(connector_id);
     t.advance(10 * 60 * 1000 + 1000);
-    const res = await fetch(callbackUrl).finally(() => t.advance(-(10 * 60 * 1000 + 1000)));
+    const res = await fetch(callbackUrl, { headers: { cookie } }).finally(() => t.advance(-(10 * 60 * 1000 + 1000)));
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toContain("expired");
@@ -79,9 +79,9 @@ describe("OAuth callback", () => {
 
   it("records a denial as error with a detail that says what to do", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "erin", deny: true, redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "erin", deny: true, redirectPrefix: redirectUri });
     expect(new URL(callbackUrl).searchParams.get("error")).toBe("access_denied");
-    const res = await fetch(callbackUrl);
+    const res = await fetch(callbackUrl, { headers: { cookie } });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("You declined access at HubSpot");
     const s = await status(connector_id);
@@ -98,10 +98,10 @@ describe("OAuth callback", () => {
 
   it("records a callback without a code as error", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "fay", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "fay", redirectPrefix: redirectUri });
     const u = new URL(callbackUrl);
     u.searchParams.delete("code");
-    const res = await fetch(u);
+    const res = await fetch(u, { headers: { cookie } });
     expect(res.status).toBe(502);
     const s = await status(connector_id);
     expect(s.status).toBe("error");
@@ -111,9 +111,9 @@ describe("OAuth callback", () => {
 
   it("records a token endpoint error as error, without the provider's raw body", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "gus", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "gus", redirectPrefix: redirectUri });
     sandbox.oauth.failNextTokenCalls(1, 400, { error: "invalid_grant", error_description: "SECRET-ISH provider text that must not leak" });
-    const res = await fetch(callbackUrl);
+    const res = await fetch(callbackUrl, { headers: { cookie } });
     expect(res.status).toBe(502);
     const page = await res.text();
     expect(page).not.toContain("SECRET-ISH");
@@ -126,8 +126,8 @@ describe("OAuth callback", () => {
 
   it("fails a re-consent whose stored tokens do not open (another master key): logged, before any exchange, nothing half-written", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "ivan", redirectPrefix: redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "ivan", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     // The stored tokens were sealed by a server with another master key; the connector needs consent again.
     const foreign = new Vault(crypto.randomBytes(32)).seal(
       JSON.stringify({ kind: "oauth2", tokens: { access_token: "x" } }),
@@ -139,7 +139,7 @@ describe("OAuth callback", () => {
     expect(again.isError).toBeFalsy();
     const retry = await consentOverHttp(again.structuredContent.authorization_url, { login: "ivan", redirectPrefix: redirectUri });
     const calls = sandbox.oauth.tokenCalls.length;
-    const res = await fetch(retry.callbackUrl);
+    const res = await fetch(retry.callbackUrl, { headers: { cookie: retry.cookie } });
     expect(res.status).toBe(502);
     const page = await res.text();
     const logId = /server log under (err_[0-9a-f]+)/.exec(page)?.[1];
@@ -167,11 +167,11 @@ describe("OAuth callback", () => {
 
   it("does not use up the state on a HEAD request (link previews, prefetch)", async () => {
     const { connector_id, authorization_url } = await start();
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "hana", redirectPrefix: redirectUri });
-    const head = await fetch(callbackUrl, { method: "HEAD" });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "hana", redirectPrefix: redirectUri });
+    const head = await fetch(callbackUrl, { method: "HEAD", headers: { cookie } });
     expect(head.status).toBe(200);
     expect((await status(connector_id)).status).toBe("pending");
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     expect((await status(connector_id)).status).toBe("connected");
   });
 });

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tools as registry } from "../tools/index.js";
-import { consentOverHttp } from "./sandbox/consent.js";
+import { consentOverHttp, continueOnConnectPage } from "./sandbox/consent.js";
 import { type HubSpotSandbox, portalIdFor } from "./sandbox/hubspot.js";
 import { issuedBy } from "./sandbox/oauth-server.js";
 import { onPostgres, storedBytes } from "./support/database.js";
@@ -51,7 +51,10 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     expect(status).toBe("pending");
     expect(connector_id).toMatch(/^con_/);
     expect(Date.parse(expires_at) - Date.now()).toBeGreaterThan(9 * 60 * 1000);
-    const au = new URL(authorization_url);
+    // The link is our connect page on the callback listener; Continue there leads to the provider.
+    expect(authorization_url).toMatch(new RegExp(`^${new URL(redirectUri).origin}/connect/[A-Za-z0-9_-]{43}$`));
+    const continued = await continueOnConnectPage(authorization_url);
+    const au = new URL(continued.providerUrl);
     expect(au.origin + au.pathname).toBe(sandbox.env.TENEX_HUBSPOT_AUTHORIZATION_URL);
     expect(au.searchParams.get("code_challenge_method")).toBe("S256");
     expect(au.searchParams.get("redirect_uri")).toBe(redirectUri);
@@ -60,8 +63,8 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     const pending = await server.call("get_connector_status", { connector_id });
     expect(pending.status).toBe("pending");
 
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "alice", redirectPrefix: redirectUri });
-    const page = await fetch(callbackUrl);
+    const { callbackUrl } = await consentOverHttp(continued.providerUrl, { login: "alice", redirectPrefix: redirectUri });
+    const page = await fetch(callbackUrl, { headers: { cookie: continued.cookie } });
     const html = await page.text();
     expect(page.status).toBe(200);
     expect(html).toContain(`Connected HubSpot as portal ${portalIdFor("alice")}`);
@@ -89,7 +92,7 @@ describe("stdio server, HubSpot through a real OAuth server", () => {
     expect(list.connectors.map((c) => c.id)).toEqual([connector_id]);
 
     // The same callback URL again is refused and changes nothing.
-    const again = await fetch(callbackUrl);
+    const again = await fetch(callbackUrl, { headers: { cookie: continued.cookie } });
     expect(again.status).toBe(400);
     expect(await again.text()).toContain("already used");
     expect((await server.call("get_connector_status", { connector_id })).status).toBe("connected");

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { continueOnConnectPage } from "./sandbox/consent.js";
 import { type Harness, reservePort, startHarness } from "./support/harness.js";
 
 const CLIENT_SECRET = "cs_echo_client_secret_0123456789";
@@ -72,8 +73,9 @@ describe("an echoing provider", () => {
     });
     try {
       const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
-      const state = new URL(start.authorization_url).searchParams.get("state")!;
-      const res = await fetch(`${h.redirectUri}?code=THE_CODE_1234567890&state=${state}`);
+      const { providerUrl, cookie } = await continueOnConnectPage(start.authorization_url);
+      const state = new URL(providerUrl).searchParams.get("state")!;
+      const res = await fetch(`${h.redirectUri}?code=THE_CODE_1234567890&state=${state}`, { headers: { cookie } });
       const page = await res.text();
       const status = await h.ok("get_connector_status", { connector_id: start.connector_id });
       expect(status.status).toBe("connected");

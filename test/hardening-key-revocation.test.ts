@@ -37,8 +37,8 @@ describe("revoking an API key cancels the pending grants it started", () => {
     return (await res.json()) as Sc;
   };
   const finishConsent = async (authorizationUrl: string) => {
-    const { callbackUrl } = await consentOverHttp(authorizationUrl, { login: "alice", redirectPrefix: redirectUri });
-    const res = await fetch(callbackUrl);
+    const { callbackUrl, cookie } = await consentOverHttp(authorizationUrl, { login: "alice", redirectPrefix: redirectUri });
+    const res = await fetch(callbackUrl, { headers: { cookie } });
     return { status: res.status, page: await res.text() };
   };
 
@@ -82,9 +82,10 @@ describe("revoking an API key cancels the pending grants it started", () => {
       expect(c.status_reason).toBe("cancelled");
       expect(c.status_detail).toContain(`The API key that started this grant (${h.a.key_id}) was revoked`);
     }
-    // The cancelled link does not complete: the person's consent changes nothing.
-    const late = await finishConsent(viaMcp.authorization_url);
-    expect(late.page).not.toContain("Connected HubSpot");
+    // The cancelled link does not complete: its grant is gone, so the connect page has nothing to continue to.
+    const late = await fetch(viaMcp.authorization_url);
+    expect(late.status).toBe(404);
+    expect(await late.text()).not.toContain("Continue");
     expect((await rest(other.key, "GET", `/connectors/${viaMcp.connector_id}`)).status).toBe("error");
 
     // The other key's grant and the other workspace's still complete.

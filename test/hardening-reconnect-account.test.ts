@@ -35,8 +35,8 @@ describe("finding 12: reconnect in place keeps the provider account", () => {
   };
   const reconnectAs = async (connector_id: string, login: string) => {
     const again = await h.ok("start_connector_oauth", { provider: "hubspot", connector_id });
-    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login, redirectPrefix: h.redirectUri });
-    const res = await fetch(callbackUrl);
+    const { callbackUrl, cookie } = await consentOverHttp(again.authorization_url, { login, redirectPrefix: h.redirectUri });
+    const res = await fetch(callbackUrl, { headers: { cookie } });
     return { status: res.status, page: await res.text() };
   };
 

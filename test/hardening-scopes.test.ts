@@ -3,6 +3,7 @@
 // allowed_scopes); anything else is invalid_input naming the allowed ones, and nothing is written.
 // The scopes the provider needs to work are always asked for, whatever the agent passes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { continueOnConnectPage } from "./sandbox/consent.js";
 import type { HubSpotSandbox } from "./sandbox/hubspot.js";
 import { type Harness, startHubSpotHarness } from "./support/harness.js";
 
@@ -18,7 +19,9 @@ describe("finding 11: scopes an agent may ask for", () => {
     await sandbox?.close();
   });
 
-  const askedScopes = (authorizationUrl: string) => (new URL(authorizationUrl).searchParams.get("scope") ?? "").split(" ");
+  /** The scopes the provider's URL asks for (Continue on the connect page leads there). */
+  const askedScopes = async (authorizationUrl: string) =>
+    (new URL((await continueOnConnectPage(authorizationUrl)).providerUrl).searchParams.get("scope") ?? "").split(" ");
 
   it("list_providers shows allowed_scopes: the defaults plus the declared extras", async () => {
     const { providers } = await h.ok("list_providers", {});
@@ -47,9 +50,9 @@ describe("finding 11: scopes an agent may ask for", () => {
     const { providers } = await h.ok("list_providers", {});
     const defaults = providers.find((p) => p.id === "hubspot")?.default_scopes ?? [];
     const fewer = await h.ok("start_connector_oauth", { provider: "hubspot", scopes: ["crm.objects.contacts.read"] });
-    expect(askedScopes(fewer.authorization_url).sort()).toEqual([...defaults].sort());
+    expect((await askedScopes(fewer.authorization_url)).sort()).toEqual([...defaults].sort());
     const extra = await h.ok("start_connector_oauth", { provider: "hubspot", scopes: ["tickets"] });
-    expect(askedScopes(extra.authorization_url).sort()).toEqual([...defaults, "tickets"].sort());
+    expect((await askedScopes(extra.authorization_url)).sort()).toEqual([...defaults, "tickets"].sort());
     const grant = await h.ctx.db
       .selectFrom("oauth_grants")
       .select("scopes")

@@ -57,8 +57,8 @@ describe("isolation between workspaces, over every tool and every route", () => 
     });
     expect(start.status).toBe(201);
     connected = start.json().connector_id;
-    const { callbackUrl } = await consentOverHttp(start.json().authorization_url, { login: "alice", redirectPrefix: redirectUri });
-    const page = await fetch(callbackUrl);
+    const { callbackUrl, cookie } = await consentOverHttp(start.json().authorization_url, { login: "alice", redirectPrefix: redirectUri });
+    const page = await fetch(callbackUrl, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Connected HubSpot");
     expect((await rest("GET", `${API_BASE}/connectors/${connected}`, h.a.key)).json().status).toBe("connected");

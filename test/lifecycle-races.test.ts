@@ -130,8 +130,8 @@ describe("reconnecting after the authorization link lapsed", () => {
     expect(statusOf(connector_id).status).toBe("pending");
     const again = await h.call("start_connector_oauth", { provider: "hubspot", connector_id });
     expect(again.connector_id).toBe(connector_id);
-    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login: "lapsed", redirectPrefix: h.redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(again.authorization_url, { login: "lapsed", redirectPrefix: h.redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("connected");
   });
 

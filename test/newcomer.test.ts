@@ -199,11 +199,11 @@ describe("stdio: a one-shot client leaves before the person approves", () => {
     server.transport.child.stdin.end();
     await waitForStderr(server.transport, "the MCP client has gone; keeping the OAuth callback listener up for 1 pending grant(s)");
     expect(server.transport.child.exitCode).toBeNull();
-    const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, {
+    const { callbackUrl, cookie } = await consentOverHttp(started.structuredContent.authorization_url, {
       login: "oneshot",
       redirectPrefix: redirectUri,
     });
-    const page = await fetch(callbackUrl);
+    const page = await fetch(callbackUrl, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await server.transport.waitForExit()).toBe(0);
     expect(server.transport.stderr).toContain("pending grants settled; exiting");

@@ -75,9 +75,9 @@ describe("a pending connector whose authorization link expired", () => {
   it("does not race a callback that claimed the link before it expired and is still exchanging the code", async () => {
     const { connector_id, authorization_url } = await start();
     advance(GRANT_TTL_MS - 30_000); // the person signs in during the link's last half minute
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "late", redirectPrefix: h.redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "late", redirectPrefix: h.redirectUri });
     const gate = sandbox.oauth.holdTokenRequests(); // the code exchange waits at the provider
-    const callback = fetch(callbackUrl);
+    const callback = fetch(callbackUrl, { headers: { cookie } });
     await expect
       .poll(
         async () =>
@@ -138,8 +138,8 @@ describe("a pending connector whose authorization link expired", () => {
     clock.reset();
     const again = await h.ok("start_connector_oauth", { provider: "hubspot", connector_id });
     expect(again.connector_id).toBe(connector_id);
-    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login: "back", redirectPrefix: h.redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(again.authorization_url, { login: "back", redirectPrefix: h.redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     expect((await h.ok("get_connector_status", { connector_id })).status).toBe("connected");
   });
 });

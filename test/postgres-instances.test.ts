@@ -78,6 +78,8 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
       ...databaseEnv(db),
       TENEX_PUBLIC_URL: publicUrl,
       TENEX_ALLOWED_HOSTS: "127.0.0.1",
+      // Connect links are followed without a member signed in (test/people-connect.test.ts covers sign-in).
+      TENEX_CONNECT_SIGNIN: "optional",
       TENEX_RATE_LIMIT: "0",
       TENEX_REFRESH_LEASE_SECONDS: "2",
       ...sandbox.env,
@@ -107,18 +109,18 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
   async function connect(start: Instance): Promise<string> {
     const started = await api(start, "POST", "/connectors/oauth", { provider: "hubspot" });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
-    const { callbackUrl } = await consentOverHttp(started.json.authorization_url, {
+    const { callbackUrl, cookie } = await consentOverHttp(started.json.authorization_url, {
       login: "alice",
       redirectPrefix: `${b.url}/oauth/callback`,
     });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     return started.json.connector_id;
   }
 
   it("prints which database it opened, dialect and version, never the password", () => {
     for (const i of [a, b]) {
       expect(i.stderr()).toContain('"dialect":"postgres"');
-      expect(i.stderr()).toContain('"schema":"0009_change_notify"');
+      expect(i.stderr()).toContain('"schema":"0011_connect_links"');
       expect(i.stderr()).not.toContain(env.TENEX_MASTER_KEY!);
       expect(i.stderr()).not.toContain(key);
     }
@@ -135,11 +137,11 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
       order.push("wait returned");
       return r;
     });
-    const { callbackUrl } = await consentOverHttp(started.json.authorization_url, {
+    const { callbackUrl, cookie } = await consentOverHttp(started.json.authorization_url, {
       login: "alice",
       redirectPrefix: `${b.url}/oauth/callback`,
     });
-    const callback = fetch(callbackUrl).then((r) => {
+    const callback = fetch(callbackUrl, { headers: { cookie } }).then((r) => {
       order.push("callback answered");
       return r;
     });
@@ -243,7 +245,7 @@ describe.skipIf(!onPostgres)("PostgreSQL start-up", () => {
         return rows.map((r) => r.name);
       });
       expect(names).toEqual([...new Set(names)]);
-      expect(names.at(-1)).toBe("0009_change_notify");
+      expect(names.at(-1)).toBe("0011_connect_links");
       // Both agree on the master key check written by whichever came first.
       for (const i of instances) expect(i.stderr()).not.toContain("cannot open");
     } finally {

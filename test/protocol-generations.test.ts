@@ -11,8 +11,8 @@ const LOG_LEVEL = "io.modelcontextprotocol/logLevel";
 
 /** The person consents at the sandbox and the browser follows the redirect to our callback. */
 async function consent(url: string, redirectUri: string): Promise<void> {
-  const { callbackUrl } = await consentOverHttp(url, { login: "alice", redirectPrefix: redirectUri });
-  const res = await fetch(callbackUrl);
+  const { callbackUrl, cookie } = await consentOverHttp(url, { login: "alice", redirectPrefix: redirectUri });
+  const res = await fetch(callbackUrl, { headers: { cookie } });
   expect(res.status).toBe(200);
 }
 

@@ -49,6 +49,8 @@ describe("two HTTP instances on one database, no session affinity", () => {
       ...testDatabaseEnv(dir),
       TENEX_PUBLIC_URL: publicUrl,
       TENEX_ALLOWED_HOSTS: "127.0.0.1",
+      // Connect links are followed without a member signed in (test/people-connect.test.ts covers sign-in).
+      TENEX_CONNECT_SIGNIN: "optional",
       ...sandbox.env,
     };
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
@@ -81,11 +83,11 @@ describe("two HTTP instances on one database, no session affinity", () => {
       expect(listed.tools.length).toBeGreaterThan(0);
       const started = (await m.client.callTool({ name: "start_connector_oauth", arguments: { provider: "hubspot" } })) as Sc;
       expect(started.structuredContent).toMatchObject({ status: "pending", authorization_url: m.elicitations[0]!.url });
-      const { callbackUrl } = await consentOverHttp(started.structuredContent.authorization_url, {
+      const { callbackUrl, cookie } = await consentOverHttp(started.structuredContent.authorization_url, {
         login: "alice",
         redirectPrefix: `${publicUrl}/oauth/callback`,
       });
-      expect((await fetch(callbackUrl)).status).toBe(200);
+      expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
       const waited = (await m.client.callTool({
         name: "wait_for_connector",
         arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 30 },

@@ -8,7 +8,7 @@ import { getConnectorRow } from "../src/store/connectors.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 import { type FetchHarness, startFetchHarness } from "./fidelity/harness.js";
 import { type HostRoutes, type MappedHosts, type Route, startMappedHosts } from "./fidelity/mapped-hosts.js";
-import { consentOverHttp } from "./sandbox/consent.js";
+import { consentOverHttp, continueOnConnectPage } from "./sandbox/consent.js";
 import { type FakeApi, startFakeApi } from "./sandbox/fake-api.js";
 import { type OAuthServer, type SandboxClient, startOAuthServer } from "./sandbox/oauth-server.js";
 import { freePort } from "./support/stdio.js";
@@ -132,11 +132,13 @@ afterAll(async () => {
 /** start_connector_oauth, then the person's browser: the provider host is resolved to its stand-in, consent, callback. */
 async function connect(provider: string, settings: Record<string, unknown>, oauth: OAuthServer, login = "alice") {
   const start = await h.ok("start_connector_oauth", { provider, settings });
+  // Our connect page first (Continue), which sends the browser to the provider's own host.
+  const { providerUrl, cookie } = await continueOnConnectPage(start.authorization_url);
   const local = new URL(oauth.endpoints.authorization_url);
-  local.search = new URL(start.authorization_url).search;
+  local.search = new URL(providerUrl).search;
   const { callbackUrl } = await consentOverHttp(local.href, { login, redirectPrefix: redirectUri });
-  const page = await (await fetch(callbackUrl)).text();
-  return { id: start.connector_id as string, authorizationUrl: new URL(start.authorization_url), page };
+  const page = await (await fetch(callbackUrl, { headers: { cookie } })).text();
+  return { id: start.connector_id as string, authorizationUrl: new URL(providerUrl), page };
 }
 
 const grantsAt = (oauth: OAuthServer, type: string) => oauth.tokenCalls.filter((c) => c.grant_type === type && c.status === 200).length;

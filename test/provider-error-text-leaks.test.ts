@@ -58,9 +58,9 @@ describe("provider error text that echoes the request", () => {
 
   it("in the code exchange: the status detail, event trail and page say only `other`", async () => {
     const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
-    const { callbackUrl } = await consentOverHttp(start.authorization_url, { login: "alice", redirectPrefix: h.redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(start.authorization_url, { login: "alice", redirectPrefix: h.redirectUri });
     sandbox.oauth.failNextTokenCalls(1, 400, echo);
-    const res = await fetch(callbackUrl);
+    const res = await fetch(callbackUrl, { headers: { cookie } });
     const page = await res.text();
     pages.push(page);
     expect(res.status).toBe(502);
@@ -87,14 +87,14 @@ describe("provider error text that echoes the request", () => {
 
   it("in the callback's own ?error= parameter", async () => {
     const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
-    const { callbackUrl } = await consentOverHttp(start.authorization_url, { login: "alice", redirectPrefix: h.redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(start.authorization_url, { login: "alice", redirectPrefix: h.redirectUri });
     const u = new URL(callbackUrl);
     const code = u.searchParams.get("code")!;
     secrets.add(code);
     u.searchParams.delete("code");
     u.searchParams.set("error", `server_error_${code}_${sandbox.clientSecret}`);
     u.searchParams.set("error_description", `${code} ${INJECTION}`);
-    const res = await fetch(u);
+    const res = await fetch(u, { headers: { cookie } });
     pages.push(await res.text());
     const s = await h.ok("get_connector_status", { connector_id: start.connector_id });
     expect(s.status).toBe("error");

@@ -183,8 +183,8 @@ afterAll(async () => {
 
 describe("Google (Gmail)", () => {
   it("asks for offline access with a consent screen, and a refresh without a refresh token keeps the stored one", async () => {
-    const { connector_id: id, authorization_url, page } = await h.connect("gmail");
-    const au = new URL(authorization_url);
+    const { connector_id: id, provider_url, page } = await h.connect("gmail");
+    const au = new URL(provider_url);
     expect(au.searchParams.get("access_type")).toBe("offline");
     expect(au.searchParams.get("prompt")).toBe("consent");
     expect(page).toContain("Connected Gmail as alice@example.com");
@@ -226,8 +226,8 @@ describe("Google (Gmail)", () => {
 
 describe("Microsoft (Outlook)", () => {
   it("requests offline_access and keeps the newest refresh token Microsoft rotates on every use", async () => {
-    const { connector_id: id, authorization_url } = await h.connect("outlook");
-    expect(new URL(authorization_url).searchParams.get("scope")!.split(" ")).toContain("offline_access");
+    const { connector_id: id, provider_url } = await h.connect("outlook");
+    expect(new URL(provider_url).searchParams.get("scope")!.split(" ")).toContain("offline_access");
     const seen = new Set([(await tokensOf(id)).refresh_token]);
     for (let i = 0; i < 2; i++) {
       await h.ok("refresh_connector", { connector_id: id });
@@ -249,8 +249,8 @@ describe("Microsoft (Outlook)", () => {
 describe("Salesforce", () => {
   it("logs in through the overridden endpoints and uses instance_url from the token response as the API host", async () => {
     const sb = sandboxes.salesforce!;
-    const { connector_id: id, authorization_url } = await h.connect("salesforce");
-    expect(new URL(authorization_url).origin).toBe(sb.oauth.issuer);
+    const { connector_id: id, provider_url } = await h.connect("salesforce");
+    expect(new URL(provider_url).origin).toBe(sb.oauth.issuer);
     const c = await h.ok("get_connector_status", { connector_id: id });
     expect(c.account).toMatchObject({ instance_url: sb.api.url, email: "alice@acme.example" });
     expect(apiCalls("salesforce", "/services/oauth2/userinfo").length).toBeGreaterThan(0);
@@ -450,10 +450,10 @@ describe("Webflow", () => {
 
 describe("Google Ads", () => {
   it("sends developer-token when the operator set one, and login-customer-id from the connector's settings", async () => {
-    const { connector_id: id, authorization_url } = await h.connect("google_ads", {
+    const { connector_id: id, provider_url } = await h.connect("google_ads", {
       settings: { login_customer_id: "9876543210", customer_id: "1234567890" },
     });
-    expect(new URL(authorization_url).searchParams.get("access_type")).toBe("offline");
+    expect(new URL(provider_url).searchParams.get("access_type")).toBe("offline");
     let call = apiCalls("google_ads", "/v26/customers:listAccessibleCustomers").at(-1)!;
     expect(call.headers["developer-token"]).toBe("dev-token-for-tests");
     expect(call.headers["login-customer-id"]).toBe("9876543210");

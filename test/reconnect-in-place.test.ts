@@ -23,8 +23,8 @@ describe("reconnecting a connector in place", () => {
   const reconnectFully = async (connector_id: string, login: string) => {
     const again = await h.ok("start_connector_oauth", { provider: "hubspot", connector_id });
     expect(again.connector_id).toBe(connector_id);
-    const { callbackUrl } = await consentOverHttp(again.authorization_url, { login, redirectPrefix: h.redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(again.authorization_url, { login, redirectPrefix: h.redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     return (await h.ok("get_connector_status", { connector_id })).status;
   };
 
@@ -72,8 +72,12 @@ describe("reconnecting a connector in place", () => {
     expect(await reconnectFully(revoked, "rick")).toBe("connected");
 
     const start = await h.ok("start_connector_oauth", { provider: "hubspot" });
-    const { callbackUrl } = await consentOverHttp(start.authorization_url, { login: "ed", deny: true, redirectPrefix: h.redirectUri });
-    await fetch(callbackUrl);
+    const { callbackUrl, cookie } = await consentOverHttp(start.authorization_url, {
+      login: "ed",
+      deny: true,
+      redirectPrefix: h.redirectUri,
+    });
+    await fetch(callbackUrl, { headers: { cookie } });
     expect((await h.ok("get_connector_status", { connector_id: start.connector_id })).status).toBe("error");
     expect(await reconnectFully(start.connector_id, "ed")).toBe("connected");
   });

@@ -94,8 +94,8 @@ describe("refresh across processes (built stdio servers on one database, rotatin
 
   async function connectVia(start: () => Promise<{ connector_id: string; authorization_url: string }>): Promise<string> {
     const started = await start();
-    const { callbackUrl } = await consentOverHttp(started.authorization_url, { login: "alice", redirectPrefix: redirectUri });
-    expect((await fetch(callbackUrl)).status).toBe(200);
+    const { callbackUrl, cookie } = await consentOverHttp(started.authorization_url, { login: "alice", redirectPrefix: redirectUri });
+    expect((await fetch(callbackUrl, { headers: { cookie } })).status).toBe(200);
     return started.connector_id;
   }
 

@@ -55,16 +55,17 @@ describe("two stdio servers on one database and one callback port", () => {
     expect((await other.call("list_providers", {})).providers.length).toBeGreaterThan(0);
 
     const { connector_id, authorization_url } = await other.call("start_connector_oauth", { provider: "hubspot", label: "IDE HubSpot" });
-    expect(new URL(authorization_url).searchParams.get("redirect_uri")).toBe(redirectUri);
+    // The link is a connect page on the callback port, which the other server holds (it serves grants of the shared database).
+    expect(authorization_url.startsWith(`${new URL(redirectUri).origin}/connect/`)).toBe(true);
 
     const events: string[] = [];
     const waiting = other.call("wait_for_connector", { connector_id, timeout_seconds: 30 }).then((r) => {
       events.push("wait returned");
       return r;
     });
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "ida", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "ida", redirectPrefix: redirectUri });
     events.push("callback sent");
-    const page = await fetch(callbackUrl);
+    const page = await fetch(callbackUrl, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(page.headers.get("x-tenex-connectors")).toMatch(/^[0-9a-f]{16}$/);
     expect(await page.text()).toContain(`Connected HubSpot as portal ${portalIdFor("ida")}`);
@@ -90,8 +91,8 @@ describe("two stdio servers on one database and one callback port", () => {
     await waitForStderr(other.transport, '"took_over":true');
 
     const { connector_id, authorization_url } = await other.call("start_connector_oauth", { provider: "hubspot" });
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "sam", redirectPrefix: redirectUri });
-    const page = await fetch(callbackUrl);
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "sam", redirectPrefix: redirectUri });
+    const page = await fetch(callbackUrl, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(`Connected HubSpot as portal ${portalIdFor("sam")}`);
     expect(connectedBy(other, connector_id)).toBe(true);

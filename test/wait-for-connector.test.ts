@@ -44,9 +44,9 @@ describe("wait_for_connector", () => {
     // The first progress notification says the wait has begun.
     await expect.poll(() => progress.length).toBeGreaterThan(0);
 
-    const { callbackUrl } = await consentOverHttp(authorization_url, { login: "wendy", redirectPrefix: redirectUri });
+    const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login: "wendy", redirectPrefix: redirectUri });
     events.push("callback sent");
-    const page = await fetch(callbackUrl);
+    const page = await fetch(callbackUrl, { headers: { cookie } });
     // The callback answers once the grant is finished (code exchange, test read, status stored).
     expect(page.status).toBe(200);
     const res = await waiting;

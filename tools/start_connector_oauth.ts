@@ -9,10 +9,11 @@ export default defineTool({
   name: "start_connector_oauth",
   title: "Start connecting an account (OAuth)",
   description:
-    "Start connecting a SaaS account through OAuth: creates a pending connector and returns the provider's authorization URL. " +
+    "Start connecting a SaaS account through OAuth: creates a pending connector and returns its connect link (authorization_url), a page of this server that shows the person what is asked, checks who opens it, and then sends them to the provider. " +
     "Use this when the person wants to connect Gmail, Outlook, HubSpot, Salesforce, Google Ads, LinkedIn Ads, Meta Ads or Webflow. " +
     "Prerequisite: the provider is configured (list_providers shows configured: true). " +
-    `Show the authorization_url to the person and ask them to open it in their browser and approve; the link works once and expires after ${grantTtlText()}. ` +
+    `Show the authorization_url to the person and ask them to open it in their own browser, press Continue and approve at the provider; the link works once and expires after ${grantTtlText()}. ` +
+    "Never send the link to anyone else: whoever finishes it chooses the account the workspace gets (in HTTP mode only a signed-in member of the workspace can). " +
     "A client that supports URL elicitation is also asked to open the link itself (and is notified when consent finishes); " +
     "on MCP 2026-07-28 that request comes back as input_required and the client's retry returns this result with status pending, or connected if consent already finished (declining ends the grant with consent_denied). " +
     "Then call wait_for_connector with connector_id to learn the outcome without polling (or get_connector_status). " +
@@ -52,7 +53,7 @@ export default defineTool({
   handler: async (input, ctx) => {
     // The 2026-07-28 retry after the returned URL elicitation: the grant was started by the first call.
     if (ctx.consentAnswer) return answerConsent(ctx, ctx.consentAnswer);
-    const started = await startOAuth(ctx, ctx.workspace_id, input, { keyId: ctx.key_id ?? null });
+    const started = await startOAuth(ctx, ctx.workspace_id, input, { keyId: ctx.key_id ?? null, clientName: ctx.client_name });
     await offerConsent(ctx, started);
     return started;
   },

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
+import { checkEndpoint, PROVIDER_IDS, type ProviderConfig, type ProviderId } from "../catalog/catalog.js";
 import type { LogLevel } from "../common/log.js";
 import { isPostgresUrl } from "../store/dialect.js";
 import type { Limits } from "../store/quotas.js";
@@ -38,9 +38,19 @@ export interface Config {
   proxy_concurrency: number;
   /** The raw REST proxy's ceiling on one response's bytes (TENEX_PROXY_STREAM_MAX_BYTES, default 100 MiB). */
   proxy_stream_max_bytes: number;
+  /** HTTP mode: single sign-on for members through an OpenID Connect issuer (TENEX_LOGIN_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET). */
+  login_oidc?: LoginOidcConfig | undefined;
+  /** HTTP mode: whether the connect page requires a signed-in member (TENEX_CONNECT_SIGNIN, default `required`). */
+  connect_signin: "required" | "optional";
   /** Per-workspace quotas (TENEX_MAX_PENDING_GRANTS, default 200; TENEX_MAX_CONNECTORS, default 5,000). */
   limits: Limits;
   providers: Partial<Record<ProviderId, ProviderConfig>>;
+}
+
+export interface LoginOidcConfig {
+  issuer: string;
+  client_id: string;
+  client_secret?: string | undefined;
 }
 
 const STANDARD = ["CLIENT_ID", "CLIENT_SECRET", "AUTHORIZATION_URL", "TOKEN_URL", "REVOCATION_URL", "API_BASE_URL"] as const;
@@ -98,6 +108,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     max_connectors: positiveInt(env, "TENEX_MAX_CONNECTORS", 5_000),
   };
   const providers = providerConfigs(env);
+  const signin = env.TENEX_CONNECT_SIGNIN || "required";
+  if (signin !== "required" && signin !== "optional") throw new Error(`TENEX_CONNECT_SIGNIN must be required or optional, got "${signin}"`);
   return {
     db_path: dbPath,
     data_dir: dataDir ?? path.dirname(dbPath),
@@ -114,12 +126,27 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Config 
     refresh_lease_ms: lease * 1000,
     allow_group_writable: env.TENEX_ALLOW_GROUP_WRITABLE === "1" || env.TENEX_ALLOW_GROUP_WRITABLE === "true",
     limits,
+    login_oidc: loginOidc(env),
+    connect_signin: signin,
     rate_limit: rateLimit(env),
     max_sessions_per_workspace: positiveInt(env, "TENEX_MAX_SESSIONS_PER_WORKSPACE", 100),
     proxy_concurrency: positiveInt(env, "TENEX_PROXY_CONCURRENCY", 8),
     proxy_stream_max_bytes: positiveInt(env, "TENEX_PROXY_STREAM_MAX_BYTES", 100 * 1024 * 1024),
     providers,
   };
+}
+
+/** Single sign-on for members: all of issuer and client id, or none; plain http only for loopback issuers. */
+function loginOidc(env: NodeJS.ProcessEnv): LoginOidcConfig | undefined {
+  const issuer = env.TENEX_LOGIN_OIDC_ISSUER || undefined;
+  const clientId = env.TENEX_LOGIN_OIDC_CLIENT_ID || undefined;
+  if (!issuer && !clientId) return undefined;
+  if (!issuer || !clientId)
+    throw new Error(
+      "TENEX_LOGIN_OIDC_ISSUER and TENEX_LOGIN_OIDC_CLIENT_ID are set together (and TENEX_LOGIN_OIDC_CLIENT_SECRET for a confidential client)",
+    );
+  checkEndpoint(issuer, "TENEX_LOGIN_OIDC_ISSUER");
+  return { issuer, client_id: clientId, client_secret: env.TENEX_LOGIN_OIDC_CLIENT_SECRET || undefined };
 }
 
 /** A comma-separated list from the environment, without blanks. */

@@ -3,10 +3,12 @@ import { loadConfig } from "../app/config.js";
 import { buildCatalog } from "../catalog/catalog.js";
 import { listProviders } from "../catalog/listing.js";
 import { writeMasterKeyCheck } from "../credentials/key-check.js";
+import { hashPassword, passwordProblem } from "../credentials/passwords.js";
 import { loadOrCreateMasterKey, parseMasterKey, Vault, VaultError } from "../credentials/vault.js";
 import { copyDatabase } from "../store/copy.js";
 import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { redactDatabaseTarget } from "../store/dialect.js";
+import { addMember, listMembers, removeMember } from "../store/members.js";
 import { readServerKey } from "../store/server-keys.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
@@ -68,6 +70,61 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new UsageError(sub ? `unknown keys command "${sub}"` : "keys needs a command: create, list or revoke");
+}
+
+/** All of stdin, without its final line break (a password piped in with `echo` or `printf`). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
+
+/**
+ * `members add --workspace W --email E [--password-stdin]` (prints `{ id, workspace_id, email }`;
+ * without a password the member signs in only through single sign-on), `members list --workspace W`,
+ * `members remove ID` (their sign-in sessions end at once). The password is read from stdin only,
+ * never from an argument (argv is visible to other users in `ps`), and never printed.
+ */
+export async function membersCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const args = parseArgs(rest, { values: ["workspace", "email"], flags: ["password-stdin"] });
+  const ws = args.options.get("workspace");
+  const workspace = typeof ws === "string" ? ws : undefined;
+  if (sub === "add") {
+    const email = args.options.get("email");
+    if (!workspace || typeof email !== "string") throw new UsageError("members add needs --workspace ID_OR_NAME and --email EMAIL");
+    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    let passwordHash: string | null = null;
+    if (args.options.get("password-stdin") === true) {
+      const password = await readStdin();
+      const problem = passwordProblem(password);
+      if (problem) throw new Error(problem);
+      passwordHash = await hashPassword(password);
+    }
+    print(
+      await withDatabase(async (db) =>
+        addMember(db, { workspace_id: (await findWorkspace(db, workspace)).id, email, password_hash: passwordHash, now: now() }),
+      ),
+    );
+    return;
+  }
+  if (sub === "list") {
+    if (!workspace) throw new UsageError("members list needs --workspace ID_OR_NAME");
+    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    print(await withDatabase(async (db) => listMembers(db, (await findWorkspace(db, workspace)).id)));
+    return;
+  }
+  if (sub === "remove") {
+    const [id, extra] = args.positional;
+    if (!id || extra !== undefined || workspace || args.options.size) throw new UsageError("members remove takes one member ID");
+    const removed = await withDatabase((db) => removeMember(db, id));
+    print({ id: removed.id, workspace_id: removed.workspace_id, email: removed.email });
+    process.stderr.write(`Removed ${removed.email}; ${removed.sessions_ended} sign-in session(s) ended.\n`);
+    return;
+  }
+  throw new UsageError(sub ? `unknown members command "${sub}"` : "members needs a command: add, list or remove");
 }
 
 /** `tenex-connectors providers`: the catalog, and which providers have OAuth app credentials. */

@@ -1,12 +1,12 @@
 import { redactText } from "../common/log.js";
-import { dbCommand, keysCommand, providersCommand, workspacesCommand } from "./admin.js";
+import { dbCommand, keysCommand, membersCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
 
 const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
     --open-browser                also open authorization URLs in the default browser (or TENEX_OPEN_BROWSER=1)
   tenex-connectors serve --http [--port N] [--host H] [--no-auth-loopback]
-                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /healthz
+                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /login, /healthz
                                   (default 127.0.0.1:8080; --no-auth-loopback: requests without a key
                                   act for the local workspace, loopback hosts only)
   tenex-connectors workspaces create NAME               prints { "id", "name" }
@@ -14,6 +14,11 @@ const USAGE = `Usage:
   tenex-connectors keys create --workspace ID_OR_NAME   prints a new tnx_ key, once
   tenex-connectors keys list [--workspace ID_OR_NAME]   prints [ { id, workspace_id, prefix, created_at, revoked_at } ] (never the key)
   tenex-connectors keys revoke KEY_ID                   the key stops working at once
+  tenex-connectors members add --workspace W --email E [--password-stdin]
+                                  prints { "id", "workspace_id", "email" } (password read from stdin;
+                                  without one the member signs in only through single sign-on)
+  tenex-connectors members list --workspace W           prints [ { id, workspace_id, email, created_at, has_password } ]
+  tenex-connectors members remove ID                    removes the member and ends their sign-in sessions
   tenex-connectors providers      the catalog, and which providers have OAuth app credentials
   tenex-connectors db copy --to URL                     copies the current database (TENEX_DB) into an empty one,
                                   e.g. postgres://user:password@host:5432/db, keeping row ids
@@ -35,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === "serve" && rest.includes("--http")) return (await import("./http.js")).serveHttp(rest);
   if (cmd === "workspaces") return workspacesCommand(rest);
   if (cmd === "keys") return keysCommand(rest);
+  if (cmd === "members") return membersCommand(rest);
   if (cmd === "db") return dbCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");

@@ -66,6 +66,8 @@ export async function serveHttp(argv: string[]): Promise<void> {
     noAuthLoopback: args.noAuthLoopback,
     sessionLimits: { maxSessionsPerWorkspace: config.max_sessions_per_workspace },
     rateLimit: config.rate_limit,
+    signIn: { oidc: config.login_oidc },
+    connectSignIn: config.connect_signin,
   });
   const bound = await listenOrClose(server, app, args);
   const closing = new AbortController();

@@ -13,18 +13,44 @@ import { grantScopes, grantTtlText } from "../store/grants.js";
 import { emitChange, type Move, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
 import { accountChange, accountMismatch, accountToVerify, accountUnverified } from "./account-check.js";
+import { bindingCookieBase, bindingMatches } from "./connect.js";
 import type { GrantDeps } from "./deps.js";
 import { again, type CallbackOutcome, type Claim, type Exchanged, exchangeCode, type Failure, providerFailure } from "./exchange.js";
 
 export type { CallbackOutcome } from "./exchange.js";
 
+/** The browser's cookie of a given base name (the transport knows the prefix), to check a grant's binding. */
+export type BindingCookie = (cookieBase: string) => string | undefined;
+
 /**
  * Finish a grant from the provider's redirect. An unknown, used or expired state changes
- * nothing; every other outcome consumes the state and is recorded on the connector.
+ * nothing; every other outcome consumes the state and is recorded on the connector. A grant
+ * started through the connect page must arrive in the browser that pressed Continue (its binding
+ * cookie); without it the grant ends with `binding_mismatch` and no code is exchanged.
  */
-export async function completeCallback(ctx: GrantDeps, query: URLSearchParams): Promise<CallbackOutcome> {
+export async function completeCallback(
+  ctx: GrantDeps,
+  query: URLSearchParams,
+  cookie: BindingCookie = () => undefined,
+): Promise<CallbackOutcome> {
   const claim = await claimGrant(ctx, query);
   if ("kind" in claim) return claim;
+  if (claim.grant.connect_id_hash && !bindingMatches(claim.grant, cookie(bindingCookieBase(claim.grant.connect_id_hash)))) {
+    ctx.log.warn("callback refused: the state arrived without its browser binding", { connector_id: claim.row.id });
+    const detail =
+      `The sign-in at ${claim.name} finished in a browser other than the one that pressed Continue on the connect page, so it was refused and nothing was connected ` +
+      `(the provider's link may have been copied and opened elsewhere). Start again with start_connector_oauth (connector_id "${claim.row.id}" keeps this connector) and have the person open the new link themselves.`;
+    return settleFailed(ctx, claim, {
+      reason: "binding_mismatch",
+      detail,
+      event: "binding_mismatch",
+      outcome: {
+        kind: "failed",
+        provider: claim.name,
+        reason: `This ${claim.name} sign-in did not start in this browser: the connection link was opened (and "Continue" pressed) somewhere else, so nothing was connected. If you meant to connect, ask your assistant for a new link and open it here.`,
+      },
+    });
+  }
   const refusal = refusalFromProvider(claim, query);
   if (refusal) return settleFailed(ctx, claim, refusal);
   const exchanged = await exchangeCode(ctx, claim, query);

@@ -43,7 +43,7 @@ export interface ConsentAnswer {
 export function consentMessage(providerName: string, label: string, workspaceName: string): string {
   const as = label && label !== providerName ? ` as "${label}"` : "";
   return (
-    `Sign in to ${providerName} and approve access to connect it to the tenex-connectors workspace "${workspaceName}"${as}. ` +
+    `Open this link, check what is asked and press Continue, then sign in to ${providerName} and approve access to connect it to the tenex-connectors workspace "${workspaceName}"${as}. ` +
     `The link works once and expires in ${grantTtlText()}; your credentials go to ${providerName} only.`
   );
 }

@@ -15,6 +15,7 @@ import { assertQuota, purgeFinishedGrants } from "../store/quotas.js";
 import type { ConnectorRow } from "../store/schema.js";
 import { createConnector, emitChange, RECONNECTABLE, type StatusChange, transition } from "../store/status.js";
 import { writeTransaction } from "../store/write-transaction.js";
+import { authorizeAad, newConnectLink } from "./connect.js";
 import type { GrantDeps } from "./deps.js";
 
 export interface StartResult {
@@ -52,22 +53,34 @@ interface GrantPlan {
   expiresAt: string;
 }
 
+/** Who started a grant: the API key (revoking it cancels the grant) and the MCP client's name (shown on the connect page). */
+export interface StartedBy {
+  keyId?: string | null | undefined;
+  clientName?: string | null | undefined;
+}
+
 /**
  * Start an OAuth grant: a pending connector, a single-use state, a PKCE verifier sealed in the vault.
- * `by.keyId` is the API key of the caller, if any: revoking it cancels the grant.
+ * `by.keyId` is the API key of the caller, if any: revoking it cancels the grant. The URL handed
+ * out is the connect page's (grants/connect.ts); the provider's URL stays sealed in the grant row.
  */
-export async function startOAuth(
-  ctx: GrantDeps,
-  workspaceId: string,
-  input: StartInput,
-  by: { keyId?: string | null } = {},
-): Promise<StartResult> {
+export async function startOAuth(ctx: GrantDeps, workspaceId: string, input: StartInput, by: StartedBy = {}): Promise<StartResult> {
   const plan = await planGrant(ctx, workspaceId, input);
-  const change = await persistGrant(ctx, workspaceId, plan, by.keyId ?? null);
+  const link = newConnectLink(ctx);
+  const change = await persistGrant(ctx, workspaceId, plan, by.keyId ?? null, {
+    hash: link.hash,
+    requestedBy: cleanClientName(by.clientName),
+  });
   emitChange(ctx, change);
   await purgeFinishedGrants(ctx);
   ctx.log.info("oauth grant started", { connector_id: plan.connectorId, provider: plan.provider.id, workspace_id: workspaceId });
-  return { connector_id: plan.connectorId, authorization_url: plan.url.href, expires_at: plan.expiresAt, status: "pending" };
+  return { connector_id: plan.connectorId, authorization_url: link.url, expires_at: plan.expiresAt, status: "pending" };
+}
+
+/** A client's name as shown on the connect page: printable, at most 100 characters, or null. */
+function cleanClientName(name: string | null | undefined): string | null {
+  const clean = cleanLabel(name ?? "").slice(0, 100);
+  return clean || null;
 }
 
 /** Check the request, pick the connector (new, or reconnected in place), and build the authorization URL. */
@@ -122,7 +135,13 @@ async function planGrant(ctx: GrantDeps, workspaceId: string, input: StartInput)
 }
 
 /** The connector (created pending, or moved back to pending) and its grant row, in one transaction. */
-async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan, keyId: string | null): Promise<StatusChange> {
+async function persistGrant(
+  ctx: GrantDeps,
+  workspaceId: string,
+  plan: GrantPlan,
+  keyId: string | null,
+  link: { hash: string; requestedBy: string | null },
+): Promise<StatusChange> {
   const { existing, provider, connectorId } = plan;
   const stateHash = sha256Hex(plan.state);
   const createdAt = nowIso(ctx);
@@ -161,6 +180,9 @@ async function persistGrant(ctx: GrantDeps, workspaceId: string, plan: GrantPlan
         used_at: null,
         created_at: createdAt,
         started_by_key: keyId,
+        connect_id_hash: link.hash,
+        authorize_ciphertext: ctx.vault.seal(plan.url.href, authorizeAad(stateHash)),
+        requested_by: link.requestedBy,
       })
       .execute();
     return change;

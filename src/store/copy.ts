@@ -20,6 +20,8 @@ const ORDER = [
   "connector_events",
   "server_keys",
   "request_state_nonces",
+  "members",
+  "member_sessions",
 ];
 
 type AnyTables = Record<string, Record<string, unknown>>;

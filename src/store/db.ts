@@ -17,6 +17,8 @@ import * as m0006 from "./migrations/0006_grant_key.js";
 import * as m0007 from "./migrations/0007_pending_lookup.js";
 import * as m0008 from "./migrations/0008_call_records.js";
 import * as m0009 from "./migrations/0009_change_notify.js";
+import * as m0010 from "./migrations/0010_members.js";
+import * as m0011 from "./migrations/0011_connect_links.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 
@@ -42,6 +44,8 @@ const MIGRATIONS: Record<string, Migration> = {
   "0007_pending_lookup": m0007,
   "0008_call_records": m0008,
   "0009_change_notify": m0009,
+  "0010_members": m0010,
+  "0011_connect_links": m0011,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -103,6 +103,14 @@ export interface OAuthGrantTable {
   created_at: string;
   /** The API key (id) that started the grant; null without one (migration 0006). Revoking the key cancels the grant. */
   started_by_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** sha256 of the connect link's id (migration 0011); null for a grant started before it. */
+  connect_id_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The provider's authorization URL, sealed by the vault (it carries the state); opened only on Continue. */
+  authorize_ciphertext: ColumnType<string | null, string | null | undefined, string | null>;
+  /** sha256 of the browser binding set when the person pressed Continue; null until then. */
+  binding_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The name the MCP client that started the grant gave itself, when known (shown on the connect page). */
+  requested_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PrimaryTable {
@@ -136,6 +144,29 @@ export interface CallRecordTable {
   created_at: string;
 }
 
+/** A workspace member (migration 0010): a person who may sign in and open the workspace's connect links. */
+export interface MemberTable {
+  id: string;
+  workspace_id: string;
+  /** As the operator typed it. */
+  email: string;
+  /** The lower-cased email: what uniqueness and sign-in compare. */
+  email_key: string;
+  /** Self-describing scrypt hash (credentials/passwords.ts); null: single sign-on only. */
+  password_hash: string | null;
+  created_at: string;
+}
+
+/** A signed-in browser (migration 0010): the sha256 of the session cookie's value, never the value. */
+export interface MemberSessionTable {
+  id_hash: string;
+  member_id: string;
+  workspace_id: string;
+  /** Epoch milliseconds. */
+  expires_at: number;
+  created_at: string;
+}
+
 export interface Database {
   workspaces: WorkspaceTable;
   api_keys: ApiKeyTable;
@@ -145,6 +176,8 @@ export interface Database {
   primaries: PrimaryTable;
   connector_events: ConnectorEventTable;
   call_records: CallRecordTable;
+  members: MemberTable;
+  member_sessions: MemberSessionTable;
 }
 
 export type ConnectorRow = Selectable<ConnectorTable>;

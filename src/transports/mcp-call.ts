@@ -101,6 +101,13 @@ function oneCall(d: CallDeps): (params: unknown, sctx: ServerContext) => Promise
   };
 }
 
+/** The client's own name: from a 2026-07-28 request's `_meta` clientInfo, else the 2025-11-25 session's initialize. */
+function clientName(d: CallDeps, sctx: ServerContext): string | undefined {
+  const info = envelope(sctx)?.["io.modelcontextprotocol/clientInfo"];
+  const name = isPlainObject(info) && typeof info.name === "string" ? info.name : d.server.getClientVersion()?.name;
+  return typeof name === "string" && name.trim() ? name : undefined;
+}
+
 /** What every request's ToolContext has: the workspace, cancellation, progress on the request's own stream. */
 function baseContext(d: CallDeps, sctx: ServerContext): ToolContext {
   const progressToken = sctx.mcpReq._meta?.progressToken;
@@ -109,6 +116,7 @@ function baseContext(d: CallDeps, sctx: ServerContext): ToolContext {
     ...d.ctx,
     workspace_id: d.session.workspace_id,
     key_id: d.session.key_id ?? null,
+    client_name: clientName(d, sctx),
     signal,
     progress: async (progress, total, message) => {
       if (progressToken === undefined || signal.aborted) return;

@@ -15,6 +15,8 @@ export interface ToolAnnotations {
 export interface ToolContext extends GrantDeps, ConsentPorts {
   /** The API key the caller authenticated with; absent or null without one (the local stdio workspace). */
   key_id?: string | null;
+  /** The name the MCP client gave itself (clientInfo), when known: shown on the connect page as who asked. */
+  client_name?: string | undefined;
   signal: AbortSignal;
   /** Reports progress when the client asked for it; a no-op otherwise. */
   progress: (progress: number, total?: number, message?: string) => Promise<void>;

@@ -1,5 +1,9 @@
 // Drives oidc-provider's dev-interaction login and consent pages over plain HTTP, the way a
 // user's browser would, and returns the final redirect to the client (without requesting it).
+// When the URL is our connect page (`/connect/{id}`), it first does what a browser does there:
+// GET the page, POST "Continue" with the form's CSRF token and the page's cookies, and follow the
+// 303 to the provider; the browser binding cookie set then is returned as `cookie`, for the
+// request to the callback (`fetch(callbackUrl, { headers: { cookie } })`).
 
 export interface ConsentOptions {
   /** login name typed on the dev login page; it becomes the accountId */
@@ -97,9 +101,51 @@ function describe(step: string, status: number, body: string): string {
   return `consentOverHttp: ${step} (HTTP ${status}): ${body.slice(0, 300)}`;
 }
 
-export async function consentOverHttp(authorizationUrl: string, opts: ConsentOptions): Promise<{ callbackUrl: string }> {
+/** Our connect page's path. */
+export const CONNECT_PAGE = /\/connect\/[A-Za-z0-9_-]{43}$/;
+
+/**
+ * What a browser does on our connect page: GET it, POST "Continue" with its CSRF token and
+ * cookies; returns the provider URL it redirects to and the cookies our server set (the CSRF
+ * cookie and the browser binding), as a Cookie header.
+ */
+export async function continueOnConnectPage(
+  connectUrl: string,
+  opts: { cookie?: string } = {},
+): Promise<{ providerUrl: string; cookie: string }> {
+  const jar = new CookieJar();
+  const withCookies = () => [opts.cookie, jar.header()].filter(Boolean).join("; ");
+  const page = await fetch(connectUrl, { headers: { accept: "text/html", cookie: withCookies() }, redirect: "manual" });
+  jar.store(page);
+  const html = await page.text();
+  if (page.status !== 200)
+    throw new Error(
+      describe(`the connect page did not offer Continue (${page.headers.get("location") ?? "no redirect"})`, page.status, html),
+    );
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!csrf) throw new Error(describe("no CSRF token on the connect page", page.status, html));
+  const res = await fetch(connectUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: withCookies(), origin: new URL(connectUrl).origin },
+    body: new URLSearchParams({ csrf: decodeEntities(csrf), action: "continue" }),
+    redirect: "manual",
+  });
+  jar.store(res);
+  const location = res.headers.get("location");
+  await res.body?.cancel();
+  if (res.status !== 303 || !location) throw new Error(describe("Continue on the connect page did not redirect", res.status, ""));
+  return { providerUrl: new URL(location, connectUrl).href, cookie: jar.header() ?? "" };
+}
+
+export async function consentOverHttp(authorizationUrl: string, opts: ConsentOptions): Promise<{ callbackUrl: string; cookie: string }> {
   const jar = new CookieJar();
   let url = authorizationUrl;
+  let cookieForCallback = "";
+  if (CONNECT_PAGE.test(new URL(url).pathname)) {
+    const continued = await continueOnConnectPage(url);
+    url = continued.providerUrl;
+    cookieForCallback = continued.cookie;
+  }
   let method = "GET";
   let body: URLSearchParams | undefined;
   let loggedIn = false;
@@ -120,7 +166,7 @@ export async function consentOverHttp(authorizationUrl: string, opts: ConsentOpt
       if (!location) throw new Error(describe(`redirect without Location from ${url}`, res.status, ""));
       const next = new URL(location, url).href;
       await res.body?.cancel();
-      if (next.startsWith(opts.redirectPrefix)) return { callbackUrl: next };
+      if (next.startsWith(opts.redirectPrefix)) return { callbackUrl: next, cookie: cookieForCallback };
       url = next;
       method = "GET";
       body = undefined;

@@ -14,7 +14,7 @@ import { type CallbackListener, startCallbackListener } from "../../src/transpor
 import { createMcpServer } from "../../src/transports/mcp-server.js";
 import type { ToolInput } from "../../tools/index.js";
 import { tools } from "../../tools/index.js";
-import { consentOverHttp } from "../sandbox/consent.js";
+import { consentOverHttp, continueOnConnectPage } from "../sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "../sandbox/hubspot.js";
 import { type ToolCalls, toolCalls } from "./calls.js";
 import { testDatabase } from "./database.js";
@@ -39,12 +39,15 @@ export interface Harness extends ToolCalls {
   ok: ToolCalls["call"];
   /** Same as callError (expect failure, the error object). */
   fail: ToolCalls["callError"];
-  /** start_connector_oauth, consent as `login` in the sandbox, follow the callback. */
+  /**
+   * start_connector_oauth, Continue on the connect page, consent as `login` in the sandbox, follow
+   * the callback. `provider_url` is where Continue sent the browser (the provider's authorization URL).
+   */
   connect(
     provider: string,
     args?: Omit<ToolInput<"start_connector_oauth">, "provider">,
     login?: string,
-  ): Promise<{ connector_id: string; authorization_url: string; page: string; status: number }>;
+  ): Promise<{ connector_id: string; authorization_url: string; provider_url: string; page: string; status: number }>;
   close(): Promise<void>;
 }
 
@@ -117,10 +120,17 @@ export async function startHarness(opts: {
     },
     connect: async (provider, args = {}, login = "alice") => {
       const start = await h.call("start_connector_oauth", { provider, ...args });
-      const { callbackUrl } = await consentOverHttp(start.authorization_url, { login, redirectPrefix: redirectUri });
-      const res = await fetch(callbackUrl);
+      const { providerUrl, cookie } = await continueOnConnectPage(start.authorization_url);
+      const { callbackUrl } = await consentOverHttp(providerUrl, { login, redirectPrefix: redirectUri });
+      const res = await fetch(callbackUrl, { headers: { cookie } });
       const page = await res.text();
-      return { connector_id: start.connector_id, authorization_url: start.authorization_url, page, status: res.status };
+      return {
+        connector_id: start.connector_id,
+        authorization_url: start.authorization_url,
+        provider_url: providerUrl,
+        page,
+        status: res.status,
+      };
     },
     close: async () => {
       await client.close().catch(() => undefined);

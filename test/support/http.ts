@@ -68,6 +68,9 @@ export async function startHttpHarness(
     port,
     publicUrl: config.public_url,
     allowedHosts: config.allowed_hosts,
+    // These tests follow connect links without a member signed in (their subject is elsewhere);
+    // test/people-connect.test.ts covers the default, `required`.
+    connectSignIn: "optional",
     ...opts.server,
   });
   await server.listen();

@@ -44,6 +44,13 @@ export interface PageOptions {
   facts?: Array<[label: string, value: string]>;
   /** What the person should do now, as short steps. */
   next?: string[];
+  /**
+   * Forms (sign-in, the connect page's Continue and Cancel): raw HTML, built by the caller with
+   * escapeHtml around every value. Shown after the facts. A page with forms sends its referrer to
+   * its own origin only (same-origin), so its posts carry an Origin header the server can check
+   * (with no-referrer, Chromium sends `Origin: null`).
+   */
+  forms?: string;
 }
 
 /** The page's only style: light and dark colours from PALETTE, the accent by tone. */
@@ -67,6 +74,15 @@ function styleBlock(tone: Tone): string {
       dl div { display: flex; gap: .75rem; flex-wrap: wrap; }
       dt { min-width: 6.5rem; color: var(--muted); }
       dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
+      form { margin: 1.25rem 0 0; display: grid; gap: .75rem; }
+      form.inline { display: inline-flex; margin-right: .5rem; }
+      label { font-weight: 600; display: grid; gap: .3rem; }
+      fieldset { border: 1px solid var(--muted); border-radius: 8px; padding: .75rem 1rem; display: grid; gap: .5rem; }
+      fieldset label { font-weight: 400; display: flex; gap: .5rem; align-items: center; }
+      input[type=email], input[type=password] { font: inherit; padding: .55rem .65rem; border: 1px solid var(--muted); border-radius: 6px; background: var(--card); color: var(--text); }
+      button { font: inherit; font-weight: 600; padding: .6rem 1.1rem; border-radius: 6px; border: 2px solid var(--text); background: var(--text); color: var(--card); cursor: pointer; justify-self: start; }
+      button.secondary { background: transparent; color: var(--text); }
+      :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
       footer { margin-top: 1.75rem; font-size: .9rem; color: var(--muted); }
       @media (max-width: 40rem) { main { margin: 0; border-radius: 0; min-height: 100vh; padding: 1.5rem 1.25rem; } }
     </style>`;
@@ -98,7 +114,7 @@ export function renderPage(opts: PageOptions): string {
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta name="referrer" content="no-referrer">
+    <meta name="referrer" content="${opts.forms ? "same-origin" : "no-referrer"}">
     <meta name="color-scheme" content="light dark">
     <title>${escapeHtml(opts.title)} · tenex-connectors</title>
     ${styleBlock(opts.tone)}
@@ -111,6 +127,7 @@ export function renderPage(opts: PageOptions): string {
       </div>
       ${body}
       ${facts}
+      ${opts.forms ?? ""}
       ${next}
       <footer>tenex-connectors, running on your machine or your team's server. No password or token is shown on this page.</footer>
     </main>

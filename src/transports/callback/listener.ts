@@ -4,6 +4,8 @@ import { ConnectorError } from "../../common/errors.js";
 import { completeCallback } from "../../grants/callback.js";
 import type { GrantDeps } from "../../grants/deps.js";
 import { loadCallbackSiblingKey } from "../../grants/request-state.js";
+import { type CookiePolicy, cookieName, readCookies } from "../http/cookies.js";
+import { ConnectPages, isConnectPath, loopbackOnly } from "./connect-page.js";
 import { renderPage } from "./html.js";
 import { callbackPage } from "./page.js";
 import { answerChallenge, describeHolder, type Holder, hostAllowed, MARKER_HEADER, SIBLING_PATH } from "./sibling.js";
@@ -21,8 +23,16 @@ const PAGE_HEADERS = {
   "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
-/** Serve one callback request (shared by the stdio listener and HTTP mode). */
-export async function serveCallback(ctx: GrantDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/**
+ * Serve one callback request (shared by the stdio listener and HTTP mode). The browser's cookies
+ * carry the connect page's binding (`policy` says how they are named).
+ */
+export async function serveCallback(
+  ctx: GrantDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  policy: CookiePolicy = { secure: false },
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://callback.invalid");
   if (req.method === "HEAD") {
     // A link preview or a prefetch must not use up the single-use state: only GET finishes a grant.
@@ -34,7 +44,8 @@ export async function serveCallback(ctx: GrantDeps, req: http.IncomingMessage, r
     return;
   }
   try {
-    const { status, html } = callbackPage(await completeCallback(ctx, url.searchParams));
+    const cookies = readCookies(req);
+    const { status, html } = callbackPage(await completeCallback(ctx, url.searchParams, (base) => cookies.get(cookieName(policy, base))));
     res.writeHead(status, PAGE_HEADERS).end(html);
   } catch (err) {
     ctx.log.error("callback failed", { error: err });
@@ -118,6 +129,8 @@ class RetryingListener implements CallbackListener {
   private reportedBusy = false;
   private first = true;
   private readonly server: http.Server;
+  /** The connect page, for loopback peers only (stdio mode has no sign-in: the link and this computer are the check). */
+  private readonly connect: ConnectPages;
   readonly ready: Promise<CallbackListener>;
   private settle!: { resolve: (l: CallbackListener) => void; reject: (err: Error) => void };
 
@@ -125,6 +138,7 @@ class RetryingListener implements CallbackListener {
     private readonly ctx: GrantDeps,
     private readonly opts: ListenerOptions,
   ) {
+    this.connect = new ConnectPages(ctx, loopbackOnly);
     this.server = http.createServer((req, res) => {
       // A page for another host name (DNS rebinding, a proxy) is not served: loopback names only.
       if (!hostAllowed(req.headers.host, opts.host)) {
@@ -134,6 +148,7 @@ class RetryingListener implements CallbackListener {
       res.setHeader(MARKER_HEADER, opts.tag);
       const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
       if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
+      else if (isConnectPath(path)) void this.connect.serve(req, res, path).catch((err: unknown) => this.failed(res, err));
       else if (path === SIBLING_PATH && this.bound !== null) answerChallenge(req, res, opts.key, this.bound);
       else notFound(res);
     });
@@ -145,6 +160,12 @@ class RetryingListener implements CallbackListener {
 
   port(): number | null {
     return this.bound;
+  }
+
+  private failed(res: http.ServerResponse, err: unknown): void {
+    this.ctx.log.error("connect page failed", { error: err });
+    if (!res.headersSent) res.writeHead(500, PAGE_HEADERS);
+    res.end();
   }
 
   async assertCanFinish(): Promise<void> {

@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { sql } from "kysely";
 import type { GrantDeps } from "../../grants/deps.js";
+import { type ConnectPages, isConnectPath } from "../callback/connect-page.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
@@ -9,6 +10,7 @@ import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
 import { isProxyPath, serveProxy } from "./proxy.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
+import { LOGIN_CALLBACK_PATH, LOGIN_PATH, LOGIN_SSO_PATH, LOGIN_WORKSPACE_PATH, LOGOUT_PATH, type SignIn } from "./signin.js";
 
 export const HEALTH_PATH = "/healthz";
 export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
@@ -40,6 +42,10 @@ export interface RouteDeps {
   /** The OpenAPI document, serialized once. */
   openapi: string;
   maxBodyBytes: number;
+  /** Members' sign-in pages. */
+  signIn: SignIn;
+  /** The connect page, behind the member gate. */
+  connect: ConnectPages;
 }
 
 /** Read and parse a JSON body; answers the error itself (JSON-RPC shaped for `rpc`) and returns undefined on failure. */
@@ -83,9 +89,51 @@ const exact = (p: string) => (path: string) => path === p;
 export function httpRoutes(d: RouteDeps): HttpRoute[] {
   return [
     { name: "health", matches: exact(HEALTH_PATH), anyHost: true, auth: false, handle: (_req, res) => health(d.ctx, res) },
-    { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res) },
+    { name: "callback", matches: exact(CALLBACK_PATH), auth: false, handle: (req, res) => serveCallback(d.ctx, req, res, d.signIn.policy) },
+    {
+      name: "connect",
+      matches: isConnectPath,
+      methods: ["GET", "HEAD", "POST"],
+      auth: false,
+      handle: (req, res, url) => d.connect.serve(req, res, url.pathname),
+    },
     // Before the Host check: what a client is told after a 401 should not depend on how it reached us.
     { name: "oauth-probe", matches: isOAuthProbe, anyHost: true, auth: false, handle: async (_req, res) => answerOAuthProbe(res) },
+    {
+      name: "login",
+      matches: exact(LOGIN_PATH),
+      methods: ["GET", "POST"],
+      auth: false,
+      handle: (req, res, url) => (req.method === "POST" ? d.signIn.loginPost(req, res) : d.signIn.loginPage(req, res, url)),
+    },
+    {
+      name: "login-workspace",
+      matches: exact(LOGIN_WORKSPACE_PATH),
+      methods: ["POST"],
+      auth: false,
+      handle: (req, res) => d.signIn.chooseWorkspace(req, res),
+    },
+    {
+      name: "login-sso",
+      matches: exact(LOGIN_SSO_PATH),
+      methods: ["GET"],
+      auth: false,
+      handle: (req, res, url) => d.signIn.ssoStart(req, res, url),
+    },
+    {
+      name: "login-callback",
+      matches: exact(LOGIN_CALLBACK_PATH),
+      methods: ["GET"],
+      auth: false,
+      handle: (req, res, url) => d.signIn.ssoCallback(req, res, url),
+    },
+    {
+      name: "logout",
+      matches: exact(LOGOUT_PATH),
+      methods: ["GET", "POST"],
+      auth: false,
+      handle: (req, res) => (req.method === "POST" ? d.signIn.logoutPost(req, res) : d.signIn.logoutPage(req, res)),
+    },
     {
       name: "openapi",
       matches: exact(OPENAPI_PATH),

@@ -3,8 +3,10 @@ import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../../catalog/catalog.js";
 import { newId } from "../../common/ids.js";
 import type { GrantDeps } from "../../grants/deps.js";
+import { ConnectPages } from "../callback/connect-page.js";
 import type { ToolDefinition } from "../tool.js";
 import { authenticateRequest, type Caller, sendUnauthorized } from "./auth.js";
+import { type ConnectSignIn, memberGate } from "./connect-gate.js";
 import { HostAllowList } from "./hosts.js";
 import { DEFAULT_SESSION_LIMITS, MCP_PATH, type McpSessionLimits, McpSessions, SSE_PATH } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
@@ -12,6 +14,7 @@ import { RateLimiter } from "./rate-limit.js";
 import { sendError } from "./respond.js";
 import { RestApi } from "./rest.js";
 import { type HttpRoute, httpRoutes, methodNotAllowed, OPENAPI_PATH } from "./routes.js";
+import { SignIn, type SignInOptions } from "./signin.js";
 
 export { HEALTH_PATH, OPENAPI_PATH } from "./routes.js";
 
@@ -42,6 +45,10 @@ export interface HttpServerOptions {
   rateLimit?: number;
   /** The rate limit's clock (default: the context's). */
   rateClock?: () => number;
+  /** Members' sign-in: single sign-on when configured; cookies are Secure when `publicUrl` is https. */
+  signIn?: Omit<SignInOptions, "secure">;
+  /** Whether the connect page requires a signed-in member of the workspace (TENEX_CONNECT_SIGNIN; default `required`). */
+  connectSignIn?: ConnectSignIn;
   /** How often sessions are checked for revoked keys and idleness (default 15 s). */
   sweepIntervalMs?: number;
 }
@@ -108,7 +115,9 @@ class TenexHttpServer implements HttpServer {
     this.limiter = new RateLimiter(opts.rateLimit ?? 50, opts.rateClock ?? (() => this.ctx.clock()));
     const rest = new RestApi(ctx, opts.tools, { maxBodyBytes });
     const openapi = JSON.stringify(buildOpenApi(opts.tools, { serverUrl: opts.publicUrl }));
-    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes });
+    const signIn = new SignIn(ctx, { ...opts.signIn, secure: /^https:/i.test(opts.publicUrl ?? "") });
+    const connect = new ConnectPages(ctx, memberGate(signIn, ctx.db, opts.connectSignIn ?? "required"), signIn.policy);
+    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes, signIn, connect });
     this.server = http.createServer(
       {
         headersTimeout: opts.headersTimeoutMs ?? 15_000,
