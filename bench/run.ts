@@ -169,7 +169,7 @@ async function refresh50(): Promise<void> {
     provider: "hubspot",
     redirectUri,
     scopes: HUBSPOT_SCOPES,
-    routes: { "GET /account-info/v3/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
+    routes: { "GET /account-info/2026-03/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
   });
   const h = await startHarness({ env: sandbox.env, port });
   try {
@@ -186,7 +186,8 @@ async function refresh50(): Promise<void> {
       total.push(now() - t0);
       sandbox.oauth.setTokenDelay(0);
       h.advance(-27 * MIN);
-      if (!results.every((r) => r.ok)) throw new Error("a test_connector call failed");
+      const failed = results.find((r) => !r.ok);
+      if (failed) throw new Error(`a test_connector call failed: ${JSON.stringify(failed).slice(0, 500)}`);
       grants.push(sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token").length - before);
     }
     rows.push({
