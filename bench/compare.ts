@@ -10,7 +10,7 @@ import { type SeededDb, seedDatabase } from "./seed.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FLOOR = path.join(here, "floor.mjs");
-const CLI = path.join(here, "..", "dist", "src", "cli.js");
+export const CLI = path.join(here, "..", "dist", "src", "cli.js");
 const CPU = 0;
 
 export interface Sizes {
@@ -167,7 +167,7 @@ export async function listLatency(db: SeededDb, label: string, s: Sizes): Promis
 export { seedDatabase };
 
 /** Calls per second from 16 concurrent clients over `ms`. */
-async function throughput(fn: (id: number) => Promise<void>, ms: number): Promise<number> {
+export async function throughput(fn: (id: number) => Promise<void>, ms: number): Promise<number> {
   let calls = 0;
   const end = performance.now() + ms;
   const t0 = performance.now();
@@ -179,7 +179,7 @@ async function throughput(fn: (id: number) => Promise<void>, ms: number): Promis
   return calls / ((performance.now() - t0) / 1000);
 }
 
-async function httpServer(args: string[], env: Record<string, string>, port: number): Promise<{ s: RawStdio; pool: Pool }> {
+export async function httpServer(args: string[], env: Record<string, string>, port: number): Promise<{ s: RawStdio; pool: Pool }> {
   const s = new RawStdio(args, env);
   for (let i = 0; i < 200 && !/ready on http/.test(s.stderr); i++) await sleep(25);
   if (!/ready on http/.test(s.stderr)) throw new Error(`HTTP server did not start: ${s.stderr.slice(0, 500)}`);

@@ -11,6 +11,12 @@
 // Then the floor comparison (bench/compare.ts): this project against the bare v2 SDK server
 // (bench/floor.mjs) on the same transport, ratio, goal, meets/misses (issue 14), run three times
 // (`--runs N`) with each ratio's spread; `--only-floor` runs just that part.
+// Then the PostgreSQL column (bench/postgres.ts, issue 15), once, on a throwaway cluster when
+// PostgreSQL's binaries are on the machine (`--no-pg` skips it, `--only-pg` runs just it; it says so
+// when it is skipped):
+// the same figures on PostgreSQL, and the rows
+//   http_instances_pg       HTTP calls/s with one and with two instances on the same database
+//   wake_cross_instance_pg  wait_for_connector on instance A woken by a callback on instance B
 import { performance } from "node:perf_hooks";
 import { Agent, request } from "undici";
 import { callConnector } from "../src/connectors/proxy.js";
@@ -31,11 +37,15 @@ import {
   sessionMemory,
   statusLatency,
 } from "./compare.js";
+import { type PgResult, postgresColumn, printPgFigures } from "./postgres.js";
 
 const quick = process.argv.includes("--quick");
 const onlyFloor = process.argv.includes("--only-floor");
 /** `--only-proxy`: just the call_connector scenario. */
 const onlyProxy = process.argv.includes("--only-proxy");
+/** `--no-pg`: no PostgreSQL column. `--only-pg`: just the PostgreSQL column (no SQLite figures beside it). */
+const noPg = process.argv.includes("--no-pg");
+const onlyPg = process.argv.includes("--only-pg");
 const SIZES: Sizes = quick
   ? { coldRuns: 2, warmMs: 400, measureMs: 400, bigN: 10_000, httpPairs: 1, httpSeconds: 2 }
   : { coldRuns: 10, warmMs: 4000, measureMs: 4000, bigN: 100_000, httpPairs: 3, httpSeconds: 6 };
@@ -159,7 +169,7 @@ async function refresh50(): Promise<void> {
     provider: "hubspot",
     redirectUri,
     scopes: HUBSPOT_SCOPES,
-    routes: { "GET /account-info/v3/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
+    routes: { "GET /account-info/2026-03/details": () => ({ json: { portalId: 4242, timeZone: "Europe/Berlin" } }) },
   });
   const h = await startHarness({ env: sandbox.env, port });
   try {
@@ -176,7 +186,8 @@ async function refresh50(): Promise<void> {
       total.push(now() - t0);
       sandbox.oauth.setTokenDelay(0);
       h.advance(-27 * MIN);
-      if (!results.every((r) => r.ok)) throw new Error("a test_connector call failed");
+      const failed = results.find((r) => !r.ok);
+      if (failed) throw new Error(`a test_connector call failed: ${JSON.stringify(failed).slice(0, 500)}`);
       grants.push(sandbox.oauth.tokenCalls.filter((c) => c.grant_type === "refresh_token").length - before);
     }
     rows.push({
@@ -374,11 +385,11 @@ function printFigures(): void {
   console.log("");
 }
 
-function print(): void {
+function print(pg?: PgResult): void {
   const header = ["scenario", "metric", "n", "median", "p95", "p99", "max", "unit", "note"];
   const body = rows.map((r) => {
     const s = stats(r.samples);
-    const f = (x: number) => (r.unit === "count" ? String(x) : x.toFixed(r.scenario === "call_connector" ? 2 : 1));
+    const f = (x: number) => (r.unit === "count" ? String(x) : x.toFixed(r.scenario === "call_connector" || r.unit === "×" ? 2 : 1));
     return [r.scenario, r.metric, String(s.n), f(s.median), f(s.p95), f(s.p99), f(s.max), r.unit, r.note ?? ""];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -406,6 +417,19 @@ function print(): void {
     runs: runs.map((figs) =>
       figs.map((r) => ({ figure: r.figure, floor: round(r.floor), project: round(r.project), ratio: Math.round(r.ratio * 100) / 100 })),
     ),
+    postgres: pg
+      ? pg.skipped
+        ? { skipped: pg.skipped }
+        : {
+            version: pg.version,
+            figures: pg.figures.map((r) => ({
+              figure: r.figure,
+              floor: round(r.floor),
+              project: round(r.project),
+              ratio: Math.round(r.ratio * 100) / 100,
+            })),
+          }
+      : null,
     at: new Date().toISOString(),
     results: rows.map((r) => {
       const { n, median, p95, p99, max } = stats(r.samples);
@@ -430,12 +454,19 @@ if (onlyProxy) {
   print();
   process.exit(0);
 }
-if (!onlyFloor) {
+if (!onlyFloor && !onlyPg) {
   await wakeSameProcess();
   await wakeCrossProcess();
   await refresh50();
   await callConnectorBench();
 }
-await floorComparison();
-printFigures();
-print();
+if (!onlyPg) await floorComparison();
+let pg: PgResult | undefined;
+if (!noPg) {
+  pg = await postgresColumn(SIZES, RUNS);
+  rows.push(...pg.rows);
+  process.stderr.write(pg.skipped ? `PostgreSQL column skipped: ${pg.skipped}\n` : "PostgreSQL column: done\n");
+}
+if (runs.length) printFigures();
+if (pg) printPgFigures(runs.length ? combined() : [], pg);
+print(pg);

@@ -3,44 +3,56 @@
 // users get. Providers alternate HubSpot and Gmail, so `provider: "hubspot"` filters half away.
 // The core's quota checks count the workspace on every start, so building 100k that way takes
 // hours: the first CORE_MADE connectors go through startOAuth, the rest are copies of those rows
-// (connector, grant, events) with fresh ids, made in SQL. Only durability is relaxed while
-// seeding (synchronous=OFF on this connection). Every connector is pending with a live link,
+// (connector, grant, events) with fresh ids, made in SQL. On SQLite (a temp file) or PostgreSQL
+// (a fresh database on a cluster, bench/postgres.ts). Only durability is relaxed while
+// seeding (synchronous=OFF on a SQLite connection). Every connector is pending with a live link,
 // the case the read-path expiry check pays for most.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type SQLite from "better-sqlite3";
+import { sql } from "kysely";
+import pg from "pg";
 import { createApp } from "../src/app/app.js";
 import { loadConfig } from "../src/app/config.js";
 import { createLogger } from "../src/common/log.js";
 import { startOAuth } from "../src/grants/start.js";
+import type { OpenedDatabase } from "../src/store/db.js";
 import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 
 const CORE_MADE = 1000;
 
-/** Copy rounds of the first `made` connectors (and their grants and events) until there are `n`. */
-function copyRows(sqlite: SQLite.Database, made: number, n: number): void {
-  const cols = (t: string) => (sqlite.pragma(`table_info(${t})`) as Array<{ name: string }>).map((c) => c.name);
-  const list = (t: string, skip: string[]) => cols(t).filter((c) => !skip.includes(c));
+/** Copy rounds of the first `made` connectors (and their grants and events) until there are `n`. SQL both dialects run, but for a random hex key. */
+async function copyRows(database: OpenedDatabase, made: number, n: number): Promise<void> {
+  const { db, dialect } = database;
+  const tables = await db.introspection.getTables();
+  const cols = (t: string) => tables.find((x) => x.name === t)?.columns.map((c) => c.name) ?? [];
+  const list = (t: string, skip: string[]) =>
+    sql.join(
+      cols(t)
+        .filter((c) => !skip.includes(c))
+        .map((c) => sql.ref(c)),
+    );
   const con = list("connectors", ["seq", "id"]);
   const grant = list("oauth_grants", ["state_hash", "connector_id"]);
   const ev = list("connector_events", ["id", "connector_id"]);
-  const round = sqlite.transaction((r: number, count: number) => {
-    const ids = `(select id from connectors where seq <= ${count})`;
-    sqlite.exec(
-      `insert into connectors (id, ${con.join(",")}) select id || '_${r}', ${con.join(",")} from connectors where seq <= ${count} order by seq`,
-    );
-    sqlite.exec(
-      `insert into oauth_grants (state_hash, connector_id, ${grant.join(",")}) select lower(hex(randomblob(32))), connector_id || '_${r}', ${grant.join(",")} from oauth_grants where connector_id in ${ids}`,
-    );
-    sqlite.exec(
-      `insert into connector_events (connector_id, ${ev.join(",")}) select connector_id || '_${r}', ${ev.join(",")} from connector_events where connector_id in ${ids}`,
-    );
-  });
+  const randomHex = dialect === "postgres" ? sql`md5(random()::text) || md5(random()::text)` : sql`lower(hex(randomblob(32)))`;
   for (let have = made, r = 1; have < n; r++) {
     const count = Math.min(made, n - have);
-    round(r, count);
+    const suffix = sql.lit(`_${r}`);
+    // The first `count` connectors by seq (PostgreSQL's serial may have gaps where a retried transaction took a value).
+    const ids = sql`(select id from connectors where seq in (select seq from connectors order by seq limit ${sql.lit(count)}))`;
+    await db.transaction().execute(async (trx) => {
+      await sql`insert into connectors (id, ${con}) select id || ${suffix}, ${con} from connectors where id in ${ids} order by seq`.execute(
+        trx,
+      );
+      await sql`insert into oauth_grants (state_hash, connector_id, ${grant}) select ${randomHex}, connector_id || ${suffix}, ${grant} from oauth_grants where connector_id in ${ids}`.execute(
+        trx,
+      );
+      await sql`insert into connector_events (connector_id, ${ev}) select connector_id || ${suffix}, ${ev} from connector_events where connector_id in ${ids}`.execute(
+        trx,
+      );
+    });
     have += count;
   }
 }
@@ -69,14 +81,34 @@ export function benchEnv(dbPath: string, masterKey: string): Record<string, stri
   };
 }
 
-export async function seedDatabase(n: number): Promise<SeededDb> {
+/** A fresh, empty database on the PostgreSQL cluster whose admin URL is `adminUrl`; its URL. */
+async function createPgDatabase(adminUrl: string): Promise<string> {
+  const name = `bench_${process.pid}_${crypto.randomBytes(4).toString("hex")}`;
+  const client = new pg.Client(adminUrl);
+  await client.connect();
+  try {
+    await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * `n` connectors in a fresh database: a SQLite file in a temp folder, or, given `pgAdminUrl`
+ * (a cluster's admin URL), a database created on that cluster.
+ */
+export async function seedDatabase(n: number, pgAdminUrl?: string): Promise<SeededDb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenex-bench-"));
-  const env = benchEnv(path.join(dir, "tenex.db"), crypto.randomBytes(32).toString("base64"));
+  const target = pgAdminUrl ? await createPgDatabase(pgAdminUrl) : path.join(dir, "tenex.db");
+  const env = benchEnv(target, crypto.randomBytes(32).toString("base64"));
   const t0 = performance.now();
   const app = await createApp(loadConfig(env, dir), { mode: "stdio", log: createLogger({ level: "error" }) });
   const sqlite = app.database.sqlite;
-  if (!sqlite) throw new Error("the bench seeds a SQLite database");
-  sqlite.pragma("synchronous = OFF");
+  // Durability relaxed while seeding (the throwaway PostgreSQL cluster runs without fsync anyway).
+  sqlite?.pragma("synchronous = OFF");
   let firstId = "";
   try {
     for (let i = 0; i < Math.min(n, CORE_MADE); i++) {
@@ -84,9 +116,11 @@ export async function seedDatabase(n: number): Promise<SeededDb> {
       const r = await startOAuth(app.ctx, LOCAL_WORKSPACE_ID, { provider, label: `${provider} ${i}` });
       if (i === 0) firstId = r.connector_id;
     }
-    copyRows(sqlite, Math.min(n, CORE_MADE), n);
-    // Served from the main file, as a database at rest would be, not from a large write-ahead log.
-    sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    await copyRows(app.database, Math.min(n, CORE_MADE), n);
+    // Served from the main file, as a database at rest would be, not from a large write-ahead log;
+    // on PostgreSQL, with the planner's statistics and the visibility map a database at rest has.
+    if (sqlite) sqlite.pragma("wal_checkpoint(TRUNCATE)");
+    else await sql`vacuum analyze`.execute(app.database.db);
   } finally {
     await app.close();
   }

@@ -7,10 +7,10 @@
 // so one "N passed, M failed" counts both. Fails when any part fails.
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+// PostgreSQL: find the binaries, start a throwaway cluster.
+import { findPgBin, startCluster } from "./pg-cluster.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
@@ -44,70 +44,6 @@ const jsonArg = args.findIndex((a) => a.startsWith("--outputFile.json="));
 const jsonOut = jsonArg >= 0 ? path.resolve(root, args[jsonArg].slice("--outputFile.json=".length)) : undefined;
 const passArgs = (suffix) =>
   jsonOut ? args.map((a, i) => (i === jsonArg ? `--outputFile.json=${jsonOut.replace(/\.json$/, "")}.${suffix}.json` : a)) : args;
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL: find the binaries, start a throwaway cluster.
-
-function findPgBin() {
-  const candidates = [];
-  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN);
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) candidates.push(dir);
-  const debian = "/usr/lib/postgresql";
-  if (fs.existsSync(debian)) {
-    const versions = fs
-      .readdirSync(debian)
-      .filter((v) => /^\d+$/.test(v))
-      .sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) candidates.push(path.join(debian, v, "bin"));
-  }
-  return candidates.find((dir) => dir && fs.existsSync(path.join(dir, "initdb")) && fs.existsSync(path.join(dir, "pg_ctl")));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** PostgreSQL refuses to run as root: as root, the cluster runs as the `postgres` user (made by Debian's package). */
-function asClusterUser(cmd, cmdArgs) {
-  if (process.getuid?.() !== 0) return [cmd, cmdArgs];
-  return ["runuser", ["-u", "postgres", "--", cmd, ...cmdArgs]];
-}
-
-async function startCluster(pgBin) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenex-pg-"));
-  if (process.getuid?.() === 0) spawnSync("chown", ["postgres", dir]);
-  const data = path.join(dir, "data");
-  const port = await freePort();
-  const step = (cmd, cmdArgs) => {
-    const [c, a] = asClusterUser(path.join(pgBin, cmd), cmdArgs);
-    const r = spawnSync(c, a, { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout || r.error?.message}`);
-  };
-  step("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
-  // Throwaway: no fsync; connections for every server the suite starts at once.
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400`;
-  step("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "start"]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    version: spawnSync(path.join(pgBin, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim(),
-    stop() {
-      try {
-        step("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 
 const pgBin = findPgBin();
 const t0 = Date.now();
