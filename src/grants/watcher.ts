@@ -25,6 +25,8 @@ export class ConnectorWatcher {
   private readonly listeners = new Map<string, Set<SettledListener>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** A commit was announced while a check ran: check again as soon as it ends, not a poll later. */
+  private kickedWhileTicking = false;
   private readonly stopFeed: () => void;
   /** A watch was added since the last check: re-read once even if nothing was committed. */
   private fresh = false;
@@ -107,7 +109,11 @@ export class ConnectorWatcher {
 
   /** Another process announced a commit: check now instead of at the next tick. */
   private kick(): void {
-    if (this.ticking || this.closed || this.listeners.size === 0) return;
+    if (this.closed || this.listeners.size === 0) return;
+    if (this.ticking) {
+      this.kickedWhileTicking = true;
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     void this.tick();
@@ -133,7 +139,10 @@ export class ConnectorWatcher {
       this.deps.log.warn("checking the database for connector changes failed; retrying", { error: err });
     } finally {
       this.ticking = false;
-      this.schedule();
+      if (this.kickedWhileTicking) {
+        this.kickedWhileTicking = false;
+        this.kick();
+      } else this.schedule();
     }
   }
 }
