@@ -293,3 +293,25 @@ export async function sessionMemory(db: SeededDb, ports: () => Promise<number>):
     await Promise.all([server.pool.close(), server.s.close()]);
   }
 }
+
+/** The stdio figures of one run, on one database engine: cold start, status latency, list latency at 1,000 and at the large size, and the flat ratio. */
+export async function stdioFigures(one: SeededDb, small: SeededDb, big: SeededDb, s: Sizes): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  figures.push(...(await coldStart(one.env, s.coldRuns)));
+  figures.push(...(await statusLatency(one, s)));
+  const at1k = await listLatency(small, "1,000", s);
+  const atBig = await listLatency(big, s.bigN.toLocaleString("en"), s);
+  figures.push(at1k, atBig);
+  const flat = atBig.project / at1k.project;
+  figures.push({
+    figure: `list_connectors p50 at ${s.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`,
+    unit: "×",
+    floor: NaN,
+    project: flat,
+    ratio: flat,
+    goal: "≤ 1.2×",
+    meets: flat <= 1.2,
+    n: "",
+  });
+  return figures;
+}

@@ -9,19 +9,7 @@ import { findPgBin, startCluster } from "../scripts/pg-cluster.mjs";
 import { consentOverHttp } from "../test/sandbox/consent.js";
 import { startHubSpotSandbox } from "../test/sandbox/hubspot.js";
 import { reservePort } from "../test/support/harness.js";
-import {
-  CLI,
-  coldStart,
-  type Figure,
-  httpRate,
-  httpServer,
-  listLatency,
-  pinSelf,
-  type Sizes,
-  seedDatabase,
-  statusLatency,
-  throughput,
-} from "./compare.js";
+import { CLI, type Figure, httpRate, httpServer, pinSelf, type Sizes, seedDatabase, stdioFigures, throughput } from "./compare.js";
 import { ENVELOPE, httpCall, V2026 } from "./raw.js";
 import type { SeededDb } from "./seed.js";
 
@@ -239,22 +227,7 @@ export async function postgresColumn(s: Sizes, wakeRuns: number): Promise<PgResu
         : "stdio: taskset unavailable, unpinned",
     );
     try {
-      figures.push(...(await coldStart(one.env, s.coldRuns)));
-      figures.push(...(await statusLatency(one, s)));
-      const at1k = await listLatency(small, "1,000", s);
-      const atBig = await listLatency(big, s.bigN.toLocaleString("en"), s);
-      figures.push(at1k, atBig);
-      const flat = atBig.project / at1k.project;
-      figures.push({
-        figure: `list_connectors p50 at ${s.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`,
-        unit: "×",
-        floor: NaN,
-        project: flat,
-        ratio: flat,
-        goal: "≤ 1.2×",
-        meets: flat <= 1.2,
-        n: "",
-      });
+      figures.push(...(await stdioFigures(one, small, big, s)));
     } finally {
       if (pinned) pinSelf("0-1023");
     }

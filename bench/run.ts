@@ -26,17 +26,7 @@ import { HUBSPOT_SCOPES } from "../test/sandbox/hubspot.js";
 import { startProviderSandbox } from "../test/sandbox/provider.js";
 import { reservePort, startHarness } from "../test/support/harness.js";
 import { type StdioServer, startStdioHubSpot, startStdioServer, waitForStderr } from "../test/support/stdio.js";
-import {
-  coldStart,
-  type Figure,
-  httpRate,
-  listLatency,
-  pinSelf,
-  type Sizes,
-  seedDatabase,
-  sessionMemory,
-  statusLatency,
-} from "./compare.js";
+import { type Figure, httpRate, pinSelf, type Sizes, seedDatabase, sessionMemory, stdioFigures } from "./compare.js";
 import { type PgResult, postgresColumn, printPgFigures } from "./postgres.js";
 
 const quick = process.argv.includes("--quick");
@@ -297,22 +287,7 @@ async function floorComparison(): Promise<void> {
     const figures: Figure[] = [];
     const pinned = pinSelf("0");
     if (r === 0) notes.push(pinned ? "stdio: bench and servers pinned to CPU 0 (taskset)" : "stdio: taskset unavailable, unpinned");
-    figures.push(...(await coldStart(one.env, SIZES.coldRuns)));
-    figures.push(...(await statusLatency(one, SIZES)));
-    const at1k = await listLatency(small, "1,000", SIZES);
-    const atBig = await listLatency(big, SIZES.bigN.toLocaleString("en"), SIZES);
-    figures.push(at1k, atBig);
-    const flat = atBig.project / at1k.project;
-    figures.push({
-      figure: `list_connectors p50 at ${SIZES.bigN.toLocaleString("en")} ÷ at 1,000 (flat)`,
-      unit: "×",
-      floor: NaN,
-      project: flat,
-      ratio: flat,
-      goal: "≤ 1.2×",
-      meets: flat <= 1.2,
-      n: "",
-    });
+    figures.push(...(await stdioFigures(one, small, big, SIZES)));
     if (pinned) pinSelf("0-1023");
     figures.push(await httpRate(one, SIZES, async () => (await reservePort()).port));
     figures.push(await sessionMemory(small, async () => (await reservePort()).port));
