@@ -2,6 +2,7 @@ import { z } from "zod";
 import { answerConsent, offerConsent } from "../src/grants/consent.js";
 import { startOAuth } from "../src/grants/start.js";
 import { grantTtlText } from "../src/store/grants.js";
+import { CONNECT_CARD_URI } from "../src/transports/mcp-app.js";
 import { defineTool } from "../src/transports/tool.js";
 import { connectorId, roles, settings } from "./_params.js";
 
@@ -50,6 +51,8 @@ export default defineTool({
     .strict(),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   rest: { method: "POST", path: "/connectors/oauth", status: 201 },
+  // Hosts that render MCP Apps show the connect card with the result; others get the result alone.
+  ui: { resourceUri: CONNECT_CARD_URI },
   handler: async (input, ctx) => {
     // The 2026-07-28 retry after the returned URL elicitation: the grant was started by the first call.
     if (ctx.consentAnswer) return answerConsent(ctx, ctx.consentAnswer);

@@ -1,7 +1,16 @@
-import { type CallToolResult, type JSONRPCRequest, type Result, Server, type ServerContext, type Tool } from "@modelcontextprotocol/server";
+import {
+  type CallToolResult,
+  type JSONRPCRequest,
+  ResourceNotFoundError,
+  type Result,
+  Server,
+  type ServerContext,
+  type Tool,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { GrantDeps } from "../grants/deps.js";
 import { toolErrorSchema } from "./boundary.js";
+import { appResources, appToolMeta, MCP_APP_MIME_TYPE, MCP_APPS_EXTENSION, readAppResource } from "./mcp-app.js";
 import { isMalformedCall, type SessionOptions, toolCaller } from "./mcp-call.js";
 import { consentStateVerifier } from "./request-state.js";
 import type { SessionHandle, ToolDefinition } from "./tool.js";
@@ -61,6 +70,7 @@ export function toolListing(tools: ToolDefinition[]): Tool[] {
     inputSchema: inputJsonSchema(t),
     outputSchema: outputJsonSchema(t),
     annotations: { title: t.title, ...t.annotations },
+    ...(t.ui ? { _meta: appToolMeta(t.ui.resourceUri) } : {}),
   }));
 }
 
@@ -129,7 +139,14 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
   const server = new TenexServer(
     { name: SERVER_NAME, version: SERVER_VERSION, title: "tenex-connectors" },
     {
-      capabilities: { tools: { listChanged: false }, logging: {} },
+      // resources: only the MCP Apps cards (extension io.modelcontextprotocol/ui); a client without
+      // apps never reads them and gets the same tool results.
+      capabilities: {
+        tools: { listChanged: false },
+        resources: { listChanged: false },
+        logging: {},
+        extensions: { [MCP_APPS_EXTENSION]: { mimeTypes: [MCP_APP_MIME_TYPE] } },
+      },
       instructions: INSTRUCTIONS,
       cacheHints: { "tools/list": { ttlMs: 60_000, cacheScope: "private" } },
       requestState: { verify: consentStateVerifier(ctx, () => session.workspace_id) },
@@ -151,6 +168,12 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
   };
 
   server.setRequestHandler("tools/list", async () => ({ tools: listingOf(tools) }));
+  server.setRequestHandler("resources/list", async () => ({ resources: appResources() }));
+  server.setRequestHandler("resources/read", async (req) => {
+    const read = readAppResource(req.params.uri);
+    if (!read) throw new ResourceNotFoundError(req.params.uri);
+    return read;
+  });
   const call = toolCaller({ ctx, server, tools: new Map(tools.map((t) => [t.name, t])), session, sessionHandle });
   server.setRequestHandler("tools/call", (req, sctx) => call(req.params, sctx));
   server.malformedCall = (params, sctx) => call(params, sctx) as Promise<CallToolResult>;

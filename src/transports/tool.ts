@@ -54,6 +54,11 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
    * it). Required, so a tool without a route is a visible decision.
    */
   rest: RestBinding | readonly RestBinding[] | null;
+  /**
+   * An MCP Apps card (a `ui://` resource of src/transports/mcp-app.ts) that hosts which render apps
+   * show with this tool's result; listed as the tool's `_meta.ui.resourceUri`. Others ignore it.
+   */
+  ui?: { resourceUri: string };
   /** Arguments larger than this are refused before parsing (default: the boundary's 64 KiB; call_connector carries request bodies). */
   maxArgumentsBytes?: number;
   handler: (input: z.output<I>, ctx: ToolContext) => Promise<z.input<O>>;
