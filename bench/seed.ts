@@ -22,7 +22,7 @@ import { LOCAL_WORKSPACE_ID } from "../src/store/workspaces.js";
 
 const CORE_MADE = 1000;
 
-/** Copy rounds of the first `made` connectors (and their grants and events) until there are `n`. SQL both dialects run, but for a random hex key. */
+/** Copy rounds of the first `made` connectors (and their grants and events) until there are `n`. SQL both dialects run, but for a random hex key (a grant's state and connect-link hashes are unique, so each copy gets fresh ones). */
 async function copyRows(database: OpenedDatabase, made: number, n: number): Promise<void> {
   const { db, dialect } = database;
   const tables = await db.introspection.getTables();
@@ -34,7 +34,7 @@ async function copyRows(database: OpenedDatabase, made: number, n: number): Prom
         .map((c) => sql.ref(c)),
     );
   const con = list("connectors", ["seq", "id"]);
-  const grant = list("oauth_grants", ["state_hash", "connector_id"]);
+  const grant = list("oauth_grants", ["state_hash", "connect_id_hash", "connector_id"]);
   const ev = list("connector_events", ["id", "connector_id"]);
   const randomHex = dialect === "postgres" ? sql`md5(random()::text) || md5(random()::text)` : sql`lower(hex(randomblob(32)))`;
   for (let have = made, r = 1; have < n; r++) {
@@ -46,7 +46,7 @@ async function copyRows(database: OpenedDatabase, made: number, n: number): Prom
       await sql`insert into connectors (id, ${con}) select id || ${suffix}, ${con} from connectors where id in ${ids} order by seq`.execute(
         trx,
       );
-      await sql`insert into oauth_grants (state_hash, connector_id, ${grant}) select ${randomHex}, connector_id || ${suffix}, ${grant} from oauth_grants where connector_id in ${ids}`.execute(
+      await sql`insert into oauth_grants (state_hash, connect_id_hash, connector_id, ${grant}) select ${randomHex}, ${randomHex}, connector_id || ${suffix}, ${grant} from oauth_grants where connector_id in ${ids}`.execute(
         trx,
       );
       await sql`insert into connector_events (connector_id, ${ev}) select connector_id || ${suffix}, ${ev} from connector_events where connector_id in ${ids}`.execute(
