@@ -18,6 +18,7 @@ import {
   transition,
 } from "../../src/store/status.js";
 import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
+import { newConnectorRow } from "../support/rows.js";
 
 const FROM: From[] = ["new", ...STATUSES];
 
@@ -123,25 +124,7 @@ describe("transition() on a real database", () => {
     await opened?.close();
   });
 
-  const fresh = (status: "pending" | "connected"): NewConnector => ({
-    id: `con_${++n}`,
-    workspace_id: LOCAL_WORKSPACE_ID,
-    provider: "hubspot",
-    label: "HubSpot",
-    auth_type: "oauth2",
-    status,
-    status_reason: null,
-    status_detail: null,
-    roles: ["source"],
-    settings: {},
-    account: {},
-    scopes: [],
-    health: "unknown",
-    last_checked_at: null,
-    expires_at: null,
-    created_at: "2026-12-01T00:00:00.000Z",
-    updated_at: "2026-12-01T00:00:00.000Z",
-  });
+  const fresh = (status: "pending" | "connected"): NewConnector => newConnectorRow(`con_${++n}`, status);
 
   it("creates a connector only at a status its move allows", async () => {
     const c = fresh("pending");

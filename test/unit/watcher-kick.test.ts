@@ -10,7 +10,7 @@ import { ConnectorWatcher } from "../../src/grants/watcher.js";
 import type { ChangeFeed } from "../../src/store/change-feed.js";
 import { openDatabase } from "../../src/store/db.js";
 import { createConnector } from "../../src/store/status.js";
-import { LOCAL_WORKSPACE_ID } from "../../src/store/workspaces.js";
+import { newConnectorRow } from "../support/rows.js";
 
 describe("connector watcher", () => {
   it("checks again at once when a commit is announced during a check", async () => {
@@ -19,30 +19,7 @@ describe("connector watcher", () => {
     const log = createLogger({ write: () => undefined });
     const deps = { db: opened.db, clock: () => Date.now(), log, events };
     // A pending connector: the checks find it still pending, so it stays watched.
-    await createConnector(
-      opened.db,
-      deps,
-      {
-        id: "con_watched",
-        workspace_id: LOCAL_WORKSPACE_ID,
-        provider: "hubspot",
-        label: "HubSpot",
-        auth_type: "oauth2",
-        status: "pending",
-        status_reason: null,
-        status_detail: null,
-        roles: ["source"],
-        settings: {},
-        account: {},
-        scopes: [],
-        health: "unknown",
-        last_checked_at: null,
-        expires_at: null,
-        created_at: "2026-12-01T00:00:00.000Z",
-        updated_at: "2026-12-01T00:00:00.000Z",
-      },
-      { move: "start", events: [] },
-    );
+    await createConnector(opened.db, deps, newConnectorRow("con_watched", "pending"), { move: "start", events: [] });
     let announce = () => {};
     let release = () => {};
     const firstCheckHeld = new Promise<void>((r) => (release = r));
