@@ -33,11 +33,20 @@ beforeAll(async () => {
   target = await redirectTarget();
   const port = await freePort();
   h = await startHttpHarness({ port, publicUrl: true });
-  await addMember(h.app.ctx.db, { workspace_id: h.a.workspace_id, email: "ann@alpha.example", password_hash: await hashPassword(PASSWORD), now: now() });
-  await addMember(h.app.ctx.db, { workspace_id: h.b.workspace_id, email: "bob@beta.example", password_hash: await hashPassword(PASSWORD), now: now() });
+  await addMember(h.app.ctx.db, {
+    workspace_id: h.a.workspace_id,
+    email: "ann@alpha.example",
+    password_hash: await hashPassword(PASSWORD),
+    now: now(),
+  });
+  await addMember(h.app.ctx.db, {
+    workspace_id: h.b.workspace_id,
+    email: "bob@beta.example",
+    password_hash: await hashPassword(PASSWORD),
+    now: now(),
+  });
 });
 afterAll(async () => {
-  console.error(h.logs.filter((l) => !l.includes("oidc-provider")).slice(-25).join("\n"));
   for (const c of contexts) await c.context.close().catch(() => undefined);
   await browser?.close();
   await h?.close();

@@ -143,15 +143,24 @@ export async function revokeClientGrant(db: DB, id: string, why: string, now: st
   return ended;
 }
 
-/** Every live grant of a member (removing a member ends them all). */
-export async function liveGrantsOfMember(db: DB, memberId: string): Promise<string[]> {
+/** End every live grant of a member (removing a member does, inside its transaction); returns how many. */
+export async function endMemberGrants(db: DB, memberId: string, why: string, now: string): Promise<number> {
   const rows = await tables(db)
     .selectFrom("mcp_client_grants")
     .select("grant_id")
     .where("member_id", "=", memberId)
     .where("revoked_at", "is", null)
     .execute();
-  return rows.map((r) => r.grant_id);
+  const grantIds = rows.map((r) => r.grant_id);
+  if (grantIds.length === 0) return 0;
+  await tables(db).deleteFrom("oauth_server_records").where("grant_id", "in", grantIds).execute();
+  await tables(db)
+    .updateTable("mcp_client_grants")
+    .set({ revoked_at: now, revoked_why: why })
+    .where("grant_id", "in", grantIds)
+    .where("revoked_at", "is", null)
+    .execute();
+  return grantIds.length;
 }
 
 /** Grants among `grantIds` that were ended (the session sweep closes their open streams). */
@@ -187,5 +196,11 @@ export async function liveAccessRecord(
     .where("g.revoked_at", "is", null)
     .executeTakeFirst();
   if (!row || row.expires_at === null || row.expires_at <= nowMs) return undefined;
-  return { payload: row.payload, workspace_id: row.workspace_id, member_id: row.member_id, grant_id: row.grant_id, client_id: row.client_id };
+  return {
+    payload: row.payload,
+    workspace_id: row.workspace_id,
+    member_id: row.member_id,
+    grant_id: row.grant_id,
+    client_id: row.client_id,
+  };
 }

@@ -93,13 +93,11 @@ export async function approveInBrowser(
   opts: { email: string; password: string; redirectPrefix: string; decision?: "allow" | "deny" },
 ): Promise<URL> {
   await page.goto(authorizationUrl.href);
-  console.error("DBG at", page.url());
   if (page.url().includes("/login")) {
     await page.fill("#email", opts.email);
     await page.fill("#password", opts.password);
     await Promise.all([page.waitForURL(/\/consent\//), page.click("button[type=submit]")]);
   }
-  console.error("DBG at2", page.url(), (await page.content()).slice(0, 1500));
   await page.waitForSelector("text=Allow");
   const landed = page.waitForURL((u) => u.href.startsWith(opts.redirectPrefix));
   await page.click(opts.decision === "deny" ? "button:has-text('Deny')" : "button:has-text('Allow')");

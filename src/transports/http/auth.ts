@@ -62,5 +62,7 @@ export function sendUnauthorized(res: http.ServerResponse, reason: "missing" | "
       : reason === "malformed"
         ? "The Authorization header must be `Bearer <token>`: an access token from this server's sign-in, or a `tnx_…` key."
         : "The key or access token is not valid: it is unknown, expired or was revoked. Sign in again, or ask an operator for a new key.";
-  sendError(res, "unauthorized", message, { "www-authenticate": bearerChallenge(issuer, reason === "missing" ? undefined : "invalid_token") });
+  sendError(res, "unauthorized", message, {
+    "www-authenticate": bearerChallenge(issuer, reason === "missing" ? undefined : "invalid_token"),
+  });
 }

@@ -5,10 +5,10 @@ import { type ConnectPages, isConnectPath } from "../callback/connect-page.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
-import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
 import { type ConsentPages, isConsentPath } from "./authorization/consent.js";
 import { type AuthorizationServer, isProtocolPath, REGISTER_PATH } from "./authorization/provider.js";
 import { authorizationServerMetadata, metadataKind, protectedResourceMetadata, sendMetadata } from "./authorization/resource.js";
+import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
 import { isProxyPath, serveProxy } from "./proxy.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
@@ -115,7 +115,11 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
       auth: false,
       handle: async (req, res, url) => {
         const issuer = d.authorization.issuer;
-        sendMetadata(req, res, metadataKind(url.pathname) === "resource" ? protectedResourceMetadata(issuer) : authorizationServerMetadata(issuer));
+        sendMetadata(
+          req,
+          res,
+          metadataKind(url.pathname) === "resource" ? protectedResourceMetadata(issuer) : authorizationServerMetadata(issuer),
+        );
       },
     },
     {

@@ -227,7 +227,12 @@ class TenexHttpServer implements HttpServer {
     const wait = this.registrations.take(`register:${req.socket.remoteAddress ?? "unknown"}`);
     if (wait === 0) return true;
     this.ctx.log.info("client registration rate limited", { address: req.socket.remoteAddress, retry_after: wait });
-    sendJson(res, 429, { error: "temporary_unavailable", error_description: `Too many client registrations from this address; retry after ${wait} s.` }, { "retry-after": String(wait) });
+    sendJson(
+      res,
+      429,
+      { error: "temporary_unavailable", error_description: `Too many client registrations from this address; retry after ${wait} s.` },
+      { "retry-after": String(wait) },
+    );
     return false;
   }
 

@@ -27,7 +27,7 @@ import {
   findServerRecordByUid,
   upsertServerRecord,
 } from "../../../store/oauth-server.js";
-import { type CimdOptions, CimdError, fetchClientMetadata, isClientIdUrl } from "./cimd.js";
+import { CimdError, type CimdOptions, fetchClientMetadata, isClientIdUrl } from "./cimd.js";
 
 /** A dynamic registration nobody allowed within a day is purged. */
 export const UNUSED_CLIENT_MS = 24 * 3600 * 1000;

@@ -38,7 +38,9 @@ function consentCsp(redirectUri: string | undefined): string {
   } catch {
     target = "";
   }
-  return target && /^[A-Za-z0-9.+:/[\]-]+$/.test(target) ? PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${target}`) : PAGE_CSP;
+  return target && /^[A-Za-z0-9.+:/[\]-]+$/.test(target)
+    ? PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${target}`)
+    : PAGE_CSP;
 }
 
 function hostOf(uri: string | undefined): string {
@@ -69,21 +71,32 @@ export class ConsentPages {
         "The request to sign in your MCP client is no longer open in this browser (it lasts 10 minutes and works once).",
       );
     }
-    if (`${CONSENT_PREFIX}${details.uid}` !== url.pathname) return this.server.sendError(res, 400, "Wrong sign-in request", "This page belongs to another sign-in request.");
-    this.ctx.log.debug("oauth interaction", { prompt: details.prompt.name, reasons: JSON.stringify(details.prompt).slice(0, 400) });
+    if (`${CONSENT_PREFIX}${details.uid}` !== url.pathname)
+      return this.server.sendError(res, 400, "Wrong sign-in request", "This page belongs to another sign-in request.");
     const member = await this.signIn.member(req);
     if (!member) return redirect(res, `${LOGIN_PATH}?return_to=${encodeURIComponent(url.pathname)}`);
     const clientId = details.params.client_id ?? "";
     const client = await provider.Client.find(clientId);
     if (!client) {
       const why = lastCimdFailure.get(clientId);
-      return this.server.sendError(res, 400, "Unknown client", why ? `The client's metadata document was refused (${why}).` : "The client is not registered here.");
+      return this.server.sendError(
+        res,
+        400,
+        "Unknown client",
+        why ? `The client's metadata document was refused (${why}).` : "The client is not registered here.",
+      );
     }
     if (req.method === "POST") return this.decide(req, res, details, client, member);
     return this.page(req, res, details, client, member);
   }
 
-  private page(req: Req, res: Res, details: InteractionDetails, client: OidcClient, member: { email: string; workspace_name: string }): void {
+  private page(
+    req: Req,
+    res: Res,
+    details: InteractionDetails,
+    client: OidcClient,
+    member: { email: string; workspace_name: string },
+  ): void {
     const csrf = this.signIn.csrf(req);
     const action = escapeHtml(`${CONSENT_PREFIX}${details.uid}`);
     const name = cleanText(client.clientName ?? "", 80) || "An MCP client";
@@ -125,7 +138,11 @@ export class ConsentPages {
     const provider = await this.server.oidc();
     const decision = form.get("decision");
     if (decision !== "allow") {
-      this.ctx.log.info("mcp client denied", { client_id: client.clientId.slice(0, 200), member_id: member.id, workspace_id: member.workspace_id });
+      this.ctx.log.info("mcp client denied", {
+        client_id: client.clientId.slice(0, 200),
+        member_id: member.id,
+        workspace_id: member.workspace_id,
+      });
       await provider.interactionFinished(
         req,
         res,
@@ -157,6 +174,11 @@ export class ConsentPages {
       member_id: member.id,
       workspace_id: member.workspace_id,
     });
-    await provider.interactionFinished(req, res, { login: { accountId: member.id }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: member.id }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
   }
 }

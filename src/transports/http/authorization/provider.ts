@@ -83,16 +83,14 @@ type ProviderModule = { default: new (issuer: string, config: object) => OidcPro
 
 /** Load oidc-provider with its import-time notices (an "unsupported runtime" line on Node 20) sent to our log. */
 async function loadLibrary(log: GrantDeps["log"]): Promise<ProviderModule> {
-  const warn = console.warn;
-  const info = console.info;
   const quiet = (...args: unknown[]) => log.debug("oidc-provider", { message: String(args[0]).slice(0, 300) });
-  console.warn = quiet;
-  console.info = quiet;
+  // biome-ignore lint/suspicious/noConsole: the library writes its import-time notices to the console; they go to our log instead
+  const saved = { warn: console.warn, info: console.info };
+  Object.assign(console, { warn: quiet, info: quiet });
   try {
     return (await import("oidc-provider")) as unknown as ProviderModule;
   } finally {
-    console.warn = warn;
-    console.info = info;
+    Object.assign(console, saved);
   }
 }
 
@@ -134,9 +132,15 @@ export class AuthorizationServer {
     const lib = await loadLibrary(ctx.log);
     const keyDeps = { db: ctx.db, vault: ctx.vault, clock: ctx.clock };
     const signingJwk = await loadDatabaseValue(keyDeps, "oauth_signing_jwk", "the OAuth signing key", () =>
-      JSON.stringify({ ...crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }), use: "sig", alg: "ES256" }),
+      JSON.stringify({
+        ...crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }),
+        use: "sig",
+        alg: "ES256",
+      }),
     );
-    const cookieKey = await loadDatabaseValue(keyDeps, "oauth_cookie_key", "the OAuth cookie key", () => crypto.randomBytes(32).toString("base64url"));
+    const cookieKey = await loadDatabaseValue(keyDeps, "oauth_cookie_key", "the OAuth cookie key", () =>
+      crypto.randomBytes(32).toString("base64url"),
+    );
     const secure = issuer.startsWith("https:");
     const InvalidTarget = lib.errors.InvalidTarget as new (d?: string) => Error;
     const Adapter = adapterFactory({ db: ctx.db, vault: ctx.vault, clock: ctx.clock, log: ctx.log, cimd: { allowLoopback: this.local } });
@@ -178,12 +182,15 @@ export class AuthorizationServer {
       },
       // Every authorization shows the consent page (the member, the client and the workspace are named each time):
       // only the grant the consent page just made counts, never one remembered from an earlier visit.
-      loadExistingGrant: async (kctx: { oidc: { result?: { consent?: { grantId?: string } }; provider: { Grant: { find(id: string): Promise<unknown> } } } }) => {
+      loadExistingGrant: async (kctx: {
+        oidc: { result?: { consent?: { grantId?: string } }; provider: { Grant: { find(id: string): Promise<unknown> } } };
+      }) => {
         const id = kctx.oidc.result?.consent?.grantId;
         return id ? kctx.oidc.provider.Grant.find(id) : undefined;
       },
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${CONSENT_PREFIX}${interaction.uid}` },
-      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed("refresh_token"),
+      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
+        client.grantTypeAllowed("refresh_token"),
       rotateRefreshToken: true,
       expiresWithSession: async () => false,
       // Browser-based clients: CORS for the origins of a public client's redirect URIs.
@@ -255,7 +262,17 @@ export class AuthorizationServer {
 
   /** An error page of ours, for the interaction routes. */
   sendError(res: http.ServerResponse, status: number, heading: string, text: string): void {
-    sendPage(res, status, renderPage({ tone: "error", title: heading, heading, paragraphs: [escapeHtml(text)], next: ["Go back to your MCP client and start connecting again."] }));
+    sendPage(
+      res,
+      status,
+      renderPage({
+        tone: "error",
+        title: heading,
+        heading,
+        paragraphs: [escapeHtml(text)],
+        next: ["Go back to your MCP client and start connecting again."],
+      }),
+    );
   }
 
   /** Purge expired records (tokens, codes, unused registrations, cached documents). */

@@ -60,7 +60,11 @@ export function authorizationServerMetadata(issuer: string): Record<string, unkn
 /** Serve a metadata document: public, cacheable for a minute, readable by browser-based clients. */
 export function sendMetadata(req: http.IncomingMessage, res: http.ServerResponse, doc: Record<string, unknown>): void {
   const body = JSON.stringify(doc);
-  const cors = { "access-control-allow-origin": "*", "access-control-allow-methods": "GET, OPTIONS", "access-control-allow-headers": "mcp-protocol-version" };
+  const cors = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, OPTIONS",
+    "access-control-allow-headers": "mcp-protocol-version",
+  };
   if (req.method === "OPTIONS") {
     res.writeHead(204, { ...cors, "access-control-max-age": "600" });
     res.end();
