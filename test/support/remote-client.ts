@@ -20,14 +20,17 @@ export class MemoryAuthProvider {
   verifier = "";
   /** The URL the SDK asked to open in the person's browser. */
   authorizationUrl: URL | undefined;
-  clientMetadataUrl: string | undefined;
 
+  /**
+   * `clientId`: a client id known in advance (a Client ID Metadata Document's URL): the SDK then
+   * skips registration and uses it as is.
+   */
   constructor(
     readonly redirectUrl: string,
     readonly name: string,
-    opts: { clientMetadataUrl?: string } = {},
+    opts: { clientId?: string } = {},
   ) {
-    this.clientMetadataUrl = opts.clientMetadataUrl;
+    if (opts.clientId) this.client = { client_id: opts.clientId };
   }
 
   get clientMetadata() {
@@ -69,6 +72,29 @@ export class MemoryAuthProvider {
   }
 }
 
+/** A Client ID Metadata Document served on loopback (`http://127.0.0.1:{port}/client.json`). */
+export async function metadataDocument(
+  doc: (clientId: string) => Record<string, unknown>,
+): Promise<{ clientId: string; fetches: number; close(): Promise<void> }> {
+  let clientId = "";
+  const state = { fetches: 0 };
+  const server = http.createServer((_req, res) => {
+    state.fetches++;
+    const body = JSON.stringify(doc(clientId));
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=600" });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  clientId = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client.json`;
+  return {
+    clientId,
+    get fetches() {
+      return state.fetches;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 /** A loopback "redirect URI" that answers 200, so the browser lands somewhere; the test reads the URL. */
 export async function redirectTarget(): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => {
@@ -98,9 +124,13 @@ export async function approveInBrowser(
     await page.fill("#password", opts.password);
     await Promise.all([page.waitForURL(/\/consent\//), page.click("button[type=submit]")]);
   }
-  await page.waitForSelector("text=Allow");
+  await page.waitForSelector("button:has-text('Allow')");
+  consentTexts.push((await page.textContent("main")) ?? "");
   const landed = page.waitForURL((u) => u.href.startsWith(opts.redirectPrefix));
   await page.click(opts.decision === "deny" ? "button:has-text('Deny')" : "button:has-text('Allow')");
   await landed;
   return new URL(page.url());
 }
+
+/** The text of every consent page approveInBrowser saw, in order. */
+export const consentTexts: string[] = [];

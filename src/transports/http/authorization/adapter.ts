@@ -49,11 +49,16 @@ export interface AdapterDeps {
 export const recordKey = (model: string, id: string) => sha256Hex(`${model}:${id}`);
 const aadOf = (keyHash: string) => `oauth_server_records:${keyHash}`;
 
-/** The loopback redirect URIs of a desktop client match on any port (RFC 8252 §7.3): oidc-provider does that for native clients. */
+/**
+ * The loopback redirect URIs of a desktop client match on any port (RFC 8252 §7.3): oidc-provider
+ * does that for native clients. A client that registers any loopback URI is treated as one, so
+ * VS Code (which registers `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`, then uses
+ * a free port when 33418 is taken) still matches; its other URIs keep matching exactly.
+ */
 function asNativeWhenLoopback(metadata: Payload): Payload {
   const uris = metadata.redirect_uris;
-  if (!Array.isArray(uris) || uris.length === 0) return metadata;
-  const loopback = uris.every((u) => {
+  if (!Array.isArray(uris)) return metadata;
+  const loopback = uris.some((u) => {
     try {
       const url = new URL(String(u));
       return url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);

@@ -105,11 +105,11 @@ export class ConsentPages {
     const html = renderPage({
       tone: "warning",
       title: `Allow ${name}?`,
-      heading: `Allow ${escapeHtml(name)} to use your workspace?`,
+      heading: `Allow ${name} to use your workspace?`,
       paragraphs: [
-        `${escapeHtml(name)} asks to act in the workspace <strong>${escapeHtml(member.workspace_name)}</strong> as you: list, connect, use and remove its connectors, as a workspace API key can.`,
+        `${name} asks to act in the workspace ${member.workspace_name} as you: list, connect, use and remove its connectors, as a workspace API key can.`,
         documentHost
-          ? `The client is identified by a document at ${escapeHtml(documentHost)}.`
+          ? `The client is identified by a document at ${documentHost}.`
           : "The client registered itself: its name was not checked. Allow only a client you are connecting right now.",
       ],
       facts: [

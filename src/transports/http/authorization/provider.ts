@@ -19,7 +19,7 @@ import type { GrantDeps } from "../../../grants/deps.js";
 import { loadDatabaseValue } from "../../../grants/request-state.js";
 import { memberById } from "../../../store/members.js";
 import { purgeExpiredServerRecords } from "../../../store/oauth-server.js";
-import { escapeHtml, renderPage } from "../../callback/html.js";
+import { renderPage } from "../../callback/html.js";
 import { sendPage } from "../pages.js";
 import { adapterFactory } from "./adapter.js";
 
@@ -92,6 +92,11 @@ async function loadLibrary(log: GrantDeps["log"]): Promise<ProviderModule> {
   } finally {
     Object.assign(console, saved);
   }
+}
+
+const ENTITIES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x27;": "'" };
+function unescapeHtml(s: string): string {
+  return s.replace(/&(?:amp|lt|gt|quot|#39|#x27);/g, (e) => ENTITIES[e] ?? e);
 }
 
 export class AuthorizationServer {
@@ -239,7 +244,8 @@ export class AuthorizationServer {
           tone: "error",
           title: "Sign-in request refused",
           heading: "This sign-in request cannot go on",
-          paragraphs: [escapeHtml(out.error_description ?? out.error ?? "The request was not valid.")],
+          // The library hands over its text HTML-escaped already: undo that once (renderPage escapes).
+          paragraphs: [unescapeHtml(out.error_description ?? out.error ?? "The request was not valid.")],
           next: ["Go back to your MCP client and start connecting again."],
         });
       },
@@ -269,7 +275,7 @@ export class AuthorizationServer {
         tone: "error",
         title: heading,
         heading,
-        paragraphs: [escapeHtml(text)],
+        paragraphs: [text],
         next: ["Go back to your MCP client and start connecting again."],
       }),
     );
