@@ -56,6 +56,7 @@ beforeAll(async () => {
     received.push(path);
     if (path === "/good.json") return sendJson(res, doc(path));
     if (path === "/other-redirect.json") return sendJson(res, doc(path, { redirect_uris: ["https://app.example.test/other"] }));
+    if (path === "/native.json") return sendJson(res, doc(path, { redirect_uris: ["com.example.app:/oauth/callback"] }));
     if (path === "/wrong-id.json") return sendJson(res, doc(path, { client_id: `${docBase}/good.json` }));
     if (path === "/huge-declared.json") {
       return sendJson(res, doc(path, { padding: MARKER.repeat(Math.ceil((CIMD_DEFAULT_MAX_BYTES + 1) / MARKER.length)) }));
@@ -139,6 +140,13 @@ describe("a Client ID Metadata Document at /authorize", () => {
     expect(page.body).toContain(`identified by a document at ${new URL(docBase).host}`);
     expect(page.body).toContain("app.example.test");
     expect(page.body).toContain("alpha");
+  });
+
+  it("(a) a native app's document, whose redirect URI is a private-use scheme, reaches the consent flow too", async () => {
+    const res = await authorize(`${docBase}/native.json`, "com.example.app:/oauth/callback");
+    expect(reachedConsent(res, h.url), `${res.status} ${res.headers.location} ${res.body.slice(0, 2000)}`).toBe(true);
+    const other = await authorize(`${docBase}/native.json`, "com.example.app:/elsewhere");
+    expectRefused(other);
   });
 
   it("(b) refuses a redirect_uri the document does not list", async () => {

@@ -3,7 +3,7 @@
 // section 7.3, desktop clients); registration is rate-limited per address (10 an hour, a burst of
 // 10); a registration nobody allowed is purged once its expiry passes, and one a member allowed is
 // kept.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { purgeExpiredServerRecords, setServerRecordExpiry } from "../src/store/oauth-server.js";
 import { recordKey, UNUSED_CLIENT_MS } from "../src/transports/http/authorization/adapter.js";
 import { freePort, type HttpHarness, type RawResponse, rawRequest, startHttpHarness } from "./support/http.js";
@@ -20,6 +20,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
+});
+// Every test starts with a full registration bucket (10), whatever the tests before it took.
+beforeEach(() => {
+  rateNow += 2 * 3600 * 1000;
 });
 
 async function register(redirectUris: string[], overrides: Record<string, unknown> = {}): Promise<string> {
@@ -74,6 +78,29 @@ describe("dynamic client registration", () => {
   });
 });
 
+describe("redirect URIs at registration", () => {
+  it("refuses plain http off loopback, alone or among https ones: the code would travel in clear text", async () => {
+    for (const uris of [
+      ["http://app.example.test/cb"],
+      ["https://app.example.test/cb", "http://app.example.test/cb"],
+      ["http://10.0.0.5/cb"],
+    ]) {
+      const res = await registerClient(base, uris);
+      expect(res.status, `${uris}: ${res.body}`).toBe(400);
+      expect(res.json()).toMatchObject({ error: "invalid_redirect_uri", error_description: expect.stringMatching(/loopback/) });
+    }
+    for (const uris of [
+      ["http://127.0.0.1:3000/cb"],
+      ["http://localhost:3000/cb"],
+      ["http://[::1]:3000/cb"],
+      ["https://app.example.test/cb"],
+    ]) {
+      const res = await registerClient(base, uris);
+      expect(res.status, `${uris}: ${res.body}`).toBe(201);
+    }
+  });
+});
+
 describe("redirect URIs at /authorize", () => {
   it("match exactly: a registered https://app.example.test/cb does not admit /cb2, /cb/, a query or http", async () => {
     const clientId = await register(["https://app.example.test/cb"]);
@@ -104,8 +131,6 @@ describe("redirect URIs at /authorize", () => {
 
 describe("the registration rate limit", () => {
   it("answers the 11th registration from one address within the hour with 429 and Retry-After, and admits one again after it", async () => {
-    // A full bucket, whatever the tests above took.
-    rateNow += 2 * 3600 * 1000;
     for (let i = 1; i <= 10; i++) {
       const res = await registerClient(base, ["https://app.example.test/cb"]);
       expect(res.status, `registration ${i}: ${res.body}`).toBe(201);
@@ -127,7 +152,6 @@ describe("the registration rate limit", () => {
 
 describe("unused registrations", () => {
   it("are purged once their expiry passes, while a client a member allowed is kept", async () => {
-    rateNow += 2 * 3600 * 1000;
     const unused = await register(["https://unused.example.test/cb"]);
     const allowed = await register(["https://allowed.example.test/cb"]);
     // What the consent page's Allow does for a dynamic registration.
