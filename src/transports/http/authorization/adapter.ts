@@ -50,23 +50,26 @@ export const recordKey = (model: string, id: string) => sha256Hex(`${model}:${id
 const aadOf = (keyHash: string) => `oauth_server_records:${keyHash}`;
 
 /**
- * The loopback redirect URIs of a desktop client match on any port (RFC 8252 §7.3): oidc-provider
- * does that for native clients. A client that registers any loopback URI is treated as one, so
- * VS Code (which registers `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`, then uses
- * a free port when 33418 is taken) still matches; its other URIs keep matching exactly.
+ * A desktop client's redirect URIs: loopback ones match on any port (RFC 8252 §7.3), and
+ * private-use schemes (`com.example.app:/cb`, which a metadata document may list) are allowed;
+ * oidc-provider does both for native clients only, and a metadata document has no
+ * `application_type`. A client with any loopback or private-use URI is treated as native, so VS
+ * Code (which registers `http://127.0.0.1:33418/` and `https://vscode.dev/redirect`, then uses a
+ * free port when 33418 is taken) still matches; its https URIs keep matching exactly.
  */
 function asNativeWhenLoopback(metadata: Payload): Payload {
   const uris = metadata.redirect_uris;
-  if (!Array.isArray(uris)) return metadata;
-  const loopback = uris.some((u) => {
+  if (!Array.isArray(uris) || uris.length === 0) return metadata;
+  const native = uris.some((u) => {
     try {
       const url = new URL(String(u));
-      return url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+      if (url.protocol === "http:") return ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+      return url.protocol !== "https:";
     } catch {
       return false;
     }
   });
-  return loopback ? { ...metadata, application_type: "native" } : metadata;
+  return native ? { ...metadata, application_type: "native" } : metadata;
 }
 
 /** Why a client id could not be resolved, for the interaction error page (set by the last failed lookup). */

@@ -148,6 +148,7 @@ export class AuthorizationServer {
     );
     const secure = issuer.startsWith("https:");
     const InvalidTarget = lib.errors.InvalidTarget as new (d?: string) => Error;
+    const InvalidClientMetadata = lib.errors.InvalidClientMetadata as new (d?: string) => Error;
     const Adapter = adapterFactory({ db: ctx.db, vault: ctx.vault, clock: ctx.clock, log: ctx.log, cimd: { allowLoopback: this.local } });
     const cookieOpts = { httpOnly: true, sameSite: "lax", secure, signed: true };
     const provider = new lib.default(issuer, {
@@ -180,6 +181,21 @@ export class AuthorizationServer {
         id_token_signed_response_alg: "ES256",
       },
       clientAuthMethods: ["none", "client_secret_post", "client_secret_basic"],
+      // The library lets a web client register any http redirect URI; ours follow the rule a metadata document's
+      // do (cimd.ts): plain http only on a loopback host, else the authorization code travels in clear text.
+      // (`redirect_uris` is listed so the library calls the validator for it, on every client it builds.)
+      extraClientMetadata: {
+        properties: ["redirect_uris"],
+        validator: (_ctx: unknown, key: string, value: unknown) => {
+          if (key !== "redirect_uris" || !Array.isArray(value)) return;
+          for (const uri of value) {
+            const u = typeof uri === "string" ? URL.parse(uri) : null;
+            if (u?.protocol === "http:" && !isLoopbackHost(u.hostname)) {
+              throw new InvalidClientMetadata("redirect_uris may use plain http only with a loopback host (127.0.0.1, [::1] or localhost)");
+            }
+          }
+        },
+      },
       enabledJWA: { idTokenSigningAlgValues: ["ES256"] },
       async findAccount(_ctx: unknown, id: string) {
         const member = await memberById(ctx.db, id);
