@@ -196,8 +196,10 @@ const primariesQuery = compiledQuery<{ workspaceId: string; ids: string[] }, { c
     .where("workspace_id", "=", s.v("workspaceId"))
     .where("connector_id", "in", s.list("ids")),
 );
-const connectorRowQuery = compiledQuery((db, s: Slots<{ workspaceId: string; connectorId: string }>) =>
-  db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId")).where("id", "=", s.v("connectorId")),
+const connectorRowQuery = compiledQuery(
+  (db, s: Slots<{ workspaceId: string; connectorId: string }>) =>
+    db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId")).where("id", "=", s.v("connectorId")),
+  { rowsAsArrays: true },
 );
 
 async function primariesOf(db: DB, workspaceId: string, connectorIds: string[]): Promise<Map<string, Role[]>> {
@@ -270,20 +272,23 @@ export function playsRole(db: DB, role: string) {
 }
 
 /** The list page's query, compiled once per combination of filters (store/compiled.ts). */
-const listPageQuery = compiledQuery((db, s: Slots<PageParams>) => {
-  let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId"));
-  const provider = s.opt("provider");
-  if (provider) q = q.where("provider", "=", provider);
-  const status = s.opt("status");
-  if (status) q = q.where("status", "=", status);
-  const role = s.opt("role");
-  if (role) q = q.where(playsRole(db, role));
-  const expiresBefore = s.opt("expires_before");
-  if (expiresBefore) q = q.where("expires_at", "is not", null).where("expires_at", "<=", expiresBefore);
-  const beforeSeq = s.opt("before_seq");
-  if (beforeSeq !== undefined) q = q.where("seq", "<", beforeSeq);
-  return q.orderBy("seq", "desc").limit(s.v("limit"));
-});
+const listPageQuery = compiledQuery(
+  (db, s: Slots<PageParams>) => {
+    let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId"));
+    const provider = s.opt("provider");
+    if (provider) q = q.where("provider", "=", provider);
+    const status = s.opt("status");
+    if (status) q = q.where("status", "=", status);
+    const role = s.opt("role");
+    if (role) q = q.where(playsRole(db, role));
+    const expiresBefore = s.opt("expires_before");
+    if (expiresBefore) q = q.where("expires_at", "is not", null).where("expires_at", "<=", expiresBefore);
+    const beforeSeq = s.opt("before_seq");
+    if (beforeSeq !== undefined) q = q.where("seq", "<", beforeSeq);
+    return q.orderBy("seq", "desc").limit(s.v("limit"));
+  },
+  { rowsAsArrays: true },
+);
 
 /**
  * Newest first by insertion sequence. A page continues strictly below the last sequence seen,
