@@ -1,10 +1,14 @@
 // What a fresh stdio server loads before its first answers (issue 14, cold start). Loading is
 // most of a cold start, so the OAuth client (openid-client with oauth4webapi and jose) waits for
-// the first grant step, and kysely comes from the bundle the build makes (dist/node_modules/kysely,
-// a few files instead of its 263 modules). The loaded modules are listed by a module hook.
+// the first grant step, kysely comes from the bundle the build makes (dist/node_modules/kysely,
+// a few files instead of its 263 modules), and what a stdio session may never use waits for its
+// first use: undici (the first proxied call), pg (a PostgreSQL URL), the admin commands with
+// password hashing, the connect page, and the MCP Apps card's document (its resources/read).
+// The loaded modules are listed by a module hook: it sees ES modules and the CommonJS modules they
+// import (undici's and pg's entry points among them), not what those then require().
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CLI, tempDir } from "./support/stdio.js";
 
 const HOOK = `export async function load(url, context, next) { const r = await next(url, context); process.stderr.write("LOADED " + url + "\\n"); return r; }`;
@@ -46,13 +50,33 @@ async function modulesLoadedBy(): Promise<string[]> {
 }
 
 describe("cold start: what the stdio server loads before answering initialize and tools/list", () => {
-  it("loads neither openid-client nor its dependencies, and kysely from the build's bundle", async () => {
-    const loaded = await modulesLoadedBy();
+  let loaded: string[] = [];
+  beforeAll(async () => {
+    loaded = await modulesLoadedBy();
+  });
+
+  it("loads neither openid-client nor its dependencies, and kysely from the build's bundle", () => {
     expect(loaded.some((u) => u.includes("/dist/src/cli/stdio.js"))).toBe(true); // the hook saw the server's own modules
     expect(loaded.filter((u) => /\/node_modules\/(openid-client|oauth4webapi|jose)\//.test(u))).toEqual([]);
     const kysely = loaded.filter((u) => u.includes("/node_modules/kysely/"));
     expect(kysely.length).toBeGreaterThan(0);
     expect(kysely.filter((u) => !u.includes("/dist/node_modules/kysely/"))).toEqual([]);
     expect(kysely.length).toBeLessThan(10);
+  });
+
+  it("loads neither undici, pg, the admin commands, the connect and sign-in pages, nor the MCP Apps card's document", () => {
+    expect(loaded.some((u) => u.includes("/dist/src/transports/mcp-server.js"))).toBe(true);
+    expect(loaded.filter((u) => /\/node_modules\/(undici|pg|pg-[a-z-]+)\//.test(u))).toEqual([]);
+    const lazy = [
+      "src/cli/admin.js",
+      "src/credentials/passwords.js",
+      "src/credentials/login-oidc.js",
+      "src/store/copy.js",
+      "src/transports/callback/connect-page.js",
+      "src/transports/http/pages.js",
+      "src/transports/http/signin.js",
+      "src/transports/mcp-app-card.js",
+    ];
+    expect(loaded.filter((u) => lazy.some((f) => u.endsWith(`/dist/${f}`)))).toEqual([]);
   });
 });

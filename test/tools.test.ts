@@ -17,6 +17,7 @@ import { bindingsOf, restRoutes } from "../src/transports/http/rest.js";
 import { createMcpServer } from "../src/transports/mcp-server.js";
 import { type AnyToolDefinition, defineTool, type ToolContext } from "../src/transports/tool.js";
 import { toolRegistry, tools } from "../tools/index.js";
+import { assertOutputContract } from "./support/calls.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { ROOT } from "./support/stdio.js";
 import { expectToolSnapshot, toolSnapshotFile, toolSnapshotNames, UPDATE_TOOL_SNAPSHOTS } from "./support/tool-snapshots.js";
@@ -314,7 +315,7 @@ describe("invokeTool (the boundary, without any transport)", () => {
     expect(await error({ n: "x" })).toEqual({ code: "invalid_input", message: expect.stringMatching(/^Invalid arguments for echo: n:/) });
     expect(await error([1])).toEqual({ code: "invalid_input", message: expect.stringMatching(/not an array/) });
     expect(await error({ n: 1, fail: "connector" })).toEqual({ code: "conflict", message: "Two of them; pick one.", retryable: true });
-    for (const fail of ["raw", "shape"]) {
+    for (const fail of ["raw"]) {
       const err = await error({ n: 1, fail });
       expect(err.code).toBe("internal");
       expect(err.message).not.toMatch(/raw text|tnx_|not a number/);
@@ -322,5 +323,20 @@ describe("invokeTool (the boundary, without any transport)", () => {
       expect(logs.find((l) => l.includes(logId))).toBeTruthy();
     }
     expect(logs.join("\n")).not.toContain("tnx_secretsecret");
+  });
+
+  it("leaves the output unparsed, and the contract check every test's tool call runs catches a result that breaks its schema", async () => {
+    const schemas = new Map([["echo", echo.outputSchema]]);
+    const good = await invokeTool(echo, { n: 3 }, ctx);
+    expect(() => assertOutputContract("echo", good.structuredContent, false, schemas)).not.toThrow();
+    const bad = await invokeTool(echo, { n: 1, fail: "shape" }, ctx);
+    expect(bad.isError).toBeUndefined();
+    expect(() => assertOutputContract("echo", bad.structuredContent, false, schemas)).toThrow(
+      /echo's result does not match its output schema/,
+    );
+    // A key the schema does not declare would be stripped by a parse: the check refuses it rather than let it reach a client.
+    const loose = new Map([["echo", z.object({ n: z.number() })]]);
+    expect(() => assertOutputContract("echo", { n: 1, secret: "x" }, false, loose)).toThrow(/changes when parsed/);
+    expect(() => assertOutputContract("echo", { error: { code: "nope", message: "m" } }, true, schemas)).toThrow(/error schema/);
   });
 });

@@ -1,5 +1,4 @@
 import { redactText } from "../common/log.js";
-import { clientsCommand, dbCommand, keysCommand, membersCommand, providersCommand, workspacesCommand } from "./admin.js";
 import { UsageError } from "./args.js";
 
 const USAGE = `Usage:
@@ -40,20 +39,21 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  // The serve modes load the MCP SDK and HTTP code; admin commands start without them.
+  // The serve modes load the MCP SDK and HTTP code; admin commands start without them, and the
+  // stdio server without the admin commands (password hashing, database copy: issue 14, cold start).
   if (cmd === "serve" && rest.includes("--http")) return (await import("./http.js")).serveHttp(rest);
-  if (cmd === "workspaces") return workspacesCommand(rest);
-  if (cmd === "keys") return keysCommand(rest);
-  if (cmd === "members") return membersCommand(rest);
-  if (cmd === "clients") return clientsCommand(rest);
-  if (cmd === "db") return dbCommand(rest);
+  if (cmd === "workspaces") return (await import("./admin.js")).workspacesCommand(rest);
+  if (cmd === "keys") return (await import("./admin.js")).keysCommand(rest);
+  if (cmd === "members") return (await import("./admin.js")).membersCommand(rest);
+  if (cmd === "clients") return (await import("./admin.js")).clientsCommand(rest);
+  if (cmd === "db") return (await import("./admin.js")).dbCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");
     const unknown = rest.filter((a) => a !== "--open-browser");
     if (unknown.length > 0) fail(`unknown option ${unknown[0]}\n${USAGE}`, 2);
     return (await import("./stdio.js")).serveStdio({ openBrowser });
   }
-  if (cmd === "providers") return providersCommand();
+  if (cmd === "providers") return (await import("./admin.js")).providersCommand();
   fail(`unknown command "${cmd}"\n${USAGE}`, 2);
 }
 

@@ -1,8 +1,11 @@
 /**
  * The proxy's per-process state: one undici Agent (a connection pool per provider origin, reused by
  * every call), the per-connector concurrency slots, and the batched writer of call records.
+ *
+ * undici is imported at the first proxied call, not at start: loading it is a large share of a
+ * stdio server's cold start (issue 14), and most sessions never proxy a call.
  */
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher, request } from "undici";
 import { ConnectorError } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
 import type { CredentialDeps } from "../credentials/deps.js";
@@ -147,9 +150,15 @@ export class CallRecorder {
   }
 }
 
-export interface ProxyEngine {
-  /** One Agent for every provider: undici keeps a pool of connections per origin. */
+/** undici's `request` and the one Agent every provider shares (undici keeps a pool of connections per origin). */
+export interface ProxyHttp {
+  request: typeof request;
   dispatcher: Dispatcher;
+}
+
+export interface ProxyEngine {
+  /** undici and the Agent, loaded and made at the first call. */
+  http(): Promise<ProxyHttp>;
   slots: ConnectorSlots;
   recorder: CallRecorder;
   timeoutMs: number;
@@ -166,10 +175,15 @@ export interface ProxyDeps extends CredentialDeps {
 
 export function createProxyEngine(deps: { db: DB; clock: () => number; log: Logger }, opts: ProxyOptions): ProxyEngine {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const dispatcher = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000, connections: 64 });
+  let loading: Promise<ProxyHttp> | undefined;
+  const http = () =>
+    (loading ??= import("undici").then(({ Agent, request }) => ({
+      request,
+      dispatcher: new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000, connections: 64 }),
+    })));
   const recorder = new CallRecorder(deps);
   return {
-    dispatcher,
+    http,
     slots: new ConnectorSlots(opts.concurrency, opts.maxQueued ?? opts.concurrency * 4),
     recorder,
     timeoutMs,
@@ -177,6 +191,9 @@ export function createProxyEngine(deps: { db: DB; clock: () => number; log: Logg
     stats: { maxStreamHeldBytes: 0 },
     close: async () => {
       await recorder.flush();
+      const loaded = await loading?.catch(() => undefined);
+      if (!loaded) return;
+      const { dispatcher } = loaded;
       // Let calls still running finish for a moment, then cut them: shutdown must not hang on a slow provider.
       let timer: NodeJS.Timeout | undefined;
       const cut = new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
-import { type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
 import { readUpTo } from "../catalog/bounded-body.js";
 import type { Provider } from "../catalog/catalog.js";
 import { connectionView } from "../catalog/connection.js";
@@ -162,8 +162,9 @@ async function send(
   const once = async (cred: Credential): Promise<Answer> => {
     const headers = proxyRequestHeaders(provider, cred.view, cred.token, callerHeaders, { strict: opts.strictHeaders });
     try {
+      const { request, dispatcher } = await ctx.proxy.http();
       return await request(target, {
-        dispatcher: ctx.proxy.dispatcher,
+        dispatcher,
         method: req.method,
         headers,
         ...(body ? { body } : {}),

@@ -19,6 +19,11 @@ import { writeTransaction } from "../store/write-transaction.js";
 import type { GrantDeps } from "./deps.js";
 
 export const CONNECT_PREFIX = "/connect/";
+
+/** A connect page's path: the prefix and one segment. */
+export function isConnectPath(path: string): boolean {
+  return path.startsWith(CONNECT_PREFIX) && path.length > CONNECT_PREFIX.length && !path.slice(CONNECT_PREFIX.length).includes("/");
+}
 const ID_RE = /^[A-Za-z0-9_-]{43}$/;
 
 /** The associated data of a grant's sealed authorization URL: bound to its row. */

@@ -108,8 +108,84 @@ const connectorRowSchema = z.object({
   updated_at: z.string(),
 });
 
+const AUTH_TYPE_SET: ReadonlySet<unknown> = new Set(AUTH_TYPES);
+const STATUS_SET: ReadonlySet<unknown> = new Set(STATUSES);
+const STATUS_REASON_SET: ReadonlySet<unknown> = new Set(STATUS_REASONS);
+const ROLE_SET: ReadonlySet<unknown> = new Set(ROLES);
+const HEALTH_SET: ReadonlySet<unknown> = new Set(HEALTH);
+const isString = (v: unknown): v is string => typeof v === "string";
+const stringOrNull = (v: unknown): v is string | null => v === null || typeof v === "string";
+const isObject = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** A JSON column's value (text on SQLite, parsed on PostgreSQL), or undefined when the text is not JSON. */
+function jsonOf(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The common row, decoded without zod: every check of connectorRowSchema, written out (zod's object
+ * parse was the largest share of decoding a list page, issue 14). Anything it does not accept
+ * (a corrupt row, or OAuth endpoints, which only grants started on a custom issuer carry) goes
+ * through the schema, which decides and names the problem; the unit test holds the two to the same
+ * result on the rows it reads.
+ */
+function quickRow(r: Record<string, unknown>): ConnectorRow | undefined {
+  const { seq, id, workspace_id, provider, label, auth_type, status, status_reason, status_detail, health } = r;
+  const { last_checked_at, expires_at, status_before_disable, oauth_endpoints, created_at, updated_at } = r;
+  if (typeof seq !== "number" || !Number.isFinite(seq)) return undefined;
+  if (!isString(id) || !isString(workspace_id) || !isString(provider) || !isString(label)) return undefined;
+  if (!AUTH_TYPE_SET.has(auth_type) || !STATUS_SET.has(status) || !HEALTH_SET.has(health)) return undefined;
+  if (status_reason !== null && !STATUS_REASON_SET.has(status_reason)) return undefined;
+  if (status_before_disable !== null && !STATUS_SET.has(status_before_disable)) return undefined;
+  if (!stringOrNull(status_detail) || !stringOrNull(last_checked_at) || !stringOrNull(expires_at)) return undefined;
+  if (!isString(created_at) || !isString(updated_at)) return undefined;
+  if (oauth_endpoints !== null && oauth_endpoints !== undefined) return undefined;
+  const roles = jsonOf(r.roles);
+  if (!Array.isArray(roles) || !roles.every((x) => ROLE_SET.has(x))) return undefined;
+  const scopes = jsonOf(r.scopes);
+  if (!Array.isArray(scopes) || !scopes.every(isString)) return undefined;
+  const settings = jsonOf(r.settings);
+  const account = jsonOf(r.account);
+  if (!isObject(settings) || !isObject(account)) return undefined;
+  return {
+    seq,
+    id,
+    workspace_id,
+    provider,
+    label,
+    auth_type: auth_type as ConnectorRow["auth_type"],
+    status: status as ConnectorRow["status"],
+    status_reason: status_reason as ConnectorRow["status_reason"],
+    status_detail,
+    roles: roles as ConnectorRow["roles"],
+    settings,
+    account,
+    scopes,
+    health: health as ConnectorRow["health"],
+    last_checked_at,
+    expires_at,
+    status_before_disable: status_before_disable as ConnectorRow["status_before_disable"],
+    oauth_endpoints: null,
+    created_at,
+    updated_at,
+  };
+}
+
 /** Parse a row as the database returned it; a row that does not parse fails loudly. */
 export function rowToConnector(raw: unknown): ConnectorRow {
+  if (typeof raw === "object" && raw !== null) {
+    const row = quickRow(raw as Record<string, unknown>);
+    if (row) return row;
+  }
+  return rowToConnectorBySchema(raw);
+}
+
+/** The row codec by its schema: the reference quickRow is held to, and the one that words a corrupt row's problems. */
+export function rowToConnectorBySchema(raw: unknown): ConnectorRow {
   const parsed = connectorRowSchema.safeParse(raw);
   if (!parsed.success) {
     const id = typeof raw === "object" && raw !== null && "id" in raw ? String(raw.id) : "(unknown)";
@@ -196,8 +272,10 @@ const primariesQuery = compiledQuery<{ workspaceId: string; ids: string[] }, { c
     .where("workspace_id", "=", s.v("workspaceId"))
     .where("connector_id", "in", s.list("ids")),
 );
-const connectorRowQuery = compiledQuery((db, s: Slots<{ workspaceId: string; connectorId: string }>) =>
-  db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId")).where("id", "=", s.v("connectorId")),
+const connectorRowQuery = compiledQuery(
+  (db, s: Slots<{ workspaceId: string; connectorId: string }>) =>
+    db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId")).where("id", "=", s.v("connectorId")),
+  { rowsAsArrays: true },
 );
 
 async function primariesOf(db: DB, workspaceId: string, connectorIds: string[]): Promise<Map<string, Role[]>> {
@@ -270,20 +348,23 @@ export function playsRole(db: DB, role: string) {
 }
 
 /** The list page's query, compiled once per combination of filters (store/compiled.ts). */
-const listPageQuery = compiledQuery((db, s: Slots<PageParams>) => {
-  let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId"));
-  const provider = s.opt("provider");
-  if (provider) q = q.where("provider", "=", provider);
-  const status = s.opt("status");
-  if (status) q = q.where("status", "=", status);
-  const role = s.opt("role");
-  if (role) q = q.where(playsRole(db, role));
-  const expiresBefore = s.opt("expires_before");
-  if (expiresBefore) q = q.where("expires_at", "is not", null).where("expires_at", "<=", expiresBefore);
-  const beforeSeq = s.opt("before_seq");
-  if (beforeSeq !== undefined) q = q.where("seq", "<", beforeSeq);
-  return q.orderBy("seq", "desc").limit(s.v("limit"));
-});
+const listPageQuery = compiledQuery(
+  (db, s: Slots<PageParams>) => {
+    let q = db.selectFrom("connectors").selectAll().where("workspace_id", "=", s.v("workspaceId"));
+    const provider = s.opt("provider");
+    if (provider) q = q.where("provider", "=", provider);
+    const status = s.opt("status");
+    if (status) q = q.where("status", "=", status);
+    const role = s.opt("role");
+    if (role) q = q.where(playsRole(db, role));
+    const expiresBefore = s.opt("expires_before");
+    if (expiresBefore) q = q.where("expires_at", "is not", null).where("expires_at", "<=", expiresBefore);
+    const beforeSeq = s.opt("before_seq");
+    if (beforeSeq !== undefined) q = q.where("seq", "<", beforeSeq);
+    return q.orderBy("seq", "desc").limit(s.v("limit"));
+  },
+  { rowsAsArrays: true },
+);
 
 /**
  * Newest first by insertion sequence. A page continues strictly below the last sequence seen,

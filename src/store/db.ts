@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Dialect, Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import type { ConnectorEvents } from "../common/events.js";
 import { assertTrusted, createExclusive, type FileTrust } from "../common/files.js";
 import type { Logger } from "../common/log.js";
@@ -163,12 +163,17 @@ async function openSqlite(file: string, opts: { allowGroupWritable?: boolean }):
 }
 
 /** int8 (counts, epoch milliseconds) as a number: every such value this server stores is far below 2^53. */
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
+function pgTypesOf(types: typeof pg.types) {
+  return {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === types.builtins.INT8 ? (v: string) => Number(v) : types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+}
 
 async function openPostgres(url: string, opts: { onError?: (err: unknown) => void }): Promise<OpenedDatabase> {
+  // Imported here, not at the top: a SQLite server never loads pg (a large share of its cold start, issue 14).
+  const { default: pg } = await import("pg");
+  const pgTypes = pgTypesOf(pg.types);
   // TLS and the rest come from the URL as pg reads it (sslmode, sslrootcert, …).
   const config: pg.ClientConfig = { connectionString: url, application_name: "tenex-connectors", types: pgTypes };
   const pool = new pg.Pool({ ...config, max: PG_POOL_MAX, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });

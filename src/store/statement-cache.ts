@@ -11,8 +11,31 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
 
 export const STATEMENT_CACHE_SIZE = 256;
 
+/**
+ * SQL that begins with this comment is read as arrays (better-sqlite3's raw mode), the column names
+ * first: `all` returns `[names, ...rows]` (compiled.ts `rowsAsArrays` makes the objects). SQLite
+ * ignores the comment; the query still runs on Kysely's one connection, behind its lock.
+ */
+export const ARRAY_ROWS = "/* rows as arrays */ ";
+
+function arrayRows(stmt: SQLite.Statement): SqliteStatement {
+  if (!stmt.reader) return stmt;
+  stmt.raw(true);
+  const names = stmt.columns().map((c) => c.name);
+  return {
+    reader: true,
+    all: (parameters) => {
+      const rows: unknown[] = stmt.all(parameters);
+      rows.unshift(names);
+      return rows;
+    },
+    run: (parameters) => stmt.run(parameters),
+    iterate: (parameters) => stmt.iterate(parameters),
+  };
+}
+
 export function cachingStatements(sqlite: SQLite.Database, max = STATEMENT_CACHE_SIZE): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>();
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => sqlite.close(),
     prepare(sql: string): SqliteStatement {
@@ -20,7 +43,7 @@ export function cachingStatements(sqlite: SQLite.Database, max = STATEMENT_CACHE
       if (stmt) {
         cache.delete(sql);
       } else {
-        stmt = sqlite.prepare(sql);
+        stmt = sql.startsWith(ARRAY_ROWS) ? arrayRows(sqlite.prepare(sql)) : sqlite.prepare(sql);
         if (cache.size >= max) {
           const oldest = cache.keys().next().value;
           if (oldest !== undefined) cache.delete(oldest);

@@ -170,7 +170,7 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
   server.setRequestHandler("tools/list", async () => ({ tools: listingOf(tools) }));
   server.setRequestHandler("resources/list", async () => ({ resources: appResources() }));
   server.setRequestHandler("resources/read", async (req) => {
-    const read = readAppResource(req.params.uri);
+    const read = await readAppResource(req.params.uri);
     if (!read) throw new ResourceNotFoundError(req.params.uri);
     return read;
   });

@@ -1,10 +1,14 @@
 // Typed tool calls through any SDK Client (in-process, stdio, HTTP): the registry's ToolName,
 // ToolInput and ToolOutput give each call its argument and result types, so tests read
 // `(await h.call("get_connector_status", { connector_id })).status` without casts.
+
+import { isDeepStrictEqual } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
 import type { ErrorCode } from "../../src/common/errors.js";
-import type { ToolInput, ToolName, ToolOutput } from "../../tools/index.js";
+import { toolErrorSchema } from "../../src/transports/boundary.js";
+import { type ToolInput, type ToolName, type ToolOutput, tools } from "../../tools/index.js";
 
 /** The error object of a failed call, as the contract defines it. */
 export interface ToolError {
@@ -40,14 +44,39 @@ export function textOf(res: Pick<CallResult, "content">): string {
   return first.text;
 }
 
-/** Typed calls over `client`; every raw result's JSON is appended to `results` (for leak checks). */
-export function toolCalls(client: Client, results: string[] = []): ToolCalls {
+const registrySchemas: ReadonlyMap<string, z.ZodType> = new Map(tools.map((t) => [t.name, t.outputSchema]));
+
+/**
+ * The output contract, checked on every result a test sees (the server does not parse its own
+ * outputs per call, issue 14): a success parses with its tool's output schema and comes out of the
+ * parse unchanged (no key stripped, no default or transform applied), a failure is `{ error }`.
+ * Throws, naming the tool and the mismatch.
+ */
+export function assertOutputContract(name: string, structured: unknown, isError: boolean, schemas = registrySchemas): void {
+  const schema = isError ? undefined : schemas.get(name);
+  if (!isError && !schema) return; // a tool made by the test itself, with no schema given
+  const parsed = isError
+    ? toolErrorSchema.safeParse((structured as { error?: unknown } | undefined)?.error)
+    : schema!.safeParse(structured);
+  if (!parsed.success)
+    throw new Error(`${name}'s result does not match its ${isError ? "error" : "output"} schema: ${parsed.error.message}`);
+  if (!isError && !isDeepStrictEqual(JSON.parse(JSON.stringify(parsed.data)), JSON.parse(JSON.stringify(structured))))
+    throw new Error(
+      `${name}'s result changes when parsed with its output schema (a key it does not declare, or a default): ${JSON.stringify(structured).slice(0, 500)}`,
+    );
+}
+
+/**
+ * Typed calls over `client`; every raw result's JSON is appended to `results` (for leak checks), and
+ * every result is checked against its tool's schema (`schemas`: the registry's output schemas by tool name).
+ */
+export function toolCalls(client: Client, results: string[] = [], schemas = registrySchemas): ToolCalls {
   const callRaw = async <T>(name: string, args: Record<string, unknown> = {}): Promise<CallResult<T>> => {
     const res = await client.callTool({ name, arguments: args });
     results.push(JSON.stringify(res));
     const content = res.content;
     if (!Array.isArray(content)) throw new Error(`${name} answered without content: ${JSON.stringify(res)}`);
-    // Typed by the registry; once the client has listed the tools, the SDK checks it against the output schema too.
+    assertOutputContract(name, res.structuredContent, res.isError === true, schemas);
     const structuredContent = (res.structuredContent ?? {}) as CallResult<T>["structuredContent"];
     return {
       ...(res.isError !== undefined ? { isError: res.isError === true } : {}),

@@ -1,5 +1,6 @@
 // store/compiled.ts: a query compiled once runs with new values bound by name, the same rows as
-// the builder's query, one compilation per list length and per combination of optional values.
+// the builder's query, one compilation per list length and per combination of optional values;
+// rows read as arrays (rowsAsArrays) come back as the same objects.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compiledQuery, type Slots } from "../../src/store/compiled.js";
 import { type OpenedDatabase, openDatabase } from "../../src/store/db.js";
@@ -60,6 +61,32 @@ describe("compiledQuery", () => {
     expect(await run(cases[3]!)).toEqual([]);
     // one list length without a type, one list length of two without, and with one
     expect(compiles).toHaveLength(3);
+  });
+
+  it("reads rows as arrays on request and returns the same objects, every column in order, and none when nothing matches", async () => {
+    const all = (rowsAsArrays: boolean) =>
+      compiledQuery(
+        (db, s: Slots<{ workspaceId: string; limit: number }>) =>
+          db
+            .selectFrom("connector_events")
+            .selectAll()
+            .where("workspace_id", "=", s.v("workspaceId"))
+            .orderBy("id", "desc")
+            .limit(s.v("limit")),
+        { rowsAsArrays },
+      );
+    const [asArrays, asObjects] = [all(true), all(false)];
+    for (const p of [
+      { workspaceId: LOCAL_WORKSPACE_ID, limit: 10 },
+      { workspaceId: LOCAL_WORKSPACE_ID, limit: 1 },
+      { workspaceId: "ws_other", limit: 10 },
+    ]) {
+      const [a, o] = [await asArrays(opened.db, p), await asObjects(opened.db, p)];
+      expect(a).toEqual(o);
+      expect(a.map((r) => Object.keys(r))).toEqual(o.map((r) => Object.keys(r)));
+    }
+    expect(await asArrays(opened.db, { workspaceId: LOCAL_WORKSPACE_ID, limit: 10 })).toHaveLength(4);
+    expect(await asArrays(opened.db, { workspaceId: "ws_other", limit: 10 })).toEqual([]);
   });
 
   it("refuses a query that takes a value without its slot (it would keep the first run's value)", async () => {

@@ -12,6 +12,7 @@ import {
   encodeCursor,
   type NewConnector,
   rowToConnector,
+  rowToConnectorBySchema,
   toPublic,
 } from "../../src/store/connectors.js";
 import { grantScopes, grantTtlText } from "../../src/store/grants.js";
@@ -73,6 +74,43 @@ describe("row codec", () => {
     expect(() => rowToConnector(bad)).toThrow(CorruptRowError);
     expect(() => rowToConnector(bad)).toThrow(message);
     expect(() => rowToConnector(bad)).toThrow(/connectors row con_1 is corrupt/);
+  });
+
+  it("decodes a row without zod exactly as the schema does, and leaves every row it does not accept to the schema", () => {
+    const variants: Record<string, unknown>[] = [
+      stored,
+      { ...stored, oauth_endpoints: null },
+      { ...stored, status: "error", status_reason: "refresh_failing", status_detail: "Reconnect.", expires_at: "2027-01-01T00:00:00.000Z" },
+      { ...stored, status: "disabled", status_before_disable: "connected", last_checked_at: null, health: "unknown" },
+      { ...stored, roles: "[]", scopes: "[]", settings: "{}", account: '{"nested":{"a":[1,null,true]}}' },
+      { ...stored, roles: ["sink"], settings: {}, account: { email: "a@example.com" }, scopes: ["x"] }, // PostgreSQL: parsed
+      { ...stored, oauth_endpoints: '{"issuer":"https://login.example"}' }, // the schema's path
+      { ...stored, extra_column: "dropped" },
+    ];
+    for (const row of variants) {
+      expect(rowToConnector(row), JSON.stringify(row)).toStrictEqual(rowToConnectorBySchema(row));
+      expect(Object.keys(rowToConnector(row))).toEqual(Object.keys(rowToConnectorBySchema(row)));
+    }
+    const corrupt: Record<string, unknown>[] = [
+      { ...stored, seq: "7" },
+      { ...stored, seq: Number.NaN },
+      { ...stored, label: null },
+      { ...stored, auth_type: "password" },
+      { ...stored, health: "fine" },
+      { ...stored, status_before_disable: "gone" },
+      { ...stored, status_reason: undefined },
+      { ...stored, expires_at: 0 },
+      { ...stored, created_at: undefined },
+      { ...stored, scopes: "[1]" },
+      { ...stored, scopes: "{" },
+      { ...stored, roles: '"source"' },
+      { ...stored, account: "[]" },
+      { ...stored, settings: null },
+    ];
+    for (const row of corrupt) {
+      expect(() => rowToConnectorBySchema(row), JSON.stringify(row)).toThrow(CorruptRowError);
+      expect(() => rowToConnector(row), JSON.stringify(row)).toThrow(CorruptRowError);
+    }
   });
 
   it("encodes only the JSON fields a patch carries", () => {

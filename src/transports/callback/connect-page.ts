@@ -24,9 +24,7 @@ export interface ConnectGate {
   check(req: Req, res: Res, view: OpenView, path: string): Promise<"ok" | "answered">;
 }
 
-export function isConnectPath(path: string): boolean {
-  return path.startsWith(CONNECT_PREFIX) && path.length > CONNECT_PREFIX.length && !path.slice(CONNECT_PREFIX.length).includes("/");
-}
+export { isConnectPath } from "../../grants/connect.js";
 
 /** The stdio listener's rule: the connect page is served to loopback peers only. */
 export const loopbackOnly: ConnectGate = {

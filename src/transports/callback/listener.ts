@@ -2,10 +2,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConnectorError } from "../../common/errors.js";
 import { completeCallback } from "../../grants/callback.js";
+import { isConnectPath } from "../../grants/connect.js";
 import type { GrantDeps } from "../../grants/deps.js";
 import { loadCallbackSiblingKey } from "../../grants/request-state.js";
 import { type CookiePolicy, cookieName, readCookies } from "../http/cookies.js";
-import { ConnectPages, isConnectPath, loopbackOnly } from "./connect-page.js";
+import type { ConnectPages } from "./connect-page.js";
 import { renderPage } from "./html.js";
 import { callbackPage } from "./page.js";
 import { answerChallenge, describeHolder, type Holder, hostAllowed, MARKER_HEADER, SIBLING_PATH } from "./sibling.js";
@@ -129,8 +130,11 @@ class RetryingListener implements CallbackListener {
   private reportedBusy = false;
   private first = true;
   private readonly server: http.Server;
-  /** The connect page, for loopback peers only (stdio mode has no sign-in: the link and this computer are the check). */
-  private readonly connect: ConnectPages;
+  /**
+   * The connect page, for loopback peers only (stdio mode has no sign-in: the link and this computer
+   * are the check). Its module is imported at the first request for it, not at start (issue 14, cold start).
+   */
+  private connect: Promise<ConnectPages> | undefined;
   readonly ready: Promise<CallbackListener>;
   private settle!: { resolve: (l: CallbackListener) => void; reject: (err: Error) => void };
 
@@ -138,7 +142,6 @@ class RetryingListener implements CallbackListener {
     private readonly ctx: GrantDeps,
     private readonly opts: ListenerOptions,
   ) {
-    this.connect = new ConnectPages(ctx, loopbackOnly);
     this.server = http.createServer((req, res) => {
       // A page for another host name (DNS rebinding, a proxy) is not served: loopback names only.
       if (!hostAllowed(req.headers.host, opts.host)) {
@@ -148,7 +151,10 @@ class RetryingListener implements CallbackListener {
       res.setHeader(MARKER_HEADER, opts.tag);
       const path = new URL(req.url ?? "/", "http://callback.invalid").pathname;
       if (path === CALLBACK_PATH) void serveCallback(ctx, req, res);
-      else if (isConnectPath(path)) void this.connect.serve(req, res, path).catch((err: unknown) => this.failed(res, err));
+      else if (isConnectPath(path))
+        void this.connectPages()
+          .then((pages) => pages.serve(req, res, path))
+          .catch((err: unknown) => this.failed(res, err));
       else if (path === SIBLING_PATH && this.bound !== null) answerChallenge(req, res, opts.key, this.bound);
       else notFound(res);
     });
@@ -160,6 +166,11 @@ class RetryingListener implements CallbackListener {
 
   port(): number | null {
     return this.bound;
+  }
+
+  private connectPages(): Promise<ConnectPages> {
+    this.connect ??= import("./connect-page.js").then(({ ConnectPages, loopbackOnly }) => new ConnectPages(this.ctx, loopbackOnly));
+    return this.connect;
   }
 
   private failed(res: http.ServerResponse, err: unknown): void {
