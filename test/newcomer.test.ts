@@ -109,7 +109,7 @@ describe("stdio: a callback port held by another program", () => {
   it("hands out links again once the port is free (the listener takes it over)", async () => {
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
     squatter.closeAllConnections();
-    await waitForStderr(server.transport, "oauth callback listener ready", 15_000);
+    await waitForStderr(server.transport, "oauth callback listener ready");
     const res = await call(server, "start_connector_oauth", { provider: "hubspot" });
     expect(res.isError).toBeFalsy();
     expect(res.structuredContent.status).toBe("pending");

@@ -163,11 +163,25 @@ export async function startStdioServer(
 }
 
 /**
+ * How long waitForOutput waits by default. It only catches a hang (a process that never says what it
+ * should), with the output so far in the error: a server's start-up on a loaded 2-core machine, on
+ * the PostgreSQL pass, has taken longer than 10 s. Hooks get more than this (vitest.config.ts), so
+ * this error, not a bare hook timeout, is what a hang shows.
+ */
+export const OUTPUT_WAIT_MS = 60_000;
+
+/**
  * Resolves when a child process's output shows `text`: `read()` returns all of it so far and is
  * checked on every chunk the stream emits (no polling). Fails if the process exits first or
  * nothing shows within `timeoutMs`. Usable in hooks, where expect.poll is not.
  */
-export function waitForOutput(child: ChildProcess, stream: Readable, read: () => string, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForOutput(
+  child: ChildProcess,
+  stream: Readable,
+  read: () => string,
+  text: string,
+  timeoutMs = OUTPUT_WAIT_MS,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       clearTimeout(timer);
@@ -188,7 +202,7 @@ export function waitForOutput(child: ChildProcess, stream: Readable, read: () =>
 }
 
 /** Resolves when the server's stderr shows a line containing `text` (see waitForOutput). */
-export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
   return waitForOutput(t.child, t.child.stderr, () => t.stderr, text, timeoutMs);
 }
 
