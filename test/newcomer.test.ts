@@ -215,7 +215,7 @@ describe("stdio: a one-shot client leaves before the person approves", () => {
     } finally {
       await next.close();
     }
-  });
+  }, 60_000); // two servers, one after another, and a sign-in at the sandbox: slow on a loaded 2-core machine
 });
 
 describe("configuration and the command line", () => {
@@ -260,7 +260,7 @@ describe("configuration and the command line", () => {
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain('No workspace "nosuch". The workspaces are: local, acme.');
     expect(missing.stderr).toContain("tenex-connectors workspaces list");
-  });
+  }, 60_000); // three CLI processes, one after another
 
   it("says --port when the HTTP port is taken", async () => {
     const holder = http.createServer();
