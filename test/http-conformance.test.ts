@@ -101,5 +101,5 @@ describe("official MCP conformance suite against HTTP mode", () => {
     // The README's table says the same.
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     for (const scenario of APPLICABLE_SCENARIOS) expect(readme).toMatch(new RegExp(`\\| \`${scenario}\` \\| passes`));
-  });
+  }, 120_000); // seven suite processes, two at a time: slow on a loaded 2-core machine
 });

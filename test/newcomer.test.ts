@@ -16,7 +16,7 @@ import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { testDatabaseEnv } from "./support/database.js";
 import { bearer, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
-import { CLI, freePort, ROOT, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
+import { CLI, freePort, progressOnWire, ROOT, type StdioServer, startStdioServer, tempDir, waitForStderr } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
 type Result = { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent: Sc };
@@ -100,7 +100,7 @@ describe("stdio: a callback port held by another program", () => {
   it("hands out links again once the port is free (the listener takes it over)", async () => {
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
     squatter.closeAllConnections();
-    await waitForStderr(server.transport, "oauth callback listener ready", 15_000);
+    await waitForStderr(server.transport, "oauth callback listener ready");
     const res = await call(server, "start_connector_oauth", { provider: "hubspot" });
     expect(res.isError).toBeFalsy();
     expect(res.structuredContent.status).toBe("pending");
@@ -155,15 +155,15 @@ describe("stdio: SIGTERM while an agent waits", () => {
     });
     try {
       const started = await call(server, "start_connector_oauth", { provider: "hubspot" });
-      const seen: Array<{ progress: number; total?: number }> = [];
-      await server.client.callTool(
-        { name: "wait_for_connector", arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 1 } },
-        undefined,
-        {
-          onprogress: (p) => seen.push(p),
-        },
-      );
-      expect(seen.at(-1)).toMatchObject({ progress: 1, total: 1 });
+      // Read on the wire (see progressOnWire): the request names its own progress token.
+      await server.client.callTool({
+        name: "wait_for_connector",
+        arguments: { connector_id: started.structuredContent.connector_id, timeout_seconds: 1 },
+        _meta: { progressToken: "wait-1" },
+      });
+      const { notifications, answeredAfter } = progressOnWire(server.transport, "wait-1");
+      expect(notifications.at(-1)).toMatchObject({ progress: 1, total: 1 });
+      expect(answeredAfter).toBe(true);
     } finally {
       server.transport.child.kill("SIGTERM");
       await server.close();
@@ -206,7 +206,7 @@ describe("stdio: a one-shot client leaves before the person approves", () => {
     } finally {
       await next.close();
     }
-  });
+  }, 60_000); // two servers, one after another, and a sign-in at the sandbox: slow on a loaded 2-core machine
 });
 
 describe("configuration and the command line", () => {
@@ -251,7 +251,7 @@ describe("configuration and the command line", () => {
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain('No workspace "nosuch". The workspaces are: local, acme.');
     expect(missing.stderr).toContain("tenex-connectors workspaces list");
-  });
+  }, 60_000); // three CLI processes, one after another
 
   it("says --port when the HTTP port is taken", async () => {
     const holder = http.createServer();

@@ -41,7 +41,7 @@ function startInstance(name: string, port: number, env: Record<string, string>):
   };
 }
 
-const ready = (i: Instance) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http", 20_000);
+const ready = (i: Instance) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http");
 
 async function stop(i: Instance): Promise<void> {
   if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill("SIGTERM");

@@ -58,7 +58,7 @@ describe("two HTTP instances on one database, no session affinity", () => {
     key = run("keys", "create", "--workspace", "acme").stdout.trim();
     instances = [startInstance(portA, env), startInstance(portB, env)];
     // Woken by each instance's own output, not by polling.
-    await Promise.all(instances.map((i) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http", 20_000)));
+    await Promise.all(instances.map((i) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http")));
   });
   afterAll(async () => {
     for (const i of instances) i.child.kill("SIGTERM");

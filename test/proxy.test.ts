@@ -259,6 +259,9 @@ describe("call_connector through a real MCP client", () => {
       ),
     );
     await expect.poll(() => gate.waiting()).toBe(1);
+    // Every call shares the refresh before it ends: a call that first reads the token after the new
+    // one is stored uses it as it is, and rightly says refreshed: false.
+    await expect.poll(() => h.ctx.refresh.flights.get(id)?.callers).toBe(6);
     gate.release();
     const results = await calls;
     for (const r of results) expect(r).toMatchObject({ status: 200, refreshed: true });

@@ -40,5 +40,5 @@ describe("stdio server with TENEX_API_KEY", () => {
     expect((await server.client.listTools()).tools.length).toBeGreaterThan(0);
     expect(server.transport.child.exitCode).toBeNull();
     expect(server.transport.stderr).not.toContain(key);
-  });
+  }, 90_000); // five processes, one after another (four CLI runs and the server): slow on a loaded 2-core machine
 });

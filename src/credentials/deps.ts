@@ -4,10 +4,16 @@ import type { Limits } from "../store/quotas.js";
 import type { Credential } from "./tokens.js";
 import type { Vault } from "./vault.js";
 
+/** One token refresh in flight in this process, and how many callers share it (the one that started it included). */
+export interface RefreshFlight {
+  credential: Promise<Credential>;
+  callers: number;
+}
+
 /** The refresh engine's own state: one per process, created with the lease it takes. */
 export interface RefreshEngine {
   /** Token refreshes in flight in this process, by connector id: concurrent callers share one (single-flight). */
-  flights: Map<string, Promise<Credential>>;
+  flights: Map<string, RefreshFlight>;
   /** How long a refresh may hold a connector's lease before another process may take over. */
   leaseMs: number;
   /** How much longer than one lease a refresh waits for another process's lease before it gives up (`conflict`). */

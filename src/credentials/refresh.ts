@@ -144,8 +144,11 @@ export async function saveCheck(
 
 function refreshSingleFlight(ctx: CredentialDeps, row: ConnectorRow, provider: Provider, seenVersion: number): Promise<Credential> {
   const inFlight = ctx.refresh.flights.get(row.id);
-  if (inFlight) return inFlight.then((c) => ({ ...c, refreshed: true }));
-  const flight = refreshWithLease(ctx, row, provider, seenVersion).finally(() => ctx.refresh.flights.delete(row.id));
-  ctx.refresh.flights.set(row.id, flight);
-  return flight;
+  if (inFlight) {
+    inFlight.callers++;
+    return inFlight.credential.then((c) => ({ ...c, refreshed: true }));
+  }
+  const credential = refreshWithLease(ctx, row, provider, seenVersion).finally(() => ctx.refresh.flights.delete(row.id));
+  ctx.refresh.flights.set(row.id, { credential, callers: 1 });
+  return credential;
 }

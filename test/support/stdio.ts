@@ -36,6 +36,8 @@ export function tempDir(prefix = "tenex-test-"): string {
 /** A stdio client transport around a spawned process that keeps the raw stdout lines. */
 export class RecordingStdioTransport implements Transport {
   readonly stdoutLines: string[] = [];
+  /** Every message the client wrote to stdin, in order. */
+  readonly sent: JSONRPCMessage[] = [];
   stderr = "";
   child!: ChildProcessWithoutNullStreams;
   onclose?: () => void;
@@ -79,6 +81,7 @@ export class RecordingStdioTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
+    this.sent.push(message);
     await new Promise<void>((resolve) => {
       if (this.child.stdin.write(serializeMessage(message))) resolve();
       else this.child.stdin.once("drain", resolve);
@@ -98,6 +101,36 @@ export class RecordingStdioTransport implements Transport {
   waitForExit(): Promise<number | null> {
     return this.exited ?? Promise.resolve(null);
   }
+}
+
+/** A progress notification's params as the server wrote them. */
+export interface WireProgress {
+  progressToken: string | number;
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/**
+ * The progress notifications of the request that carried `progressToken`, as the server wrote them
+ * to stdout, in order, and whether that request's answer came after the last of them. Read on the
+ * wire, not through the client's onprogress: the 1.x SDK client handles a notification a microtask
+ * after the messages of the same read, so when the final notification and the result arrive in one
+ * read (a loaded machine), it sees the result first and drops the notification as "unknown token".
+ */
+export function progressOnWire(
+  t: RecordingStdioTransport,
+  progressToken: string | number,
+): { notifications: WireProgress[]; answeredAfter: boolean } {
+  type Message = { id?: string | number; method?: string; params?: { _meta?: { progressToken?: unknown } } };
+  const request = (t.sent as Message[]).find((m) => m.method !== undefined && m.params?._meta?.progressToken === progressToken);
+  if (request?.id === undefined) throw new Error(`no request carried the progress token ${JSON.stringify(progressToken)}`);
+  type Line = { id?: string | number; method?: string; params?: WireProgress };
+  const wire = t.stdoutLines.map((l) => JSON.parse(l) as Line);
+  const mine = (m: Line) => m.method === "notifications/progress" && m.params?.progressToken === progressToken;
+  const last = wire.findLastIndex(mine);
+  const answer = wire.findIndex((m) => m.method === undefined && m.id === request.id);
+  return { notifications: wire.filter(mine).map((m) => m.params!), answeredAfter: answer > last && last >= 0 };
 }
 
 export interface StdioServer extends ToolCalls {
@@ -130,11 +163,25 @@ export async function startStdioServer(
 }
 
 /**
+ * How long waitForOutput waits by default. It only catches a hang (a process that never says what it
+ * should), with the output so far in the error: a server's start-up on a loaded 2-core machine, on
+ * the PostgreSQL pass, has taken longer than 10 s. Hooks get more than this (vitest.config.ts), so
+ * this error, not a bare hook timeout, is what a hang shows.
+ */
+export const OUTPUT_WAIT_MS = 60_000;
+
+/**
  * Resolves when a child process's output shows `text`: `read()` returns all of it so far and is
  * checked on every chunk the stream emits (no polling). Fails if the process exits first or
  * nothing shows within `timeoutMs`. Usable in hooks, where expect.poll is not.
  */
-export function waitForOutput(child: ChildProcess, stream: Readable, read: () => string, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForOutput(
+  child: ChildProcess,
+  stream: Readable,
+  read: () => string,
+  text: string,
+  timeoutMs = OUTPUT_WAIT_MS,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       clearTimeout(timer);
@@ -155,7 +202,7 @@ export function waitForOutput(child: ChildProcess, stream: Readable, read: () =>
 }
 
 /** Resolves when the server's stderr shows a line containing `text` (see waitForOutput). */
-export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = 10_000): Promise<void> {
+export function waitForStderr(t: RecordingStdioTransport, text: string, timeoutMs = OUTPUT_WAIT_MS): Promise<void> {
   return waitForOutput(t.child, t.child.stderr, () => t.stderr, text, timeoutMs);
 }
 
