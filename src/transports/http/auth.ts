@@ -62,7 +62,7 @@ export function sendUnauthorized(res: http.ServerResponse, reason: "missing" | "
       : reason === "malformed"
         ? "The Authorization header must be `Bearer <token>`: an access token from this server's sign-in, or a `tnx_…` key."
         : "The key or access token is not valid: it is unknown, expired or was revoked. Sign in again, or ask an operator for a new key.";
-  sendError(res, "unauthorized", message, {
-    "www-authenticate": bearerChallenge(issuer, reason === "missing" ? undefined : "invalid_token"),
-  });
+  // RFC 6750 §3.1: no error code without credentials; invalid_request for a malformed header; invalid_token for a bad one.
+  const error = reason === "missing" ? undefined : reason === "malformed" ? "invalid_request" : "invalid_token";
+  sendError(res, "unauthorized", message, { "www-authenticate": bearerChallenge(issuer, error) });
 }

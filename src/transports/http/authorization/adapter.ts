@@ -44,6 +44,7 @@ export interface AdapterDeps {
   clock: () => number;
   log: Logger;
   cimd: CimdOptions;
+  refused: RefusedDocuments;
 }
 
 export const recordKey = (model: string, id: string) => sha256Hex(`${model}:${id}`);
@@ -72,8 +73,38 @@ function asNativeWhenLoopback(metadata: Payload): Payload {
   return native ? { ...metadata, application_type: "native" } : metadata;
 }
 
-/** Why a client id could not be resolved, for the interaction error page (set by the last failed lookup). */
-export const lastCimdFailure = new Map<string, string>();
+/** A refused client metadata document is not fetched again for a minute (each fetch may take the fetcher's whole timeout). */
+export const REFUSED_DOCUMENT_MS = 60 * 1000;
+
+/**
+ * Client metadata documents recently refused, by client id: why (for the error page) and when.
+ * One per authorization server; bounded.
+ */
+export class RefusedDocuments {
+  private readonly refused = new Map<string, { why: string; at: number }>();
+
+  constructor(private readonly clock: () => number) {}
+
+  /** Why the document was refused within the last REFUSED_DOCUMENT_MS, or undefined. */
+  recent(clientId: string): string | undefined {
+    const r = this.refused.get(clientId);
+    if (!r) return undefined;
+    if (this.clock() - r.at >= REFUSED_DOCUMENT_MS) {
+      this.refused.delete(clientId);
+      return undefined;
+    }
+    return r.why;
+  }
+
+  add(clientId: string, why: string): void {
+    if (this.refused.size >= 1000) this.refused.clear();
+    this.refused.set(clientId, { why, at: this.clock() });
+  }
+
+  delete(clientId: string): void {
+    this.refused.delete(clientId);
+  }
+}
 
 export function adapterFactory(deps: AdapterDeps) {
   return class DatabaseAdapter {
@@ -129,9 +160,10 @@ export function adapterFactory(deps: AdapterDeps) {
       const now = deps.clock();
       const cached = await findServerRecord(deps.db, keyHash, now);
       if (cached) return asNativeWhenLoopback(this.open(keyHash, cached.payload));
+      if (deps.refused.recent(clientId)) return undefined;
       try {
         const { metadata, maxAgeSeconds } = await fetchClientMetadata(clientId, deps.cimd);
-        lastCimdFailure.delete(clientId);
+        deps.refused.delete(clientId);
         const payload: Payload = { ...metadata };
         await upsertServerRecord(deps.db, {
           key_hash: keyHash,
@@ -145,8 +177,7 @@ export function adapterFactory(deps: AdapterDeps) {
         return asNativeWhenLoopback(payload);
       } catch (err) {
         const why = err instanceof CimdError ? `${err.code}: ${err.message}` : "the document could not be read";
-        if (lastCimdFailure.size > 1000) lastCimdFailure.clear();
-        lastCimdFailure.set(clientId, why);
+        deps.refused.add(clientId, why);
         deps.log.info("client metadata document refused", { client_id: clientId.slice(0, 200), why });
         return undefined;
       }

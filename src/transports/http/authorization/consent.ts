@@ -15,7 +15,7 @@ import { recordClientGrant, setServerRecordExpiry } from "../../../store/oauth-s
 import { escapeHtml, renderPage } from "../../callback/html.js";
 import { csrfField, PAGE_CSP, readForm, redirect, sendPage } from "../pages.js";
 import { LOGIN_PATH, type SignIn } from "../signin.js";
-import { lastCimdFailure, recordKey } from "./adapter.js";
+import { recordKey } from "./adapter.js";
 import { isClientIdUrl } from "./cimd.js";
 import { type AuthorizationServer, CONSENT_PREFIX, type InteractionDetails, MCP_SCOPE, type OidcClient } from "./provider.js";
 
@@ -78,7 +78,7 @@ export class ConsentPages {
     const clientId = details.params.client_id ?? "";
     const client = await provider.Client.find(clientId);
     if (!client) {
-      const why = lastCimdFailure.get(clientId);
+      const why = this.server.refused.recent(clientId);
       return this.server.sendError(
         res,
         400,

@@ -21,7 +21,7 @@ import { memberById } from "../../../store/members.js";
 import { purgeExpiredServerRecords } from "../../../store/oauth-server.js";
 import { renderPage } from "../../callback/html.js";
 import { sendPage } from "../pages.js";
-import { adapterFactory } from "./adapter.js";
+import { adapterFactory, RefusedDocuments } from "./adapter.js";
 
 export const AUTHORIZE_PATH = "/authorize";
 export const TOKEN_PATH = "/token";
@@ -100,13 +100,17 @@ function unescapeHtml(s: string): string {
 }
 
 export class AuthorizationServer {
+  /** Client metadata documents refused lately (not fetched again for a minute; the error page says why). */
+  readonly refused: RefusedDocuments;
   private provider: Promise<OidcProvider> | undefined;
   private handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
 
   constructor(
     private readonly ctx: GrantDeps,
     private readonly opts: AuthorizationServerOptions,
-  ) {}
+  ) {
+    this.refused = new RefusedDocuments(ctx.clock);
+  }
 
   /** The issuer: `{base}`. */
   get issuer(): string {
@@ -149,7 +153,14 @@ export class AuthorizationServer {
     const secure = issuer.startsWith("https:");
     const InvalidTarget = lib.errors.InvalidTarget as new (d?: string) => Error;
     const InvalidClientMetadata = lib.errors.InvalidClientMetadata as new (d?: string) => Error;
-    const Adapter = adapterFactory({ db: ctx.db, vault: ctx.vault, clock: ctx.clock, log: ctx.log, cimd: { allowLoopback: this.local } });
+    const Adapter = adapterFactory({
+      db: ctx.db,
+      vault: ctx.vault,
+      clock: ctx.clock,
+      log: ctx.log,
+      cimd: { allowLoopback: this.local },
+      refused: this.refused,
+    });
     const cookieOpts = { httpOnly: true, sameSite: "lax", secure, signed: true };
     const provider = new lib.default(issuer, {
       adapter: Adapter,

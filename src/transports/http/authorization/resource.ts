@@ -80,7 +80,7 @@ export function sendMetadata(req: http.IncomingMessage, res: http.ServerResponse
 }
 
 /** `WWW-Authenticate` for a 401 from /mcp, /sse or /api/v1: where the client learns how to sign in. */
-export function bearerChallenge(issuer: string, error?: "invalid_token"): string {
+export function bearerChallenge(issuer: string, error?: "invalid_token" | "invalid_request"): string {
   const parts = [`Bearer resource_metadata="${issuer}${PROTECTED_RESOURCE_PATH}/mcp"`, `scope="${MCP_SCOPE}"`];
   if (error) parts.push(`error="${error}"`);
   return parts.join(", ");
