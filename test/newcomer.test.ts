@@ -30,26 +30,14 @@ describe("HTTP mode: a client without a good key is told to send one", () => {
   afterAll(async () => h?.close());
 
   it.each([
-    ["GET", "/.well-known/oauth-protected-resource"],
-    ["GET", "/.well-known/oauth-protected-resource/mcp"],
-    ["GET", "/.well-known/oauth-authorization-server"],
-    ["GET", "/.well-known/openid-configuration"],
-    ["POST", "/register"],
-    ["GET", "/authorize"],
-    ["POST", "/token"],
-  ])("%s %s answers 404 with the key instructions, not the REST API", async (method, p) => {
-    const res = await rawRequest(`${h.url}${p}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      ...(method === "POST" ? { body: "{}" } : {}),
-    });
-    expect(res.status).toBe(404);
-    const { error } = res.json();
-    expect(error.code).toBe("not_found");
-    expect(error.message).toContain("does not offer OAuth sign-in");
-    expect(error.message).toContain("Authorization: Bearer tnx_");
-    expect(error.message).toContain("tenex-connectors keys create --workspace");
-    expect(error.message).not.toContain("/api/v1");
+    ["/.well-known/oauth-protected-resource", "resource"],
+    ["/.well-known/oauth-protected-resource/mcp", "resource"],
+    ["/.well-known/oauth-authorization-server", "issuer"],
+    ["/.well-known/openid-configuration", "issuer"],
+  ])("GET %s answers the sign-in metadata (remote clients sign in), not the REST API", async (p, field) => {
+    const res = await rawRequest(`${h.url}${p}`);
+    expect(res.status).toBe(200);
+    expect(res.json()[field]).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
   });
 
   it("keeps the 401 text on /mcp, which the SDK client shows", async () => {
@@ -63,6 +51,9 @@ describe("HTTP mode: a client without a good key is told to send one", () => {
     const raw = await rawRequest(`${h.url}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(raw.status).toBe(401);
     expect(raw.json().error.message).toContain("tenex-connectors keys create --workspace");
+    expect(raw.headers["www-authenticate"]).toMatch(
+      /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/,
+    );
   });
 
   it("names the REST route, not the MCP tool, in a REST 404", async () => {

@@ -9,6 +9,7 @@ import { copyDatabase } from "../store/copy.js";
 import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { redactDatabaseTarget } from "../store/dialect.js";
 import { addMember, listMembers, removeMember } from "../store/members.js";
+import { listClientGrants, revokeClientGrant } from "../store/oauth-server.js";
 import { readServerKey } from "../store/server-keys.js";
 import { createApiKey, createWorkspace, findWorkspace, listApiKeys, listWorkspaces, revokeApiKey } from "../store/workspaces.js";
 import { parseArgs, UsageError } from "./args.js";
@@ -121,10 +122,39 @@ export async function membersCommand(argv: string[]): Promise<void> {
     if (!id || extra !== undefined || workspace || args.options.size) throw new UsageError("members remove takes one member ID");
     const removed = await withDatabase((db) => removeMember(db, id));
     print({ id: removed.id, workspace_id: removed.workspace_id, email: removed.email });
-    process.stderr.write(`Removed ${removed.email}; ${removed.sessions_ended} sign-in session(s) ended.\n`);
+    process.stderr.write(
+      `Removed ${removed.email}; ${removed.sessions_ended} sign-in session(s) and ${removed.client_grants_ended} MCP client grant(s) ended.\n`,
+    );
     return;
   }
   throw new UsageError(sub ? `unknown members command "${sub}"` : "members needs a command: add, list or remove");
+}
+
+/**
+ * `clients list [--workspace W]`: the MCP clients members allowed in through OAuth (who, which
+ * client, which workspace, when, and when and why it ended); `clients revoke ID`: ends that grant,
+ * every token of it stops working at once.
+ */
+export async function clientsCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const args = parseArgs(rest, { values: ["workspace"], flags: [] });
+  const workspace = args.options.get("workspace");
+  if (sub === "list") {
+    if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
+    const rows = await withDatabase(async (db) =>
+      listClientGrants(db, typeof workspace === "string" ? (await findWorkspace(db, workspace)).id : undefined),
+    );
+    print(rows.map(({ grant_id: _grant, ...shown }) => shown));
+    return;
+  }
+  if (sub === "revoke") {
+    const [id, extra] = args.positional;
+    if (!id || extra !== undefined || args.options.size) throw new UsageError("clients revoke takes one ID (from clients list)");
+    const revoked = await withDatabase((db) => revokeClientGrant(db, id, "revoked_by_operator", now()));
+    print({ id: revoked.id, client_id: revoked.client_id, workspace_id: revoked.workspace_id, revoked_at: revoked.revoked_at });
+    return;
+  }
+  throw new UsageError(sub ? `unknown clients command "${sub}"` : "clients needs a command: list or revoke");
 }
 
 /** `tenex-connectors providers`: the catalog, and which providers have OAuth app credentials. */

@@ -5,7 +5,8 @@ const USAGE = `Usage:
   tenex-connectors [serve]        stdio MCP server (what mcp.json runs)
     --open-browser                also open authorization URLs in the default browser (or TENEX_OPEN_BROWSER=1)
   tenex-connectors serve --http [--port N] [--host H] [--no-auth-loopback]
-                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /login, /healthz
+                                  HTTP mode: /mcp, /sse + /messages, /api/v1, /oauth/callback, /login, /healthz,
+                                  and OAuth sign-in for remote MCP clients (/authorize, /token, /register)
                                   (default 127.0.0.1:8080; --no-auth-loopback: requests without a key
                                   act for the local workspace, loopback hosts only)
   tenex-connectors workspaces create NAME               prints { "id", "name" }
@@ -17,7 +18,10 @@ const USAGE = `Usage:
                                   prints { "id", "workspace_id", "email" } (password read from stdin;
                                   without one the member signs in only through single sign-on)
   tenex-connectors members list --workspace W           prints [ { id, workspace_id, email, created_at, has_password } ]
-  tenex-connectors members remove ID                    removes the member and ends their sign-in sessions
+  tenex-connectors members remove ID                    removes the member and ends their sign-in sessions and client grants
+  tenex-connectors clients list [--workspace W]         prints the MCP clients members allowed in through OAuth:
+                                  [ { id, client_id, client_name, workspace_id, member_id, created_at, revoked_at, … } ]
+  tenex-connectors clients revoke ID                    ends that client's grant: its tokens stop working at once
   tenex-connectors providers      the catalog, and which providers have OAuth app credentials
   tenex-connectors db copy --to URL                     copies the current database (TENEX_DB) into an empty one,
                                   e.g. postgres://user:password@host:5432/db, keeping row ids
@@ -41,6 +45,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === "workspaces") return (await import("./admin.js")).workspacesCommand(rest);
   if (cmd === "keys") return (await import("./admin.js")).keysCommand(rest);
   if (cmd === "members") return (await import("./admin.js")).membersCommand(rest);
+  if (cmd === "clients") return (await import("./admin.js")).clientsCommand(rest);
   if (cmd === "db") return (await import("./admin.js")).dbCommand(rest);
   if (cmd === "serve") {
     const openBrowser = rest.includes("--open-browser");

@@ -26,17 +26,26 @@ export function loadCallbackSiblingKey(deps: KeyDeps): Promise<Buffer> {
 
 /** A random 32-byte key generated once per database, stored sealed by the vault under `name`. */
 async function loadDatabaseKey(deps: KeyDeps, name: string, what: string): Promise<Buffer> {
-  // Binds the sealed key to its row: a ciphertext copied elsewhere does not open.
+  const stored = await loadDatabaseValue(deps, name, what, () => crypto.randomBytes(32).toString("base64"));
+  return parseMasterKey(stored, `${what} stored in the database`);
+}
+
+/**
+ * A value made once per database by `make` (a key, a signing key's JWK), stored sealed by the
+ * vault under `name` in `server_keys`, so every instance sharing the database reads the same one.
+ */
+export async function loadDatabaseValue(deps: KeyDeps, name: string, what: string, make: () => string): Promise<string> {
+  // Binds the sealed value to its row: a ciphertext copied elsewhere does not open.
   const aad = `server_keys:${name}`;
   let sealed = await readServerKey(deps.db, name);
   if (!sealed) {
-    const fresh = deps.vault.seal(crypto.randomBytes(32).toString("base64"), aad);
+    const fresh = deps.vault.seal(make(), aad);
     // Two instances starting together: one insert wins and both read the winner back.
     await insertServerKeyIfAbsent(deps.db, name, fresh, nowIso(deps));
     sealed = await readServerKey(deps.db, name);
     if (!sealed) throw new Error(`${what} could not be stored in the database`);
   }
-  return parseMasterKey(deps.vault.open(sealed, aad), `${what} stored in the database`);
+  return deps.vault.open(sealed, aad);
 }
 
 /** Use a token's nonce once, across every instance on the database; false when it was used before. */

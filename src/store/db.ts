@@ -19,6 +19,7 @@ import * as m0008 from "./migrations/0008_call_records.js";
 import * as m0009 from "./migrations/0009_change_notify.js";
 import * as m0010 from "./migrations/0010_members.js";
 import * as m0011 from "./migrations/0011_connect_links.js";
+import * as m0012 from "./migrations/0012_oauth_server.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0009_change_notify": m0009,
   "0010_members": m0010,
   "0011_connect_links": m0011,
+  "0012_oauth_server": m0012,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -6,6 +6,7 @@
 import { ConnectorError } from "../common/errors.js";
 import { newId, sha256Hex } from "../common/ids.js";
 import type { DB } from "./db.js";
+import { endMemberGrants } from "./oauth-server.js";
 import { writeTransaction } from "./write-transaction.js";
 
 /** What `members add` and `members list` show: never the password hash. */
@@ -85,15 +86,24 @@ export async function hasMembers(db: DB, workspaceId: string): Promise<boolean> 
   return (await db.selectFrom("members").select("id").where("workspace_id", "=", workspaceId).limit(1).executeTakeFirst()) !== undefined;
 }
 
-/** Remove a member and end their sessions at once; `not_found` for an unknown id. */
-export async function removeMember(db: DB, memberId: string): Promise<MemberInfo & { sessions_ended: number }> {
+/**
+ * Remove a member and end, at once and in one transaction, their sign-in sessions and the OAuth
+ * grants of the MCP clients they allowed (every token of those grants stops working); `not_found`
+ * for an unknown id.
+ */
+export async function removeMember(
+  db: DB,
+  memberId: string,
+  now: string = new Date().toISOString(),
+): Promise<MemberInfo & { sessions_ended: number; client_grants_ended: number }> {
   return writeTransaction(db, async (trx) => {
     const row = await trx.selectFrom("members").select(["id", "workspace_id", "email"]).where("id", "=", memberId).executeTakeFirst();
     if (!row)
       throw new ConnectorError("not_found", `No member "${memberId}". List them with \`tenex-connectors members list --workspace W\`.`);
     const ended = await trx.deleteFrom("member_sessions").where("member_id", "=", memberId).executeTakeFirst();
+    const grants = await endMemberGrants(trx, memberId, "member_removed", now);
     await trx.deleteFrom("members").where("id", "=", memberId).execute();
-    return { ...row, sessions_ended: Number(ended.numDeletedRows) };
+    return { ...row, sessions_ended: Number(ended.numDeletedRows), client_grants_ended: grants };
   });
 }
 

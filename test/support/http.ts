@@ -40,6 +40,8 @@ export async function startHttpHarness(
     tools?: ToolDefinition[];
     publicUrl?: boolean;
     port?: number;
+    /** The app's clock (expiry, grace windows); default Date.now. */
+    clock?: () => number;
   } = {},
 ): Promise<HttpHarness> {
   const dir = tempDir("tenex-http-");
@@ -52,7 +54,11 @@ export async function startHttpHarness(
   };
   const config = loadConfig(env, dir);
   const logs: string[] = [];
-  const app = await createApp(config, { mode: "http", log: createLogger({ level: "debug", write: (l) => logs.push(l) }) });
+  const app = await createApp(config, {
+    mode: "http",
+    log: createLogger({ level: "debug", write: (l) => logs.push(l) }),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   app.ctx.redirectUri = redirectUriFor(config, "http", port);
   const now = new Date().toISOString();
   const tenant = async (name: string): Promise<Tenant> => {

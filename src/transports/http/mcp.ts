@@ -4,10 +4,11 @@ import { NodeStreamableHTTPServerTransport } from "@modelcontextprotocol/node";
 import { isInitializeRequest, isLegacyRequest, type Server } from "@modelcontextprotocol/server";
 import { SSEServerTransport } from "@modelcontextprotocol/server-legacy/sse";
 import type { GrantDeps } from "../../grants/deps.js";
+import { endedGrantIds } from "../../store/oauth-server.js";
 import { revokedKeyIds } from "../../store/workspaces.js";
 import { createMcpServer } from "../mcp-server.js";
 import type { ToolDefinition } from "../tool.js";
-import type { Caller } from "./auth.js";
+import { type Caller, principalOf } from "./auth.js";
 import { BoundedEventStore, EventBudget } from "./event-store.js";
 import { ModernMcp } from "./mcp-modern.js";
 import { sendError, sendJson } from "./respond.js";
@@ -20,7 +21,7 @@ export const SSE_MESSAGES_PATH = "/messages";
 export { DEFAULT_SESSION_LIMITS, type McpSessionLimits } from "./sessions.js";
 
 /** The reservation key of a caller's key: the keyless loopback caller of a workspace counts as one key. */
-const keyOf = (caller: Caller) => `${caller.workspace_id}\u0000${caller.key_id ?? ""}`;
+const keyOf = (caller: Caller) => `${caller.workspace_id}\u0000${principalOf(caller) ?? ""}`;
 
 /**
  * The request as isLegacyRequest reads it. Given the parsed body, it looks only at the method and
@@ -82,7 +83,7 @@ export class McpSessions {
     const s = this.sessions.get(id);
     // Another workspace's session is indistinguishable from one that does not exist.
     if (!s || s.kind !== kind || s.workspace_id !== caller.workspace_id) return undefined;
-    if (s.key_id !== caller.key_id) return "other-key";
+    if (s.principal !== principalOf(caller)) return "other-key";
     s.lastSeen = this.ctx.clock();
     s.used = true;
     return s;
@@ -101,7 +102,7 @@ export class McpSessions {
     for (const s of this.sessions.values()) {
       if (s.workspace_id !== caller.workspace_id) continue;
       workspace++;
-      if (s.key_id === caller.key_id) key++;
+      if (s.principal === principalOf(caller)) key++;
     }
     return { workspace, key };
   }
@@ -210,6 +211,8 @@ export class McpSessions {
           id,
           workspace_id: caller.workspace_id,
           key_id: caller.key_id,
+          grant_id: caller.grant_id ?? null,
+          principal: principalOf(caller),
           server,
           transport,
           lastSeen: this.ctx.clock(),
@@ -243,6 +246,8 @@ export class McpSessions {
       id,
       workspace_id: caller.workspace_id,
       key_id: caller.key_id,
+      grant_id: caller.grant_id ?? null,
+      principal: principalOf(caller),
       server,
       transport,
       lastSeen: this.ctx.clock(),
@@ -278,6 +283,8 @@ export class McpSessions {
       try {
         const keyIds = [...new Set([...this.sessions.values()].map((s) => s.key_id).filter((k): k is string => k !== null))];
         const revoked = await revokedKeyIds(this.ctx.db, keyIds);
+        const grantIds = [...new Set([...this.sessions.values()].map((s) => s.grant_id).filter((g): g is string => g !== null))];
+        for (const g of await endedGrantIds(this.ctx.db, grantIds)) revoked.add(`oauth:${g}`);
         const now = this.ctx.clock();
         for (const s of [...this.sessions.values()]) {
           const why = whyClose(s, revoked, now, this.limits);

@@ -14,14 +14,15 @@ interface Bucket {
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
-  /** `perSecond` 0 turns the limit off. */
+  /** `perSecond` 0 turns the limit off; the burst is BURST_SECONDS' worth unless given. */
   constructor(
     readonly perSecond: number,
     private readonly clock: () => number,
+    private readonly burstSize?: number,
   ) {}
 
   get burst(): number {
-    return this.perSecond * BURST_SECONDS;
+    return this.burstSize ?? this.perSecond * BURST_SECONDS;
   }
 
   /** Take one request from `key`'s bucket: 0 when it may go ahead, else the whole seconds until it could. */

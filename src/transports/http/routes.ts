@@ -5,8 +5,10 @@ import { type ConnectPages, isConnectPath } from "../callback/connect-page.js";
 import { CALLBACK_PATH, serveCallback } from "../callback/listener.js";
 import { SERVER_VERSION } from "../mcp-server.js";
 import type { Caller } from "./auth.js";
+import { type ConsentPages, isConsentPath } from "./authorization/consent.js";
+import { type AuthorizationServer, isProtocolPath, REGISTER_PATH } from "./authorization/provider.js";
+import { authorizationServerMetadata, metadataKind, protectedResourceMetadata, sendMetadata } from "./authorization/resource.js";
 import { MCP_PATH, type McpSessions, SSE_MESSAGES_PATH, SSE_PATH } from "./mcp.js";
-import { answerOAuthProbe, isOAuthProbe } from "./oauth-probes.js";
 import { isProxyPath, serveProxy } from "./proxy.js";
 import { parseJson, readBody, sendBodyError, sendError, sendJson } from "./respond.js";
 import { API_BASE, type RestApi } from "./rest.js";
@@ -30,6 +32,8 @@ export type HttpRoute = {
   methods?: readonly string[];
   /** Served before the Host/Origin check: probes use the pod or container address. */
   anyHost?: boolean;
+  /** Host is checked, Origin is not: OAuth endpoints browser-based MCP clients call from their own origin (CORS). */
+  anyOrigin?: boolean;
 } & (
   | { auth: true; handle: (req: Req, res: Res, url: URL, caller: Caller) => Promise<void> }
   | { auth: false; handle: (req: Req, res: Res, url: URL) => Promise<void> }
@@ -46,6 +50,11 @@ export interface RouteDeps {
   signIn: SignIn;
   /** The connect page, behind the member gate. */
   connect: ConnectPages;
+  /** The OAuth authorization server for remote MCP clients, and its consent pages. */
+  authorization: AuthorizationServer;
+  consent: ConsentPages;
+  /** Whether a dynamic registration from this request may go on (answers 429 itself when not). */
+  registrationAllowed: (req: Req, res: Res) => boolean;
 }
 
 /** Read and parse a JSON body; answers the error itself (JSON-RPC shaped for `rpc`) and returns undefined on failure. */
@@ -98,7 +107,39 @@ export function httpRoutes(d: RouteDeps): HttpRoute[] {
       handle: (req, res, url) => d.connect.serve(req, res, url.pathname),
     },
     // Before the Host check: what a client is told after a 401 should not depend on how it reached us.
-    { name: "oauth-probe", matches: isOAuthProbe, anyHost: true, auth: false, handle: async (_req, res) => answerOAuthProbe(res) },
+    {
+      name: "oauth-metadata",
+      matches: (path) => metadataKind(path) !== undefined,
+      methods: ["GET", "HEAD", "OPTIONS"],
+      anyHost: true,
+      auth: false,
+      handle: async (req, res, url) => {
+        const issuer = d.authorization.issuer;
+        sendMetadata(
+          req,
+          res,
+          metadataKind(url.pathname) === "resource" ? protectedResourceMetadata(issuer) : authorizationServerMetadata(issuer),
+        );
+      },
+    },
+    {
+      // /authorize, /token, /register, /revoke, /jwks: the library's routes (clients call the last four from their own origin).
+      name: "oauth-server",
+      matches: isProtocolPath,
+      anyOrigin: true,
+      auth: false,
+      handle: async (req, res, url) => {
+        if (url.pathname === REGISTER_PATH && req.method === "POST" && !d.registrationAllowed(req, res)) return;
+        await d.authorization.serveProtocol(req, res);
+      },
+    },
+    {
+      name: "oauth-consent",
+      matches: isConsentPath,
+      methods: ["GET", "POST"],
+      auth: false,
+      handle: (req, res, url) => d.consent.serve(req, res, url),
+    },
     {
       name: "login",
       matches: exact(LOGIN_PATH),

@@ -5,13 +5,15 @@ import { newId } from "../../common/ids.js";
 import type { GrantDeps } from "../../grants/deps.js";
 import { ConnectPages } from "../callback/connect-page.js";
 import type { ToolDefinition } from "../tool.js";
-import { authenticateRequest, type Caller, sendUnauthorized } from "./auth.js";
+import { authenticateRequest, type Caller, principalOf, sendUnauthorized } from "./auth.js";
+import { ConsentPages } from "./authorization/consent.js";
+import { AuthorizationServer } from "./authorization/provider.js";
 import { type ConnectSignIn, memberGate } from "./connect-gate.js";
 import { HostAllowList } from "./hosts.js";
 import { DEFAULT_SESSION_LIMITS, MCP_PATH, type McpSessionLimits, McpSessions, SSE_PATH } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
-import { sendError } from "./respond.js";
+import { sendError, sendJson } from "./respond.js";
 import { RestApi } from "./rest.js";
 import { type HttpRoute, httpRoutes, methodNotAllowed, OPENAPI_PATH } from "./routes.js";
 import { SignIn, type SignInOptions } from "./signin.js";
@@ -96,6 +98,9 @@ class TenexHttpServer implements HttpServer {
   private readonly allow: HostAllowList;
   private readonly sessions: McpSessions;
   private readonly limiter: RateLimiter;
+  /** Dynamic client registrations per address: 10 an hour, a burst of 10. */
+  private readonly registrations: RateLimiter;
+  private readonly authorization: AuthorizationServer;
   private readonly routes: HttpRoute[];
   private readonly server: http.Server;
   private draining = false;
@@ -117,7 +122,21 @@ class TenexHttpServer implements HttpServer {
     const openapi = JSON.stringify(buildOpenApi(opts.tools, { serverUrl: opts.publicUrl }));
     const signIn = new SignIn(ctx, { ...opts.signIn, secure: /^https:/i.test(opts.publicUrl ?? "") });
     const connect = new ConnectPages(ctx, memberGate(signIn, ctx.db, opts.connectSignIn ?? "required"), signIn.policy);
-    this.routes = httpRoutes({ ctx, sessions: this.sessions, rest, openapi, maxBodyBytes, signIn, connect });
+    // `{base}`: the public URL, else the address this server listens on (known after listen, like the redirect URI).
+    this.authorization = new AuthorizationServer(ctx, { base: () => this.ctx.redirectUri.replace(/\/oauth\/callback$/, "") });
+    this.registrations = new RateLimiter(10 / 3600, opts.rateClock ?? (() => this.ctx.clock()), 10);
+    this.routes = httpRoutes({
+      ctx,
+      sessions: this.sessions,
+      rest,
+      openapi,
+      maxBodyBytes,
+      signIn,
+      connect,
+      authorization: this.authorization,
+      consent: new ConsentPages(ctx, this.authorization, signIn),
+      registrationAllowed: (req, res) => this.registrationAllowed(req, res),
+    });
     this.server = http.createServer(
       {
         headersTimeout: opts.headersTimeoutMs ?? 15_000,
@@ -177,7 +196,7 @@ class TenexHttpServer implements HttpServer {
       if (!this.allow.allowsHostHeader(req.headers.host)) {
         return sendError(res, "forbidden", "This Host is not allowed. An operator can add it to TENEX_ALLOWED_HOSTS.");
       }
-      if (!this.allow.allowsOrigin(req.headers.origin)) {
+      if (!route?.anyOrigin && !this.allow.allowsOrigin(req.headers.origin)) {
         return sendError(res, "forbidden", "This Origin is not allowed. An operator can add its host to TENEX_ALLOWED_HOSTS.");
       }
     }
@@ -191,7 +210,7 @@ class TenexHttpServer implements HttpServer {
 
   /** Answer 429 `rate_limited` with Retry-After when the caller's key has used its burst. */
   private limited(res: http.ServerResponse, caller: Caller): boolean {
-    const wait = this.limiter.take(caller.key_id ?? `workspace:${caller.workspace_id}`);
+    const wait = this.limiter.take(principalOf(caller) ?? `workspace:${caller.workspace_id}`);
     if (wait === 0) return false;
     this.ctx.log.debug("request rate limited", { workspace_id: caller.workspace_id, retry_after: wait });
     sendError(
@@ -203,19 +222,38 @@ class TenexHttpServer implements HttpServer {
     return true;
   }
 
+  /** Dynamic registration is open to anyone: limited per address, and unused registrations are purged (authorization/adapter.ts). */
+  private registrationAllowed(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const wait = this.registrations.take(`register:${req.socket.remoteAddress ?? "unknown"}`);
+    if (wait === 0) return true;
+    this.ctx.log.info("client registration rate limited", { address: req.socket.remoteAddress, retry_after: wait });
+    sendJson(
+      res,
+      429,
+      { error: "temporary_unavailable", error_description: `Too many client registrations from this address; retry after ${wait} s.` },
+      { "retry-after": String(wait) },
+    );
+    return false;
+  }
+
   private async authenticate(req: http.IncomingMessage, res: http.ServerResponse): Promise<Caller | null> {
-    const outcome = await authenticateRequest(this.ctx.db, req, { anonymousLocal: this.opts.noAuthLoopback ?? false });
+    const outcome = await authenticateRequest(this.ctx, req, {
+      anonymousLocal: this.opts.noAuthLoopback ?? false,
+      resource: () => this.authorization.resource,
+    });
     if (outcome.ok) return outcome.caller;
     // A session whose key was just revoked: end its open streams now rather than at the next sweep.
     const sid = req.headers["mcp-session-id"];
     if (outcome.reason === "invalid" && typeof sid === "string" && this.sessions.has(sid)) this.sweep();
-    sendUnauthorized(res, outcome.reason);
+    sendUnauthorized(res, outcome.reason, this.authorization.issuer);
     return null;
   }
 
   private sweep(): void {
     this.limiter.prune();
+    this.registrations.prune();
     void this.sessions.sweep().catch((err: unknown) => this.ctx.log.warn("session sweep failed", { error: err }));
+    void this.authorization.sweep().catch((err: unknown) => this.ctx.log.warn("oauth record sweep failed", { error: err }));
   }
 
   listen(): Promise<number> {

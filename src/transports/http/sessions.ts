@@ -46,6 +46,10 @@ export interface Session {
   workspace_id: string;
   /** The key that opened the session: the session ends when that key is revoked. */
   key_id: string | null;
+  /** The OAuth grant whose token opened the session: the session ends when the grant does. */
+  grant_id: string | null;
+  /** The credential (principalOf): only it may use the session. */
+  principal: string | null;
   server: Server;
   transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
   lastSeen: number;
@@ -56,6 +60,7 @@ export interface Session {
 /** Why the sweep closes this session now, or null to keep it. */
 export function whyClose(s: Session, revokedKeys: ReadonlySet<string>, now: number, limits: McpSessionLimits): string | null {
   if (s.key_id && revokedKeys.has(s.key_id)) return "key revoked";
+  if (s.grant_id && revokedKeys.has(`oauth:${s.grant_id}`)) return "oauth grant ended";
   if (!s.used && s.lastSeen < now - limits.unusedIdleMs) return "unused";
   if (s.lastSeen < now - limits.idleMs) return "idle";
   return null;
