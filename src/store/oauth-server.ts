@@ -100,19 +100,24 @@ export async function purgeExpiredServerRecords(db: DB, nowMs: number): Promise<
   return Number(res.numDeletedRows);
 }
 
+/** Delete every record of these grants and mark the operator's records revoked with why (the first reason wins). */
+async function endGrants(db: DB, grantIds: string[], why: string, now: string): Promise<void> {
+  await tables(db).deleteFrom("oauth_server_records").where("grant_id", "in", grantIds).execute();
+  await tables(db)
+    .updateTable("mcp_client_grants")
+    .set({ revoked_at: now, revoked_why: why })
+    .where("grant_id", "in", grantIds)
+    .where("revoked_at", "is", null)
+    .execute();
+}
+
 /**
  * End a grant: every token, code and the grant itself are deleted, and the operator's record is
  * marked revoked with why (first reason wins). Returns the operator's record when there was one.
  */
 export async function endGrant(db: DB, grantId: string, why: string, now: string): Promise<ClientGrantRow | undefined> {
   return writeTransaction(db, async (trx) => {
-    await tables(trx).deleteFrom("oauth_server_records").where("grant_id", "=", grantId).execute();
-    await tables(trx)
-      .updateTable("mcp_client_grants")
-      .set({ revoked_at: now, revoked_why: why })
-      .where("grant_id", "=", grantId)
-      .where("revoked_at", "is", null)
-      .execute();
+    await endGrants(trx, [grantId], why, now);
     return tables(trx).selectFrom("mcp_client_grants").selectAll().where("grant_id", "=", grantId).executeTakeFirst();
   });
 }
@@ -152,14 +157,7 @@ export async function endMemberGrants(db: DB, memberId: string, why: string, now
     .where("revoked_at", "is", null)
     .execute();
   const grantIds = rows.map((r) => r.grant_id);
-  if (grantIds.length === 0) return 0;
-  await tables(db).deleteFrom("oauth_server_records").where("grant_id", "in", grantIds).execute();
-  await tables(db)
-    .updateTable("mcp_client_grants")
-    .set({ revoked_at: now, revoked_why: why })
-    .where("grant_id", "in", grantIds)
-    .where("revoked_at", "is", null)
-    .execute();
+  if (grantIds.length > 0) await endGrants(db, grantIds, why, now);
   return grantIds.length;
 }
 

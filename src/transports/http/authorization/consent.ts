@@ -137,12 +137,10 @@ export class ConsentPages {
     if (!form || !this.signIn.csrfOk(req, form)) return this.signIn.sendCsrfRefused(res);
     const provider = await this.server.oidc();
     const decision = form.get("decision");
+    // Who decided what, for which client and workspace (never a token).
+    const decided = { client_id: client.clientId.slice(0, 200), member_id: member.id, workspace_id: member.workspace_id };
     if (decision !== "allow") {
-      this.ctx.log.info("mcp client denied", {
-        client_id: client.clientId.slice(0, 200),
-        member_id: member.id,
-        workspace_id: member.workspace_id,
-      });
+      this.ctx.log.info("mcp client denied", decided);
       await provider.interactionFinished(
         req,
         res,
@@ -168,12 +166,7 @@ export class ConsentPages {
     });
     // A dynamic registration a member allowed is kept (unused ones are purged after a day).
     if (!isClientIdUrl(client.clientId)) await setServerRecordExpiry(this.ctx.db, recordKey("Client", client.clientId), null);
-    this.ctx.log.info("mcp client allowed", {
-      id: recorded.id,
-      client_id: client.clientId.slice(0, 200),
-      member_id: member.id,
-      workspace_id: member.workspace_id,
-    });
+    this.ctx.log.info("mcp client allowed", { id: recorded.id, ...decided });
     await provider.interactionFinished(
       req,
       res,
