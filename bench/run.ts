@@ -87,9 +87,11 @@ async function wakeOnce(
     })
     .then(() => (returnedAt = now()));
   await waitBegan;
-  const { callbackUrl } = await consentOverHttp(authorization_url, { login, redirectPrefix: redirectUri });
+  // As a person's browser: the connect page's Continue (authorization_url is {base}/connect/{id}), the
+  // provider's consent, then the callback with the browser binding cookie Continue set.
+  const { callbackUrl, cookie } = await consentOverHttp(authorization_url, { login, redirectPrefix: redirectUri });
   const sentAt = now();
-  const page = await fetch(callbackUrl);
+  const page = await fetch(callbackUrl, { headers: { cookie } });
   const answeredAt = now();
   if (page.status !== 200) throw new Error(`callback answered ${page.status}`);
   await waiting;
