@@ -14,9 +14,11 @@ import { CLI, tempDir } from "./support/stdio.js";
 const HOOK = `export async function load(url, context, next) { const r = await next(url, context); process.stderr.write("LOADED " + url + "\\n"); return r; }`;
 const REGISTER = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)});`;
 
-/** Spawn the built server, send `initialize` then a 2026-07-28 `tools/list`, and list what it loaded by the second answer. */
-async function modulesLoadedBy(): Promise<string[]> {
-  const dir = tempDir();
+/**
+ * Spawn the built server, send `initialize` then a 2026-07-28 `tools/list`, and list what it loaded
+ * by the second answer. `dir` holds the database (a fresh one by default).
+ */
+async function modulesLoadedBy(dir = tempDir()): Promise<string[]> {
   const child = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(REGISTER)}`, CLI, "serve"], {
     env: { PATH: process.env.PATH ?? "", HOME: dir, TENEX_DB: path.join(dir, "tenex.db") },
     stdio: ["pipe", "pipe", "pipe"],
@@ -51,8 +53,18 @@ async function modulesLoadedBy(): Promise<string[]> {
 
 describe("cold start: what the stdio server loads before answering initialize and tools/list", () => {
   let loaded: string[] = [];
+  let again: string[] = [];
   beforeAll(async () => {
-    loaded = await modulesLoadedBy();
+    const dir = tempDir();
+    loaded = await modulesLoadedBy(dir);
+    // The same database a second time: every start but the first finds it up to date.
+    again = await modulesLoadedBy(dir);
+  });
+
+  it("loads the migrations only for a database that needs them", () => {
+    const migrations = (l: string[]) => l.filter((u) => u.includes("/dist/src/store/migrations/"));
+    expect(migrations(loaded).length).toBeGreaterThan(10);
+    expect(migrations(again)).toEqual([]);
   });
 
   it("loads neither openid-client nor its dependencies, and kysely from the build's bundle", () => {

@@ -8,18 +8,6 @@ import { assertTrusted, createExclusive, type FileTrust } from "../common/files.
 import type { Logger } from "../common/log.js";
 import { type ChangeFeed, postgresChangeFeed, sqliteChangeFeed } from "./change-feed.js";
 import { type DialectName, isPostgresUrl, redactDatabaseTarget } from "./dialect.js";
-import * as m0001 from "./migrations/0001_initial.js";
-import * as m0002 from "./migrations/0002_lifecycle.js";
-import * as m0003 from "./migrations/0003_status_reason.js";
-import * as m0004 from "./migrations/0004_server_keys.js";
-import * as m0005 from "./migrations/0005_connection_endpoints.js";
-import * as m0006 from "./migrations/0006_grant_key.js";
-import * as m0007 from "./migrations/0007_pending_lookup.js";
-import * as m0008 from "./migrations/0008_call_records.js";
-import * as m0009 from "./migrations/0009_change_notify.js";
-import * as m0010 from "./migrations/0010_members.js";
-import * as m0011 from "./migrations/0011_connect_links.js";
-import * as m0012 from "./migrations/0012_oauth_server.js";
 import type { Database } from "./schema.js";
 import { cachingStatements } from "./statement-cache.js";
 
@@ -34,25 +22,31 @@ export interface StoreDeps {
   events: ConnectorEvents;
 }
 
-/** Migrations are imported statically so they work from the compiled output without a folder scan. */
-const MIGRATIONS: Record<string, Migration> = {
-  "0001_initial": m0001,
-  "0002_lifecycle": m0002,
-  "0003_status_reason": m0003,
-  "0004_server_keys": m0004,
-  "0005_connection_endpoints": m0005,
-  "0006_grant_key": m0006,
-  "0007_pending_lookup": m0007,
-  "0008_call_records": m0008,
-  "0009_change_notify": m0009,
-  "0010_members": m0010,
-  "0011_connect_links": m0011,
-  "0012_oauth_server": m0012,
+/**
+ * The migrations, in order. Each is imported when a database needs it (a literal import per
+ * migration, so it works from the compiled output without a folder scan): a database that is
+ * up to date, which is every start but the first, loads none of them.
+ */
+const MIGRATIONS: Record<string, () => Promise<Migration>> = {
+  "0001_initial": () => import("./migrations/0001_initial.js"),
+  "0002_lifecycle": () => import("./migrations/0002_lifecycle.js"),
+  "0003_status_reason": () => import("./migrations/0003_status_reason.js"),
+  "0004_server_keys": () => import("./migrations/0004_server_keys.js"),
+  "0005_connection_endpoints": () => import("./migrations/0005_connection_endpoints.js"),
+  "0006_grant_key": () => import("./migrations/0006_grant_key.js"),
+  "0007_pending_lookup": () => import("./migrations/0007_pending_lookup.js"),
+  "0008_call_records": () => import("./migrations/0008_call_records.js"),
+  "0009_change_notify": () => import("./migrations/0009_change_notify.js"),
+  "0010_members": () => import("./migrations/0010_members.js"),
+  "0011_connect_links": () => import("./migrations/0011_connect_links.js"),
+  "0012_oauth_server": () => import("./migrations/0012_oauth_server.js"),
 };
+const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
 
 class StaticMigrationProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return MIGRATIONS;
+    const loaded = await Promise.all(MIGRATION_NAMES.map(async (name) => [name, await MIGRATIONS[name]!()] as const));
+    return Object.fromEntries(loaded);
   }
 }
 
@@ -212,6 +206,8 @@ async function openPostgres(url: string, opts: { onError?: (err: unknown) => voi
  * database migrate it once (the others wait, then find nothing to do).
  */
 async function migrate(db: DB): Promise<string> {
+  const latest = MIGRATION_NAMES[MIGRATION_NAMES.length - 1] ?? "none";
+  if (await upToDate(db)) return latest;
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
@@ -220,6 +216,20 @@ async function migrate(db: DB): Promise<string> {
     const why = error instanceof Error ? error.message : String(error ?? "unknown error");
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${why}`);
   }
-  const names = Object.keys(MIGRATIONS).sort();
-  return names[names.length - 1] ?? "none";
+  return latest;
+}
+
+/**
+ * Whether every migration this build knows has been applied (and none it does not know): then
+ * the Migrator, and the migrations' modules, are not needed. Any doubt (no migration table yet,
+ * another count) answers false and the Migrator decides, under its lock on PostgreSQL.
+ */
+async function upToDate(db: DB): Promise<boolean> {
+  try {
+    const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
+    const applied = rows.rows.map((r) => r.name);
+    return applied.length === MIGRATION_NAMES.length && applied.every((n, i) => n === MIGRATION_NAMES[i]);
+  } catch {
+    return false;
+  }
 }
