@@ -3,38 +3,20 @@
 // the retry of an input_required start lands on the instance that did not start it. Neither
 // process is given TENEX_STATE_KEY: they start together and agree on the key generated into
 // the database.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentOverHttp } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { modernHttp } from "./support/clients.js";
 import { testDatabaseEnv } from "./support/database.js";
 import { freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
+import { CLI, type HttpInstance, ROOT, startHttpInstance, waitForOutput } from "./support/stdio.js";
 
 type Sc = Record<string, any>;
 
-interface Instance {
-  port: number;
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<unknown>;
-}
-
-function startInstance(port: number, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  return { port, child, stderr: () => stderr, exited: new Promise((resolve) => child.once("exit", resolve)) };
-}
-
 describe("two HTTP instances on one database, no session affinity", () => {
   let sandbox: HubSpotSandbox;
-  let instances: Instance[] = [];
+  let instances: HttpInstance[] = [];
   let key: string;
   let publicUrl: string;
 
@@ -56,7 +38,7 @@ describe("two HTTP instances on one database, no session affinity", () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
     expect(run("workspaces", "create", "acme").status).toBe(0);
     key = run("keys", "create", "--workspace", "acme").stdout.trim();
-    instances = [startInstance(portA, env), startInstance(portB, env)];
+    instances = [startHttpInstance(portA, env), startHttpInstance(portB, env)];
     // Woken by each instance's own output, not by polling.
     await Promise.all(instances.map((i) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http")));
   });

@@ -4,39 +4,21 @@
 // one, the sign-in and the consent page are served by the other (its cookies were signed by the
 // first), the authorization resumes on the first, the code is exchanged on the second, and the
 // token works on both.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabaseEnv } from "./support/database.js";
 import { freePort, rawRequest, tempDir } from "./support/http.js";
 import { authorizeUrl, registerClient } from "./support/oauth-requests.js";
 import { getForm, Jar, post, signInRaw } from "./support/pages.js";
-import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
+import { CLI, type HttpInstance, ROOT, startHttpInstance, waitForOutput } from "./support/stdio.js";
 
 const PASSWORD = "a member's long password";
 const REDIRECT = "http://127.0.0.1:9/callback";
 
-interface Instance {
-  url: string;
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<unknown>;
-}
-
-function startInstance(port: number, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  return { url: `http://127.0.0.1:${port}`, child, stderr: () => stderr, exited: new Promise((resolve) => child.once("exit", resolve)) };
-}
-
 describe("remote sign-in across two instances on one database", () => {
-  let a: Instance;
-  let b: Instance;
+  let a: HttpInstance;
+  let b: HttpInstance;
   let publicUrl: string;
 
   beforeAll(async () => {
@@ -51,8 +33,8 @@ describe("remote sign-in across two instances on one database", () => {
     expect(run(["members", "add", "--workspace", "acme", "--email", "ann@acme.example", "--password-stdin"], `${PASSWORD}\n`).status).toBe(
       0,
     );
-    a = startInstance(portA, env);
-    b = startInstance(portB, env);
+    a = startHttpInstance(portA, env);
+    b = startHttpInstance(portB, env);
     await Promise.all([a, b].map((i) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http")));
   }, 120_000);
   afterAll(async () => {

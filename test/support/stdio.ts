@@ -254,3 +254,29 @@ export async function startStdioHubSpot(opts: { clientCapabilities?: Record<stri
     },
   };
 }
+
+/** A built `serve --http` process on a port, with its stderr collected (two-instance tests). */
+export interface HttpInstance {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<unknown>;
+}
+
+export function startHttpInstance(port: number, env: Record<string, string>): HttpInstance {
+  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
+    env,
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stderr: () => stderr,
+    exited: new Promise((resolve) => child.once("exit", resolve)),
+  };
+}
