@@ -135,6 +135,9 @@ class RetryingListener implements CallbackListener {
    * are the check). Its module is imported at the first request for it, not at start (issue 14, cold start).
    */
   private connect: Promise<ConnectPages> | undefined;
+  /** Requests being answered: close() lets them finish (the callback that settles the last grant ends the process). */
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
   readonly ready: Promise<CallbackListener>;
   private settle!: { resolve: (l: CallbackListener) => void; reject: (err: Error) => void };
 
@@ -143,6 +146,11 @@ class RetryingListener implements CallbackListener {
     private readonly opts: ListenerOptions,
   ) {
     this.server = http.createServer((req, res) => {
+      this.inFlight++;
+      res.once("close", () => {
+        this.inFlight--;
+        if (this.inFlight === 0) this.drained?.();
+      });
       // A page for another host name (DNS rebinding, a proxy) is not served: loopback names only.
       if (!hostAllowed(req.headers.host, opts.host)) {
         res.writeHead(421, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end("Misdirected request\n");
@@ -187,14 +195,24 @@ class RetryingListener implements CallbackListener {
     throw new ConnectorError("invalid_state", `${advice} Then call start_connector_oauth again; nothing was started.`, { retryable: true });
   }
 
-  close(): Promise<void> {
-    return new Promise<void>((done) => {
-      this.closed = true;
-      if (this.timer) clearTimeout(this.timer);
-      if (this.bound === null) return done();
-      this.server.close(() => done());
-      this.server.closeAllConnections();
-    });
+  /**
+   * Stop listening; a request being answered finishes first (up to 5 s): the callback whose grant
+   * settles the last pending one wakes the shutdown before its page is written.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.bound === null) return;
+    const stopped = new Promise<void>((done) => this.server.close(() => done()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await new Promise<void>((done) => {
+        this.drained = done;
+        setTimeout(done, 5_000).unref();
+      });
+    }
+    this.server.closeAllConnections();
+    await stopped;
   }
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
