@@ -154,7 +154,7 @@ describe("remote MCP clients sign in through OAuth 2.1", () => {
       token_endpoint_auth_method: "none",
     }));
     try {
-      const auth = new MemoryAuthProvider(target.url, "Doc-identified Client", { clientId: doc.clientId });
+      const auth = new MemoryAuthProvider(target.url, "Doc-identified Client", { clientId: doc.clientId, issuer: h.url });
       const client = await signInModern("bob@beta.example", auth);
       expect(doc.fetches).toBeGreaterThan(0);
       const consent = consentTexts.at(-1) ?? "";

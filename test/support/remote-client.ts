@@ -23,14 +23,15 @@ export class MemoryAuthProvider {
 
   /**
    * `clientId`: a client id known in advance (a Client ID Metadata Document's URL): the SDK then
-   * skips registration and uses it as is.
+   * skips registration and uses it as is; `issuer`: the authorization server it is known to.
    */
   constructor(
     readonly redirectUrl: string,
     readonly name: string,
-    opts: { clientId?: string } = {},
+    opts: { clientId?: string; issuer?: string } = {},
   ) {
-    if (opts.clientId) this.client = { client_id: opts.clientId };
+    // The 2.x SDK stamps stored client information with the authorization server it belongs to (SEP-2352).
+    if (opts.clientId) this.client = { client_id: opts.clientId, ...(opts.issuer ? { issuer: opts.issuer } : {}) };
   }
 
   get clientMetadata() {
@@ -61,6 +62,17 @@ export class MemoryAuthProvider {
 
   redirectToAuthorization(url: URL): void {
     this.authorizationUrl = url;
+  }
+
+  /** Where the SDK found the authorization server: kept so the callback leg is checked against it (SEP-2352). */
+  discovery: unknown;
+
+  saveDiscoveryState(state: unknown): void {
+    this.discovery = state;
+  }
+
+  discoveryState() {
+    return this.discovery as never;
   }
 
   saveCodeVerifier(v: string): void {
