@@ -6,8 +6,6 @@
 // workspace without members; TENEX_CONNECT_SIGNIN=optional; and the stdio listener's page.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashPassword } from "../src/credentials/passwords.js";
-import { addMember } from "../src/store/members.js";
 import { createApiKey, createWorkspace } from "../src/store/workspaces.js";
 import { continueOnConnectPage } from "./sandbox/consent.js";
 import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
@@ -15,7 +13,7 @@ import { artifactPath, launchChromium, type RecordedContext, recordedContext } f
 import { toolCalls } from "./support/calls.js";
 import { type Harness, reservePort, startHarness } from "./support/harness.js";
 import { bearer, connectClient, freePort, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
-import { getForm, Jar, pageFacts, post, signInRaw } from "./support/pages.js";
+import { addPasswordMember, getForm, Jar, pageFacts, post, signInRaw } from "./support/pages.js";
 
 const PASSWORD = "a member's long password";
 const now = () => new Date().toISOString();
@@ -80,18 +78,8 @@ describe("the connect page in HTTP mode", () => {
     callback = `http://127.0.0.1:${port}/oauth/callback`;
     sandbox = await startHubSpotSandbox({ redirectUri: callback });
     h = await startHttpHarness({ port, publicUrl: true, env: sandbox.env, server: { connectSignIn: "required" } });
-    await addMember(h.app.ctx.db, {
-      workspace_id: h.a.workspace_id,
-      email: "ann@alpha.example",
-      password_hash: await hashPassword(PASSWORD),
-      now: now(),
-    });
-    await addMember(h.app.ctx.db, {
-      workspace_id: h.b.workspace_id,
-      email: "bob@beta.example",
-      password_hash: await hashPassword(PASSWORD),
-      now: now(),
-    });
+    await addPasswordMember(h.app.ctx.db, h.a.workspace_id, "ann@alpha.example", PASSWORD);
+    await addPasswordMember(h.app.ctx.db, h.b.workspace_id, "bob@beta.example", PASSWORD);
   });
   afterAll(async () => {
     await h?.close();

@@ -7,18 +7,16 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/common/ids.js";
-import { hashPassword } from "../src/credentials/passwords.js";
-import { addMember, removeMember } from "../src/store/members.js";
+import { removeMember } from "../src/store/members.js";
 import { safeReturnTo } from "../src/transports/http/cookies.js";
 import { SESSION_SECONDS } from "../src/transports/http/signin.js";
 import { ACCOUNT_FAILURES, ADDRESS_FAILURES } from "../src/transports/http/signin-limits.js";
 import { type OAuthServer, startOAuthServer } from "./sandbox/oauth-server.js";
 import { launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
 import { freePort, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
-import { getForm, Jar, pageFacts, post, signInRaw } from "./support/pages.js";
+import { addPasswordMember, getForm, Jar, pageFacts, post, signInRaw } from "./support/pages.js";
 
 const PASSWORD = "alpha member password";
-const now = () => new Date().toISOString();
 
 describe("members sign in (HTTP mode)", () => {
   let h: HttpHarness;
@@ -55,12 +53,7 @@ describe("members sign in (HTTP mode)", () => {
       publicUrl: true,
       server: { signIn: { oidc: { issuer: idp.issuer, client_id: "tenex-login", client_secret: "login-secret-0123456789" } } },
     });
-    ann = await addMember(h.app.ctx.db, {
-      workspace_id: h.a.workspace_id,
-      email: "Ann@Example.com",
-      password_hash: await hashPassword(PASSWORD),
-      now: now(),
-    });
+    ann = await addPasswordMember(h.app.ctx.db, h.a.workspace_id, "Ann@Example.com", PASSWORD);
   });
 
   afterAll(async () => {
@@ -169,12 +162,7 @@ describe("members sign in (HTTP mode)", () => {
   });
 
   it("asks which workspace when the email is a member of several", async () => {
-    await addMember(h.app.ctx.db, {
-      workspace_id: h.b.workspace_id,
-      email: "ann@example.com",
-      password_hash: await hashPassword(PASSWORD),
-      now: now(),
-    });
+    await addPasswordMember(h.app.ctx.db, h.b.workspace_id, "ann@example.com", PASSWORD);
     const { page } = await fresh();
     await page.goto(`${base}/login`);
     await page.fill("#email", "ann@example.com");
@@ -219,12 +207,7 @@ describe("members sign in (HTTP mode)", () => {
   });
 
   it("ends a member's session at once when the member is removed", async () => {
-    const dee = await addMember(h.app.ctx.db, {
-      workspace_id: h.a.workspace_id,
-      email: "dee@example.com",
-      password_hash: await hashPassword(PASSWORD),
-      now: now(),
-    });
+    const dee = await addPasswordMember(h.app.ctx.db, h.a.workspace_id, "dee@example.com", PASSWORD);
     const jar = new Jar();
     expect((await signInRaw(base, jar, "dee@example.com", PASSWORD)).status).toBe(303);
     expect((await getForm(`${base}/login`, jar)).body).toContain("You are signed in as dee@example.com");
@@ -243,7 +226,7 @@ describe("sign-in limits and https cookies", () => {
     h = await startHttpHarness({ publicUrl: true });
     base = h.url;
     for (const email of ["locked@example.com", "other@example.com"]) {
-      await addMember(h.app.ctx.db, { workspace_id: h.a.workspace_id, email, password_hash: await hashPassword(PASSWORD), now: now() });
+      await addPasswordMember(h.app.ctx.db, h.a.workspace_id, email, PASSWORD);
     }
   });
   afterAll(async () => {

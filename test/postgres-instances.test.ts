@@ -1,7 +1,7 @@
 // Several `serve --http` instances (built server processes) on one PostgreSQL database, as
 // behind a load balancer (issue 15). Runs on the PostgreSQL pass only (TENEX_TEST_PG, see
 // scripts/test.mjs). Order is asserted with the sandbox's gates, never with durations.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +13,7 @@ import { type HubSpotSandbox, startHubSpotSandbox } from "./sandbox/hubspot.js";
 import { databaseEnv, onPostgres, testDatabase, testMasterKey } from "./support/database.js";
 import { startHarness } from "./support/harness.js";
 import { freePort, tempDir } from "./support/http.js";
-import { CLI, ROOT, waitForOutput } from "./support/stdio.js";
+import { CLI, type HttpInstance, ROOT, startHttpInstance, waitForOutput } from "./support/stdio.js";
 
 /** The newest migration, from the migrations folder (the schema an instance reports once migrated). */
 const LATEST_MIGRATION = fs
@@ -25,30 +25,7 @@ const LATEST_MIGRATION = fs
 
 type Json = Record<string, any>;
 
-interface Instance {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<unknown>;
-}
-
-function startInstance(name: string, port: number, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, [CLI, "serve", "--http", "--port", String(port)], {
-    env,
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  return {
-    name,
-    url: `http://127.0.0.1:${port}`,
-    child,
-    stderr: () => stderr,
-    exited: new Promise((resolve) => child.once("exit", resolve)),
-  };
-}
+type Instance = HttpInstance;
 
 const ready = (i: Instance) => waitForOutput(i.child, i.child.stderr!, i.stderr, "ready on http");
 
@@ -96,8 +73,8 @@ describe.skipIf(!onPostgres)("several HTTP instances on one PostgreSQL database"
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, cwd: ROOT, encoding: "utf8" });
     expect(run("workspaces", "create", "acme").status).toBe(0);
     key = run("keys", "create", "--workspace", "acme").stdout.trim();
-    a = startInstance("A", portA, env);
-    b = startInstance("B", portB, env);
+    a = startHttpInstance(portA, env);
+    b = startHttpInstance(portB, env);
     await Promise.all([ready(a), ready(b)]);
   });
   afterEach(() => sandbox?.oauth.releaseGates());
@@ -246,7 +223,7 @@ describe.skipIf(!onPostgres)("PostgreSQL start-up", () => {
   it("two instances started at once on an empty database both come up, and the migrations ran once", async () => {
     const db = testDatabase(tempDir("tenex-pgm-"));
     const env = { PATH: process.env.PATH ?? "", ...databaseEnv(db), TENEX_ALLOWED_HOSTS: "127.0.0.1" };
-    const instances = [startInstance("C", await freePort(), env), startInstance("D", await freePort(), env)];
+    const instances = [startHttpInstance(await freePort(), env), startHttpInstance(await freePort(), env)];
     try {
       await Promise.all(instances.map(ready));
       const names = await withDb(db, async (d) => {

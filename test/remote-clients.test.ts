@@ -9,13 +9,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashPassword } from "../src/credentials/passwords.js";
-import { addMember, removeMember } from "../src/store/members.js";
+import { removeMember } from "../src/store/members.js";
 import { listClientGrants, revokeClientGrant } from "../src/store/oauth-server.js";
 import { createHttpServer } from "../src/transports/http/server.js";
 import { tools as registry } from "../tools/index.js";
 import { launchChromium, type RecordedContext, recordedContext } from "./support/browser.js";
 import { freePort, type HttpHarness, rawRequest, startHttpHarness } from "./support/http.js";
+import { addPasswordMember } from "./support/pages.js";
 import { approveInBrowser, consentTexts, MemoryAuthProvider, metadataDocument, redirectTarget } from "./support/remote-client.js";
 
 const PASSWORD = "a member's long password";
@@ -47,24 +47,9 @@ beforeAll(async () => {
     clock: () => Date.now() + skew,
     env: { TENEX_HUBSPOT_CLIENT_ID: "remote-test-id", TENEX_HUBSPOT_CLIENT_SECRET: "remote-test-secret" },
   });
-  await addMember(h.app.ctx.db, {
-    workspace_id: h.a.workspace_id,
-    email: "ann@alpha.example",
-    password_hash: await hashPassword(PASSWORD),
-    now: now(),
-  });
-  await addMember(h.app.ctx.db, {
-    workspace_id: h.b.workspace_id,
-    email: "bob@beta.example",
-    password_hash: await hashPassword(PASSWORD),
-    now: now(),
-  });
-  cy = await addMember(h.app.ctx.db, {
-    workspace_id: h.a.workspace_id,
-    email: "cy@alpha.example",
-    password_hash: await hashPassword(PASSWORD),
-    now: now(),
-  });
+  await addPasswordMember(h.app.ctx.db, h.a.workspace_id, "ann@alpha.example", PASSWORD);
+  await addPasswordMember(h.app.ctx.db, h.b.workspace_id, "bob@beta.example", PASSWORD);
+  cy = await addPasswordMember(h.app.ctx.db, h.a.workspace_id, "cy@alpha.example", PASSWORD);
 });
 afterAll(async () => {
   for (const c of contexts) await c.context.close().catch(() => undefined);

@@ -1,6 +1,9 @@
 // Our browser pages under test (sign-in, the connect page): raw requests with a cookie jar, as a
 // browser would send them, and the facts a test reads off a page in Chromium.
 import type { Page } from "playwright-core";
+import { hashPassword } from "../../src/credentials/passwords.js";
+import type { DB } from "../../src/store/db.js";
+import { addMember, type MemberInfo } from "../../src/store/members.js";
 import { rawRequest } from "./http.js";
 
 /** A tiny cookie jar for raw requests: what a browser would send back. */
@@ -55,3 +58,8 @@ export const pageFacts = (page: Page) =>
     external: [...document.querySelectorAll("[src],link[href]")].map((e) => e.getAttribute("src") ?? e.getAttribute("href")),
     unlabelled: [...document.querySelectorAll("input:not([type=hidden])")].filter((i) => !(i as HTMLInputElement).labels?.length).length,
   }));
+
+/** Add a member who signs in with `password` (hashed as `members add --password-stdin` does). */
+export async function addPasswordMember(db: DB, workspaceId: string, email: string, password: string): Promise<MemberInfo> {
+  return addMember(db, { workspace_id: workspaceId, email, password_hash: await hashPassword(password), now: new Date().toISOString() });
+}
