@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   type CallToolResult,
   type JSONRPCRequest,
@@ -83,16 +84,45 @@ const INSTRUCTIONS =
  * The tools/list listing, built once per registry on the first tools/list: a 2026-07-28 HTTP
  * request gets a fresh server, and converting every tool's zod schemas to JSON Schema per request
  * cost more than the call; a stdio server answering `initialize` does not need it at all (≈45 ms
- * of a cold start on the development machine).
+ * of a cold start on the development machine). A registry given a built listing
+ * (`useBuiltListing`) reads it from that file instead.
  */
 const listings = new WeakMap<ToolDefinition[], Tool[]>();
+const builtListings = new WeakMap<ToolDefinition[], URL>();
 function listingOf(tools: ToolDefinition[]): Tool[] {
   let listing = listings.get(tools);
   if (!listing) {
-    listing = toolListing(tools);
+    listing = readBuiltListing(tools) ?? toolListing(tools);
     listings.set(tools, listing);
   }
   return listing;
+}
+
+/**
+ * Serve `tools`' listing from `file`, the JSON the build writes from this same code
+ * (scripts/build-listing.mjs: dist/tools/listing.json, checked against the live listing by
+ * test/tool-listing-built.test.ts), so the first tools/list of a fresh process skips converting
+ * every zod schema (issue 14, cold start). Read on the first tools/list; a file that is missing
+ * (a tsx run from the sources), unreadable or lists other tools than `tools` is ignored and the
+ * listing is built live, as it always is without this call.
+ */
+export function useBuiltListing(tools: ToolDefinition[], file: URL): void {
+  builtListings.set(tools, file);
+}
+
+function readBuiltListing(tools: ToolDefinition[]): Tool[] | undefined {
+  const file = builtListings.get(tools);
+  if (!file) return undefined;
+  let listing: unknown;
+  try {
+    listing = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+  // Another registry's listing (dist/ compiled by tsc alone after a tool was added or renamed).
+  const same =
+    Array.isArray(listing) && listing.length === tools.length && listing.every((t: { name?: unknown }, i) => t?.name === tools[i]?.name);
+  return same ? (listing as Tool[]) : undefined;
 }
 
 type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
