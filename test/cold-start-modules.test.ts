@@ -61,6 +61,11 @@ describe("cold start: what the stdio server loads before answering initialize an
     again = await modulesLoadedBy(dir);
   });
 
+  it("answers tools/list from the listing the build wrote (dist/tools/listing.js), not by converting the tools' zod schemas", () => {
+    expect(loaded.filter((u) => u.endsWith("/dist/tools/listing.js"))).toHaveLength(1);
+    expect(again.filter((u) => u.endsWith("/dist/tools/listing.js"))).toHaveLength(1);
+  });
+
   it("loads the migrations only for a database that needs them", () => {
     const migrations = (l: string[]) => l.filter((u) => u.includes("/dist/src/store/migrations/"));
     expect(migrations(loaded).length).toBeGreaterThan(10);

@@ -1,8 +1,8 @@
-// The tools/list listing the build writes (scripts/build-listing.mjs → dist/tools/listing.json),
+// The tools/list listing the build writes (scripts/build-listing.mjs → dist/tools/listing.js),
 // which a fresh server serves instead of converting every zod schema on its first tools/list
-// (issue 14, cold start). The live listing stays the source of truth: the built file must equal
-// it (a stale file fails here), the built server serves the file on both protocol generations,
-// and a file that is missing or lists another registry falls back to the live listing.
+// (issue 14, cold start). The live listing stays the source of truth: the built module must equal
+// it (a stale one fails here), the built server serves it on both protocol generations, and a
+// module that is missing, broken or lists another registry falls back to the live listing.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,15 +10,20 @@ import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMcpServer, toolListing, useBuiltListing } from "../src/transports/mcp-server.js";
+import { BUILT_LISTING, createMcpServer, toolListing, useBuiltListing } from "../src/transports/mcp-server.js";
 import type { ToolDefinition } from "../src/transports/tool.js";
 import { tools } from "../tools/index.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
-const BUILT = path.join(ROOT, "dist", "tools", "listing.json");
+const BUILT = path.join(ROOT, "dist", "tools", "listing.js");
+/** The built listing, as the server imports it. */
+const built = async () => ((await import(pathToFileURL(BUILT).href)) as { default: unknown[] }).default;
 /** The live listing as it goes over the wire (JSON: no undefined members). */
 const live = () => JSON.parse(JSON.stringify(toolListing(tools))) as unknown[];
+
+/** A listing module as the build writes it. */
+const moduleOf = (listing: unknown[]) => `export default JSON.parse(${JSON.stringify(JSON.stringify(listing))});\n`;
 
 type Line = { id?: number; result?: { tools?: unknown[] }; error?: unknown };
 
@@ -53,13 +58,15 @@ async function builtServerAnswer(messages: object[], want: number): Promise<Line
 }
 
 describe("the built tools/list listing", () => {
-  it("is what the live code lists (rebuild with npm run build when this fails)", () => {
+  it("is what the live code lists (rebuild with npm run build when this fails)", async () => {
     expect(fs.existsSync(BUILT), `${BUILT} is missing: run npm run build`).toBe(true);
-    expect(JSON.parse(fs.readFileSync(BUILT, "utf8"))).toEqual(live());
+    expect(await built()).toEqual(live());
+    // From the sources the server looks for a module that is never there, and lists live.
+    expect(fs.existsSync(BUILT_LISTING)).toBe(false);
   });
 
   it("is what the built stdio server lists, on 2026-07-28 and on 2025-11-25", async () => {
-    const built = JSON.parse(fs.readFileSync(BUILT, "utf8")) as unknown[];
+    const listing = await built();
     const modern = await builtServerAnswer(
       [
         {
@@ -76,7 +83,7 @@ describe("the built tools/list listing", () => {
       ],
       1,
     );
-    expect(modern.result?.tools).toEqual(built);
+    expect(modern.result?.tools).toEqual(listing);
     const legacy = await builtServerAnswer(
       [
         {
@@ -89,7 +96,7 @@ describe("the built tools/list listing", () => {
       ],
       2,
     );
-    expect(legacy.result?.tools).toEqual(built);
+    expect(legacy.result?.tools).toEqual(listing);
   });
 });
 
@@ -102,11 +109,11 @@ describe("a registry given a built listing", () => {
     await h.close();
   });
 
-  /** tools/list from a fresh server over a copy of the registry given a built listing file holding `text` (or none). */
-  async function listedWith(text: string | undefined): Promise<unknown[]> {
+  /** tools/list from a fresh server over a copy of the registry given a built listing module with `source` (or none). */
+  async function listedWith(source: string | undefined): Promise<unknown[]> {
     const registry: ToolDefinition[] = [...tools];
-    const file = path.join(tempDir(), "listing.json");
-    if (text !== undefined) fs.writeFileSync(file, text);
+    const file = path.join(tempDir(), "listing.js");
+    if (source !== undefined) fs.writeFileSync(file, source);
     useBuiltListing(registry, pathToFileURL(file));
     const server = createMcpServer(h.app.ctx, registry, { workspace_id: "ws_local" });
     const [a, b] = InMemoryTransport.createLinkedPair();
@@ -121,16 +128,17 @@ describe("a registry given a built listing", () => {
 
   it("serves the file, not the live listing", async () => {
     const marked = live().map((t) => ({ ...(t as object), description: "from the built file" }));
-    expect(await listedWith(JSON.stringify(marked))).toEqual(marked);
+    expect(await listedWith(moduleOf(marked))).toEqual(marked);
   });
 
   it("builds the listing live when the file is missing, unreadable or lists other tools", async () => {
     const expected = live();
     expect(await listedWith(undefined)).toEqual(expected);
-    expect(await listedWith("[{ not json")).toEqual(expected);
-    expect(await listedWith("{}")).toEqual(expected);
+    expect(await listedWith("export default [{ not javascript")).toEqual(expected);
+    expect(await listedWith("export default {};")).toEqual(expected);
+    expect(await listedWith("export const listing = [];")).toEqual(expected);
     const renamed = expected.map((t, i) => (i === 0 ? { ...(t as object), name: "renamed" } : t));
-    expect(await listedWith(JSON.stringify(renamed))).toEqual(expected);
-    expect(await listedWith(JSON.stringify(expected.slice(1)))).toEqual(expected);
+    expect(await listedWith(moduleOf(renamed))).toEqual(expected);
+    expect(await listedWith(moduleOf(expected.slice(1)))).toEqual(expected);
   });
 });

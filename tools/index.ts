@@ -45,9 +45,3 @@ export type ToolInput<N extends ToolName> = z.input<(typeof toolRegistry)[N]["in
 export type ToolOutput<N extends ToolName> = z.output<(typeof toolRegistry)[N]["outputSchema"]>;
 
 export const tools: ToolDefinition[] = Object.values(toolRegistry);
-
-/**
- * Where the build writes `tools`' tools/list listing (scripts/build-listing.mjs), next to this
- * file in dist/; absent when running from the sources, where the listing is built live.
- */
-export const builtListingFile = new URL("./listing.json", import.meta.url);

@@ -1,10 +1,10 @@
-import { builtListingFile, tools } from "../../tools/index.js";
+import { tools } from "../../tools/index.js";
 import { type App, createApp, redirectUriFor } from "../app/app.js";
 import { loadConfig } from "../app/config.js";
 import { isLoopbackHost } from "../catalog/catalog.js";
 import { createLogger, logUnhandledRejections } from "../common/log.js";
 import { createHttpServer, type HttpServer } from "../transports/http/server.js";
-import { useBuiltListing } from "../transports/mcp-server.js";
+import { BUILT_LISTING, useBuiltListing } from "../transports/mcp-server.js";
 import { parseArgs, UsageError } from "./args.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -58,7 +58,7 @@ export async function serveHttp(argv: string[]): Promise<void> {
   const log = createLogger({ level: config.log_level });
   logUnhandledRejections(log);
   const app = await createApp(config, { mode: "http", log });
-  useBuiltListing(tools, builtListingFile);
+  useBuiltListing(tools, BUILT_LISTING);
   const server = createHttpServer(app.ctx, {
     tools,
     host: args.host,
