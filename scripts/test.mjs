@@ -24,12 +24,15 @@ export const SQLITE_ONLY = [
   "test/lifecycle-races.test.ts",
 ];
 
-// The same build as `npm run build`: tsc, then kysely bundled into dist/ (scripts/bundle-kysely.mjs),
+// The same build as `npm run build`: tsc, then kysely bundled into dist/ (scripts/bundle-kysely.mjs)
+// the tools/list listing written (scripts/build-listing.mjs) and our code bundled (scripts/bundle-server.mjs),
 // so the tests that spawn dist/ run what ships.
 const build = spawnSync(bin("tsc"), ["-p", "tsconfig.json"], { cwd: root, stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const bundle = spawnSync(process.execPath, [path.join(root, "scripts", "bundle-kysely.mjs")], { cwd: root, stdio: "inherit" });
-if (bundle.status !== 0) process.exit(bundle.status ?? 1);
+for (const step of ["bundle-kysely.mjs", "build-listing.mjs", "bundle-server.mjs"]) {
+  const done = spawnSync(process.execPath, [path.join(root, "scripts", step)], { cwd: root, stdio: "inherit" });
+  if (done.status !== 0) process.exit(done.status ?? 1);
+}
 
 const run = (cmd, args, stdio, env = process.env) =>
   new Promise((resolve) => {

@@ -4,14 +4,22 @@
 // a few files instead of its 263 modules), and what a stdio session may never use waits for its
 // first use: undici (the first proxied call), pg (a PostgreSQL URL), the admin commands with
 // password hashing, the connect page, and the MCP Apps card's document (its resources/read).
+// Our own code loads as the build's bundle (scripts/bundle-server.mjs: a few chunks instead of
+// ≈120 modules, split at each dynamic import so the above still waits), and the first tools/list
+// is answered from the listing the build wrote (scripts/build-listing.mjs).
 // The loaded modules are listed by a module hook: it sees ES modules and the CommonJS modules they
-// import (undici's and pg's entry points among them), not what those then require().
+// import (undici's and pg's entry points among them), not what those then require(). A loaded
+// chunk of the bundle counts as loading each of our modules it holds (bundle-meta.json).
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLI, tempDir } from "./support/stdio.js";
+import { CLI, ROOT, tempDir } from "./support/stdio.js";
 
-const HOOK = `export async function load(url, context, next) { const r = await next(url, context); process.stderr.write("LOADED " + url + "\\n"); return r; }`;
+// The hook runs on the loader's own thread, whose process.stderr reaches fd 2 through the main thread,
+// late or not at all once the server exits: it writes to fd 2 itself, before the module is handed over.
+const HOOK = `import { writeSync } from "node:fs"; export async function load(url, context, next) { const r = await next(url, context); writeSync(2, "LOADED " + url + "\\n"); return r; }`;
 const REGISTER = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)});`;
 
 /**
@@ -51,14 +59,45 @@ async function modulesLoadedBy(dir = tempDir()): Promise<string[]> {
   return [...stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
 }
 
+const DIST = path.join(ROOT, "dist");
+/** The server bundle's chunks (scripts/bundle-server.mjs), each with the modules it holds, as paths under dist/. */
+const bundleChunks = (): Record<string, string[]> =>
+  JSON.parse(fs.readFileSync(path.join(DIST, "src", "cli", "bundle-meta.json"), "utf8")) as Record<string, string[]>;
+
+/** `loaded`, plus the modules of ours each loaded chunk of the bundle holds (a loaded chunk evaluates them all). */
+function withBundledModules(loaded: string[]): string[] {
+  const chunks = bundleChunks();
+  const base = pathToFileURL(DIST).href;
+  return loaded.flatMap((url) => {
+    const inDist = url.startsWith(`${base}/`) ? url.slice(base.length + 1) : undefined;
+    const modules = inDist === undefined ? undefined : chunks[inDist];
+    return [url, ...(modules ?? []).map((m) => `${base}/${m}`)];
+  });
+}
+
 describe("cold start: what the stdio server loads before answering initialize and tools/list", () => {
+  /** The files a start on an up-to-date database loaded, without the bundle's modules. */
+  let againFiles: string[] = [];
   let loaded: string[] = [];
   let again: string[] = [];
   beforeAll(async () => {
     const dir = tempDir();
-    loaded = await modulesLoadedBy(dir);
+    loaded = withBundledModules(await modulesLoadedBy(dir));
     // The same database a second time: every start but the first finds it up to date.
-    again = await modulesLoadedBy(dir);
+    againFiles = await modulesLoadedBy(dir);
+    again = withBundledModules(againFiles);
+  });
+
+  it("loads our code as the build's bundle: a few chunks, not a file per module", () => {
+    const ours = (l: string[]) => l.filter((u) => u.includes("/dist/") && !u.includes("/node_modules/"));
+    expect(ours(againFiles).filter((u) => u.includes("/dist/src/cli/bundle-")).length).toBeGreaterThan(0);
+    expect(ours(againFiles).length).toBeLessThan(20);
+    expect(ours(again).length).toBeGreaterThan(80);
+  });
+
+  it("answers tools/list from the listing the build wrote (dist/tools/listing.js), not by converting the tools' zod schemas", () => {
+    expect(loaded.filter((u) => u.endsWith("/dist/tools/listing.js"))).toHaveLength(1);
+    expect(again.filter((u) => u.endsWith("/dist/tools/listing.js"))).toHaveLength(1);
   });
 
   it("loads the migrations only for a database that needs them", () => {

@@ -290,7 +290,7 @@ export function defineProvider(def: ProviderInput): ProviderInput {
 
 /** Parse one definition, naming the provider and the field when it is broken. */
 export function parseProvider(raw: unknown): ProviderDefinition {
-  const result = providerSchema.safeParse(raw);
+  const result = providerSchema.safeParse(raw, { jitless: true });
   if (!result.success) {
     const id = typeof raw === "object" && raw !== null && "id" in raw ? String((raw as { id: unknown }).id) : "(unknown)";
     const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");

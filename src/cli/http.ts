@@ -4,6 +4,7 @@ import { loadConfig } from "../app/config.js";
 import { isLoopbackHost } from "../catalog/catalog.js";
 import { createLogger, logUnhandledRejections } from "../common/log.js";
 import { createHttpServer, type HttpServer } from "../transports/http/server.js";
+import { BUILT_LISTING, useBuiltListing } from "../transports/mcp-server.js";
 import { parseArgs, UsageError } from "./args.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -57,6 +58,7 @@ export async function serveHttp(argv: string[]): Promise<void> {
   const log = createLogger({ level: config.log_level });
   logUnhandledRejections(log);
   const app = await createApp(config, { mode: "http", log });
+  useBuiltListing(tools, BUILT_LISTING);
   const server = createHttpServer(app.ctx, {
     tools,
     host: args.host,

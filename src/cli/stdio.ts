@@ -7,7 +7,7 @@ import { createLogger, logUnhandledRejections } from "../common/log.js";
 import { assertKeyLive, authenticateApiKey, LOCAL_WORKSPACE_ID } from "../store/workspaces.js";
 import { startCallbackListener } from "../transports/callback/listener.js";
 import { InFlightCalls } from "../transports/in-flight.js";
-import { createMcpServer } from "../transports/mcp-server.js";
+import { BUILT_LISTING, createMcpServer, useBuiltListing } from "../transports/mcp-server.js";
 import { lingerForGrants, trackStartedGrants } from "./linger.js";
 import { openInBrowser } from "./open-browser.js";
 import { onShutdown } from "./shutdown.js";
@@ -68,6 +68,7 @@ export async function serveStdio(opts: { openBrowser: boolean }): Promise<void> 
     ...(authorize ? { authorize } : {}),
     ...(config.open_browser ? { openUrl: (url: string) => openInBrowser(url, log) } : {}),
   };
+  useBuiltListing(tools, BUILT_LISTING);
   // Both generations: the connection's first message picks the era (an `initialize` gets
   // 2025-11-25, a request with the 2026-07-28 `_meta` gets that) and the SDK pins it.
   const mcp = serveMcpStdio(() => createMcpServer(app.ctx, tools, session), {

@@ -82,17 +82,53 @@ const INSTRUCTIONS =
 /**
  * The tools/list listing, built once per registry on the first tools/list: a 2026-07-28 HTTP
  * request gets a fresh server, and converting every tool's zod schemas to JSON Schema per request
- * cost more than the call; a stdio server answering `initialize` does not need it at all (≈45 ms
- * of a cold start on the development machine).
+ * cost more than the call; a stdio server answering `initialize` does not need it at all. A
+ * registry given a built listing (`useBuiltListing`) imports it from that module instead.
  */
-const listings = new WeakMap<ToolDefinition[], Tool[]>();
-function listingOf(tools: ToolDefinition[]): Tool[] {
+const listings = new WeakMap<ToolDefinition[], Promise<Tool[]>>();
+const builtListings = new WeakMap<ToolDefinition[], URL>();
+function listingOf(tools: ToolDefinition[]): Promise<Tool[]> {
   let listing = listings.get(tools);
   if (!listing) {
-    listing = toolListing(tools);
+    listing = importBuiltListing(tools).then((built) => built ?? toolListing(tools));
     listings.set(tools, listing);
   }
   return listing;
+}
+
+/**
+ * Where the build writes the registry's listing (scripts/build-listing.mjs): dist/tools/listing.js,
+ * two folders up from this module in dist/src/transports/ and from the server bundle's chunks in
+ * dist/src/cli/ (scripts/bundle-server.mjs). From the sources (tsx, vitest) it names
+ * tools/listing.js, which never exists there, so the listing is built live.
+ */
+export const BUILT_LISTING = new URL("../../tools/listing.js", import.meta.url);
+
+/**
+ * Serve `tools`' listing from `module`, which the build writes from this same code
+ * (scripts/build-listing.mjs; test/tool-listing-built.test.ts fails when it and the sources part),
+ * so the first tools/list of a fresh process skips converting every tool's zod schemas to JSON
+ * Schema (≈25 ms of a cold start in `--cpu-prof`; issue 14). Imported on the first tools/list; a
+ * module that is missing (a run from the sources), broken or lists other tools than `tools` is
+ * ignored and the listing is built live, as it always is without this call.
+ */
+export function useBuiltListing(tools: ToolDefinition[], module: URL): void {
+  builtListings.set(tools, module);
+}
+
+async function importBuiltListing(tools: ToolDefinition[]): Promise<Tool[] | undefined> {
+  const module = builtListings.get(tools);
+  if (!module) return undefined;
+  let listing: unknown;
+  try {
+    listing = ((await import(module.href)) as { default?: unknown }).default;
+  } catch {
+    return undefined;
+  }
+  // Another registry's listing (dist/ compiled by tsc alone after a tool was added or renamed).
+  const same =
+    Array.isArray(listing) && listing.length === tools.length && listing.every((t: { name?: unknown }, i) => t?.name === tools[i]?.name);
+  return same ? (listing as Tool[]) : undefined;
 }
 
 type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
@@ -167,7 +203,7 @@ export function createMcpServer(ctx: GrantDeps, tools: ToolDefinition[], session
     if (handle) ctx.elicitations.forgetSession(handle);
   };
 
-  server.setRequestHandler("tools/list", async () => ({ tools: listingOf(tools) }));
+  server.setRequestHandler("tools/list", async () => ({ tools: await listingOf(tools) }));
   server.setRequestHandler("resources/list", async () => ({ resources: appResources() }));
   server.setRequestHandler("resources/read", async (req) => {
     const read = await readAppResource(req.params.uri);
