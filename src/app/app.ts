@@ -11,6 +11,7 @@ import { loadRequestStateKey } from "../grants/request-state.js";
 import { ConnectorWatcher } from "../grants/watcher.js";
 import { type OpenedDatabase, openDatabase } from "../store/db.js";
 import { isPostgresUrl } from "../store/dialect.js";
+import { ReadCache } from "../store/read-cache.js";
 import { CALLBACK_PATH } from "../transports/callback/listener.js";
 import type { Config } from "./config.js";
 import type { Context } from "./context.js";
@@ -64,6 +65,7 @@ export async function createApp(
   const watcher = new ConnectorWatcher({ db: database.db, events, log, feed: database.changes });
   const ctx: Context = {
     db: database.db,
+    reads: database.sqlite ? new ReadCache(database.sqlite) : undefined,
     catalog,
     vault,
     log,

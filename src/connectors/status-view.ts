@@ -4,7 +4,8 @@ import type { CredentialDeps } from "../credentials/deps.js";
 import { type CallView, recentCalls } from "../store/calls.js";
 import { compiledQuery, type Slots } from "../store/compiled.js";
 import { type ConnectorObject, getConnector, type ListFilters, listConnectors } from "../store/connectors.js";
-import { expireAbandonedGrants } from "../store/grants.js";
+import { expireAbandonedGrants, grantsLiveUntil } from "../store/grants.js";
+import { throughCache } from "../store/read-cache.js";
 import type { ProxyDeps } from "./proxy-engine.js";
 
 export const eventSchema = z
@@ -52,23 +53,32 @@ export async function recentEvents(
 }
 
 /** get_connector_status: the connector object plus its recent events and, apart from them, its recent proxied calls. */
-export async function connectorStatus(
-  ctx: ProxyDeps,
-  workspaceId: string,
-  connectorId: string,
-): Promise<ConnectorObject & { recent_events: ConnectorEventView[]; recent_calls: CallView[] }> {
-  // Only a pending connector can have an abandoned grant: the settle query runs for those alone.
-  let connector = await getConnector(ctx.db, workspaceId, connectorId);
-  if (connector.status === "pending" && (await expireAbandonedGrants(ctx, workspaceId, [connectorId])).length > 0)
-    connector = await getConnector(ctx.db, workspaceId, connectorId);
-  // Call records are written after each response, in batches: this process's queue is written first.
+export async function connectorStatus(ctx: ProxyDeps, workspaceId: string, connectorId: string): Promise<ConnectorStatusView> {
+  // Call records are written after each response, in batches: this process's queue is written
+  // first (a write, so an answer kept from before it is not reused).
   await ctx.proxy.recorder.flush();
-  return {
-    ...connector,
-    recent_events: await recentEvents(ctx, workspaceId, connectorId),
-    recent_calls: await recentCalls(ctx.db, workspaceId, connectorId),
-  };
+  return throughCache(ctx.reads, ctx.clock, "status", `${workspaceId}\u0000${connectorId}`, async () => {
+    let connector = await getConnector(ctx.db, workspaceId, connectorId);
+    // Only a pending connector can have an abandoned grant; while its grant is live, the answer
+    // holds until that grant runs out.
+    let validUntil = Number.POSITIVE_INFINITY;
+    if (connector.status === "pending") {
+      const live = (await grantsLiveUntil(ctx.db, [connectorId], ctx.clock())).get(connectorId);
+      if (live !== undefined) validUntil = live;
+      else if ((await expireAbandonedGrants(ctx, workspaceId, [connectorId])).length > 0)
+        connector = await getConnector(ctx.db, workspaceId, connectorId);
+      else validUntil = 0;
+    }
+    const value = {
+      ...connector,
+      recent_events: await recentEvents(ctx, workspaceId, connectorId),
+      recent_calls: await recentCalls(ctx.db, workspaceId, connectorId),
+    };
+    return { value, validUntil };
+  });
 }
+
+export type ConnectorStatusView = ConnectorObject & { recent_events: ConnectorEventView[]; recent_calls: CallView[] };
 
 /**
  * list_connectors with the expiry filter: connectors whose access ends (or ended) within N days.
@@ -83,7 +93,7 @@ export async function listConnectorsFor(
   ctx: CredentialDeps,
   workspaceId: string,
   input: Omit<ListFilters, "expires_before"> & { expiring_within_days?: number | undefined },
-): Promise<{ connectors: ConnectorObject[]; next_cursor: string | null }> {
+): Promise<ConnectorPage> {
   const { expiring_within_days, ...filters } = input;
   // An unknown provider id is a mistake to report, not a filter that matches nothing.
   if (filters.provider !== undefined) ctx.catalog.get(filters.provider);
@@ -91,9 +101,22 @@ export async function listConnectorsFor(
   const expiresBefore =
     expiring_within_days === undefined ? undefined : new Date(ctx.clock() + expiring_within_days * 86_400_000).toISOString();
   const f = { ...filters, ...(expiresBefore ? { expires_before: expiresBefore } : {}) };
-  for (;;) {
-    const page = await listConnectors(ctx.db, workspaceId, f);
-    const pending = page.connectors.filter((c) => c.status === "pending").map((c) => c.id);
-    if ((await expireAbandonedGrants(ctx, workspaceId, pending)).length === 0) return page;
-  }
+  const readPage = async (): Promise<{ value: ConnectorPage; validUntil: number }> => {
+    for (;;) {
+      const page = await listConnectors(ctx.db, workspaceId, f);
+      const pending = page.connectors.filter((c) => c.status === "pending").map((c) => c.id);
+      const live = await grantsLiveUntil(ctx.db, pending, ctx.clock());
+      const abandoned = pending.filter((id) => !live.has(id));
+      if (abandoned.length === 0) return { value: page, validUntil: Math.min(...live.values()) };
+      // Settled, the page is read again (a settled connector may leave a filtered page).
+      if ((await expireAbandonedGrants(ctx, workspaceId, abandoned)).length === 0) return { value: page, validUntil: 0 };
+    }
+  };
+  // A page that depends on the clock beyond its own pending rows is not kept: the expiry filter
+  // (now + N days), and a status filter that swept the whole workspace first.
+  if (expiresBefore !== undefined || (filters.status !== undefined && filters.status !== "pending")) return (await readPage()).value;
+  const key = `${workspaceId}\u0000${f.provider ?? ""}\u0000${f.role ?? ""}\u0000${f.status ?? ""}\u0000${f.limit}\u0000${f.cursor ?? ""}`;
+  return throughCache(ctx.reads, ctx.clock, "page", key, readPage);
 }
+
+export type ConnectorPage = { connectors: ConnectorObject[]; next_cursor: string | null };

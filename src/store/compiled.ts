@@ -12,7 +12,7 @@
  */
 import { type Compilable, CompiledQuery } from "kysely";
 import type { DB } from "./db.js";
-import { ARRAY_ROWS } from "./statement-cache.js";
+import { ARRAY_ROWS, readNow } from "./statement-cache.js";
 
 const SLOT = "\u0000slot:";
 
@@ -73,7 +73,9 @@ export function compiledQuery<P extends Params, R>(
       const v = params[o.name];
       return o.index === undefined ? v : (v as readonly Scalar[])[o.index];
     });
-    const rows = (await db.executeQuery<R>(CompiledQuery.raw(c.sql, values) as CompiledQuery<R>)).rows;
+    const rows =
+      (readNow(db, c.sql, values) as R[] | undefined) ??
+      (await db.executeQuery<R>(CompiledQuery.raw(c.sql, values) as CompiledQuery<R>)).rows;
     return opts.rowsAsArrays ? objectsOf<R>(rows) : rows;
   };
 }

@@ -8,8 +8,9 @@ import { assertTrusted, createExclusive, type FileTrust } from "../common/files.
 import type { Logger } from "../common/log.js";
 import { type ChangeFeed, postgresChangeFeed, sqliteChangeFeed } from "./change-feed.js";
 import { type DialectName, isPostgresUrl, redactDatabaseTarget } from "./dialect.js";
+import type { ReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
-import { cachingStatements } from "./statement-cache.js";
+import { cachingStatements, readsDirectly } from "./statement-cache.js";
 
 export type DB = Kysely<Database>;
 
@@ -20,6 +21,8 @@ export interface StoreDeps {
   clock: () => number;
   log: Logger;
   events: ConnectorEvents;
+  /** Answers to repeated reads while the database is unchanged (store/read-cache.ts); absent on PostgreSQL and in contexts tests build by hand. */
+  reads?: ReadCache | undefined;
 }
 
 /**
@@ -139,7 +142,9 @@ async function openSqlite(file: string, opts: { allowGroupWritable?: boolean }):
   sqlite.pragma("synchronous = FULL");
   // Deleted secrets are overwritten, not left in free pages.
   sqlite.pragma("secure_delete = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const statements = cachingStatements(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  readsDirectly(db, sqlite, statements);
   const schema = await migrate(db);
   // WAL mode has created the -wal and -shm files by now.
   if (onDisk) restrictFiles(file);

@@ -89,6 +89,34 @@ const abandonedAmong = compiledQuery<{ workspaceId: string; nowAt: string; grace
     .where((eb) => eb.not(liveGrantAt(s.v("nowAt"), s.v("graceStart"))(eb))),
 );
 
+const grantTimesQuery = compiledQuery<{ ids: string[] }, { connector_id: string; used_at: string | null; expires_at: string }>((db, s) =>
+  db.selectFrom("oauth_grants").select(["connector_id", "used_at", "expires_at"]).where("connector_id", "in", s.list("ids")),
+);
+
+/**
+ * For each of these connectors that has a live grant (the same test as hasLiveGrant, on the
+ * grants' times), the instant its last live grant stops being live (epoch ms); a connector
+ * without one is absent. Until then a pending connector stays pending unless something writes.
+ */
+export async function grantsLiveUntil(db: DB, connectorIds: string[], now: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (connectorIds.length === 0) return out;
+  const nowAt = new Date(now).toISOString();
+  const graceStart = new Date(now - CALLBACK_GRACE_MS).toISOString();
+  for (const g of await grantTimesQuery(db, { ids: connectorIds })) {
+    const until =
+      g.used_at === null
+        ? g.expires_at > nowAt
+          ? Date.parse(g.expires_at)
+          : undefined
+        : g.used_at > graceStart
+          ? Date.parse(g.used_at) + CALLBACK_GRACE_MS
+          : undefined;
+    if (until !== undefined && !(until <= (out.get(g.connector_id) ?? -Infinity))) out.set(g.connector_id, until);
+  }
+  return out;
+}
+
 /** Connectors settled per transaction: each batch holds the write lock only briefly, and other writers run between batches. */
 export const SETTLE_BATCH = 100;
 

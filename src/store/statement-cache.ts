@@ -14,7 +14,8 @@ export const STATEMENT_CACHE_SIZE = 256;
 /**
  * SQL that begins with this comment is read as arrays (better-sqlite3's raw mode), the column names
  * first: `all` returns `[names, ...rows]` (compiled.ts `rowsAsArrays` makes the objects). SQLite
- * ignores the comment; the query still runs on Kysely's one connection, behind its lock.
+ * ignores the comment; the query runs on Kysely's one connection (through Kysely, or at once by
+ * readNow below).
  */
 export const ARRAY_ROWS = "/* rows as arrays */ ";
 
@@ -53,4 +54,26 @@ export function cachingStatements(sqlite: SQLite.Database, max = STATEMENT_CACHE
       return stmt;
     },
   };
+}
+
+/**
+ * The better-sqlite3 handle behind a root Kysely handle, so a compiled read (store/compiled.ts)
+ * can run its prepared statement itself instead of through Kysely's driver (its connection lock
+ * and promise chain cost more than a point read: issue 14). Only while no transaction is open on
+ * the connection: Kysely's lock is then free, and a synchronous read sees exactly what a read
+ * through Kysely would at that moment. A transaction's handle is not registered, so reads inside
+ * one always go through Kysely.
+ */
+const direct = new WeakMap<object, { sqlite: SQLite.Database; statements: SqliteDatabase }>();
+
+export function readsDirectly(db: object, sqlite: SQLite.Database, statements: SqliteDatabase): void {
+  direct.set(db, { sqlite, statements });
+}
+
+/** The rows of a read run on the connection at once, or undefined when it must go through Kysely (PostgreSQL, a transaction, a write). */
+export function readNow(db: object, sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+  const d = direct.get(db);
+  if (!d || d.sqlite.inTransaction) return undefined;
+  const stmt = d.statements.prepare(sql);
+  return stmt.reader ? (stmt.all(parameters) as unknown[]) : undefined;
 }

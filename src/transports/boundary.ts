@@ -104,6 +104,20 @@ function parseArguments(tool: AnyToolDefinition, args: unknown): { ok: true; inp
   return { ok: true, input: parsed.data };
 }
 
+/** The text of frozen results (answers kept by store/read-cache.ts, which cannot change), made once each. */
+const frozenText = new WeakMap<object, string>();
+
+/** A result as JSON text: the text block beside structuredContent. */
+function textOf(out: Record<string, unknown>): string {
+  if (!Object.isFrozen(out)) return JSON.stringify(out);
+  let text = frozenText.get(out);
+  if (text === undefined) {
+    text = JSON.stringify(out);
+    frozenText.set(out, text);
+  }
+  return text;
+}
+
 /**
  * Run one tool: check the raw arguments with its input schema, run the handler, and return the
  * result. Never throws.
@@ -117,7 +131,7 @@ export async function invokeTool(tool: AnyToolDefinition, args: unknown, ctx: To
   if (!parsed.ok) return errorResult(ctx.log, parsed.error, tool.name);
   try {
     const out = (await tool.handler(parsed.input, ctx)) as Record<string, unknown>;
-    return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
+    return { content: [{ type: "text", text: textOf(out) }], structuredContent: out };
   } catch (err) {
     return errorResult(ctx.log, err, tool.name);
   }

@@ -108,25 +108,37 @@ function clientName(d: CallDeps, sctx: ServerContext): string | undefined {
   return typeof name === "string" && name.trim() ? name : undefined;
 }
 
-/** What every request's ToolContext has: the workspace, cancellation, progress on the request's own stream. */
+/** The part of every call's ToolContext that is the same for the whole session (made once per session). */
+const sessionContexts = new WeakMap<CallDeps, ToolContext>();
+
+/**
+ * What every request's ToolContext has: the workspace, cancellation, progress on the request's own
+ * stream. The app's context and the session's fields are the prototype (copying the twenty-odd
+ * fields on every call showed in `--cpu-prof`, issue 14); nothing copies a ToolContext with spread.
+ */
 function baseContext(d: CallDeps, sctx: ServerContext): ToolContext {
+  let session = sessionContexts.get(d);
+  if (!session) {
+    session = Object.assign(Object.create(d.ctx) as ToolContext, {
+      workspace_id: d.session.workspace_id,
+      key_id: d.session.key_id ?? null,
+      ...(d.session.openUrl ? { openUrl: d.session.openUrl } : {}),
+    });
+    sessionContexts.set(d, session);
+  }
   const progressToken = sctx.mcpReq._meta?.progressToken;
   const signal = sctx.mcpReq.signal;
-  return {
-    ...d.ctx,
-    workspace_id: d.session.workspace_id,
-    key_id: d.session.key_id ?? null,
-    client_name: clientName(d, sctx),
-    signal,
-    progress: async (progress, total, message) => {
-      if (progressToken === undefined || signal.aborted) return;
-      await sctx.mcpReq.notify({
-        method: "notifications/progress",
-        params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
-      });
-    },
-    ...(d.session.openUrl ? { openUrl: d.session.openUrl } : {}),
+  const toolCtx = Object.create(session) as ToolContext;
+  toolCtx.client_name = clientName(d, sctx);
+  toolCtx.signal = signal;
+  toolCtx.progress = async (progress, total, message) => {
+    if (progressToken === undefined || signal.aborted) return;
+    await sctx.mcpReq.notify({
+      method: "notifications/progress",
+      params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+    });
   };
+  return toolCtx;
 }
 
 /** 2025-11-25: URL elicitation is a real `elicitation/create`, completed later by `notifications/elicitation/complete`. */
