@@ -109,6 +109,8 @@ export class CallRecorder {
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
   private lastPurge = 0;
+  /** Writes chained on `writing` that have not finished. */
+  private running = 0;
 
   constructor(private readonly deps: { db: DB; clock: () => number; log: Logger }) {}
 
@@ -128,12 +130,18 @@ export class CallRecorder {
     }, FLUSH_EVERY_MS).unref();
   }
 
+  /** True when nothing is queued, no write is running and no purge is due: `flush` would have nothing to do. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.running === 0 && this.deps.clock() - this.lastPurge < PURGE_EVERY_MS;
+  }
+
   /** Write everything queued so far (and purge old records at most once an hour); never throws. */
   flush(): Promise<void> {
     // Nothing queued and no purge due: nothing to wait for but a write already running (get_connector_status reads often).
     if (this.queue.length === 0 && this.deps.clock() - this.lastPurge < PURGE_EVERY_MS) return this.writing;
     const batch = this.queue;
     this.queue = [];
+    this.running++;
     this.writing = this.writing.then(async () => {
       try {
         for (let i = 0; i < batch.length; i += BATCH) await insertCallRecords(this.deps.db, batch.slice(i, i + BATCH));
@@ -144,6 +152,8 @@ export class CallRecorder {
         }
       } catch (err) {
         this.deps.log.warn("call records could not be written", { count: batch.length, error: err });
+      } finally {
+        this.running--;
       }
     });
     return this.writing;

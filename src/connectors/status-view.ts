@@ -56,7 +56,7 @@ export async function recentEvents(
 export async function connectorStatus(ctx: ProxyDeps, workspaceId: string, connectorId: string): Promise<ConnectorStatusView> {
   // Call records are written after each response, in batches: this process's queue is written
   // first (a write, so an answer kept from before it is not reused).
-  await ctx.proxy.recorder.flush();
+  if (!ctx.proxy.recorder.idle) await ctx.proxy.recorder.flush();
   return throughCache(ctx.reads, ctx.clock, "status", `${workspaceId}\u0000${connectorId}`, async () => {
     let connector = await getConnector(ctx.db, workspaceId, connectorId);
     // Only a pending connector can have an abandoned grant; while its grant is live, the answer

@@ -78,6 +78,24 @@ export function unknownToolMessage(name: string): string {
   return `Unknown tool "${name.slice(0, 80)}": this server has no tool of that name (no connector was looked up). Call tools/list to see the tools.`;
 }
 
+/**
+ * True when a flat object of short values is certainly within `limit` bytes of JSON, without
+ * writing it out (most calls: an id or two); anything nested is measured by JSON.stringify. A
+ * character takes at most 6 bytes of JSON (`\uXXXX`), plus quotes, colon and comma per entry.
+ */
+function surelyWithin(args: Record<string, unknown>, limit: number): boolean {
+  let bound = 2;
+  for (const k in args) {
+    const v = args[k];
+    if (typeof v === "string") bound += 6 * v.length;
+    else if (typeof v === "number" || typeof v === "boolean" || v === null) bound += 24;
+    else return false;
+    bound += 6 * k.length + 4;
+    if (bound > limit) return false;
+  }
+  return true;
+}
+
 /** Raw arguments → the tool's parsed input, or the `invalid_input` error that says what is wrong. */
 function parseArguments(tool: AnyToolDefinition, args: unknown): { ok: true; input: unknown } | { ok: false; error: ConnectorError } {
   if (args !== undefined && args !== null && !isPlainObject(args)) {
@@ -92,7 +110,7 @@ function parseArguments(tool: AnyToolDefinition, args: unknown): { ok: true; inp
   }
   const raw = args ?? {};
   const limit = tool.maxArgumentsBytes ?? MAX_ARGUMENTS_BYTES;
-  if (JSON.stringify(raw).length > limit) {
+  if (!surelyWithin(raw as Record<string, unknown>, limit) && JSON.stringify(raw).length > limit) {
     return { ok: false, error: new ConnectorError("invalid_input", `Arguments are too large (limit ${limit / 1024} KiB).`) };
   }
   const parsed = tool.inputSchema.safeParse(raw);

@@ -152,7 +152,8 @@ class TenexServer extends Server {
       return async (request, ctx) => ({ ...(await wrapped(request, ctx)), supportedVersions: SUPPORTED_PROTOCOL_VERSIONS });
     }
     if (method !== "tools/call") return wrapped;
-    return async (request, ctx) => {
+    // Not async: it hands on the SDK's promise, a tick sooner (issue 14).
+    return (request, ctx) => {
       const params: unknown = request.params;
       // null arguments mean "no arguments".
       if (params && typeof params === "object" && "arguments" in params && params.arguments === null) {
