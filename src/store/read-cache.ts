@@ -45,6 +45,8 @@ export class ReadCache {
   /** Answers given from here and computed (tests, and anyone asking why a read was fast). */
   readonly stats = { hits: 0, misses: 0 };
   private readonly kinds = new Map<ReadKind, Map<string, Entry>>();
+  /** Per kind, the key last put or reused: asked again at once (the usual poll), it needs no move. */
+  private readonly newest = new Map<ReadKind, string>();
   // Two statements: reading both through pragma_data_version() costs half as much again (a virtual table).
   private readonly totalChanges: SQLite.Statement;
   private readonly dataVersion: SQLite.Statement;
@@ -74,8 +76,11 @@ export class ReadCache {
       return undefined;
     }
     // Most recently used last: the bound drops the entry used longest ago.
-    entries.delete(key);
-    entries.set(key, e);
+    if (this.newest.get(kind) !== key) {
+      entries.delete(key);
+      entries.set(key, e);
+      this.newest.set(kind, key);
+    }
     return e.value;
   }
 
@@ -87,6 +92,7 @@ export class ReadCache {
       if (oldest !== undefined) entries.delete(oldest);
     }
     entries.set(key, { changes: at.changes, version: at.version, validUntil, value: deepFreeze(value) });
+    this.newest.set(kind, key);
   }
 
   /** How many answers are kept (tests). */
