@@ -91,6 +91,7 @@ export async function createApp(
       watcher.close();
       // Queued call records are written before the database closes.
       await ctx.proxy.close();
+      ctx.reads?.close();
       await database.close();
     },
   };

@@ -1,6 +1,7 @@
 // The read cache's rule (src/store/read-cache.ts) on real SQLite files: an answer is reused only
 // while neither this connection nor any other has changed the database since before it was
 // computed, and only until its own end; never while a transaction is open; at most the bound.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -58,6 +59,49 @@ describe("the read cache", () => {
     b.prepare("update t set v = 'from b'").run();
     expect(await r.read()).toEqual({ v: "from b" });
     expect(r.runs()).toBe(2);
+  });
+
+  it("sees another process's commit at once", async () => {
+    const [a] = openPair();
+    const cache = new ReadCache(a);
+    expect(cache.commitsSeenThrough).toBe("wal-index");
+    const r = reader(a, cache, () => 0);
+    await r.read();
+    await r.read();
+    const script = `const D = require("better-sqlite3"); const d = new D(process.argv[1]); d.prepare("update t set v = 'from a process'").run(); d.close();`;
+    execFileSync(process.execPath, ["-e", script, a.name], { cwd: process.cwd() });
+    expect(await r.read()).toEqual({ v: "from a process" });
+    expect(r.runs()).toBe(2);
+  });
+
+  it("sees commits through the pragma where there is no wal-index header to read, and after close", async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tenex-rc-")), "rollback.db");
+    const a = new SQLite(file);
+    a.pragma("journal_mode = DELETE");
+    a.exec("create table t (k text primary key, v text)");
+    a.prepare("insert into t values ('k', 'one')").run();
+    const b = new SQLite(file);
+    opened.push(a, b);
+    const memory = new SQLite(":memory:");
+    opened.push(memory);
+    expect(new ReadCache(memory).commitsSeenThrough).toBe("pragma");
+    const [w, other] = openPair();
+    for (const [mine, theirs, cache] of [
+      [a, b, new ReadCache(a)],
+      [w, other, new ReadCache(w)],
+    ] as const) {
+      if (mine === w) {
+        cache.close(); // a WAL file whose header is let go of: the pragma from then on
+      }
+      expect(cache.commitsSeenThrough).toBe("pragma");
+      const r = reader(mine, cache, () => 0);
+      await r.read();
+      await r.read();
+      expect(r.runs()).toBe(1);
+      theirs.prepare("update t set v = 'theirs'").run();
+      expect(await r.read()).toEqual({ v: "theirs" });
+      expect(r.runs()).toBe(2);
+    }
   });
 
   it("does not keep an answer computed while a write landed (the generation is taken before)", async () => {
