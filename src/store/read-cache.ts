@@ -131,8 +131,8 @@ export class ReadCache {
  * Commits of any connection, seen in the wal-index header (https://www.sqlite.org/walformat.html,
  * "The WAL-Index Header"). In WAL mode every commit rewrites the header at the start of the
  * database's `-shm` file (its change counter and last frame move) before any reader can see the
- * commit, and nothing else does; SQLite maps the file into memory, so one pread sees what every
- * connection sees. `PRAGMA data_version` answers the same question by taking and releasing a read
+ * commit (so does a WAL restart or a recovery, which only costs a recomputation); SQLite maps the
+ * file into memory, so one pread sees what every connection sees. `PRAGMA data_version` answers the same question by taking and releasing a read
  * lock, two `fcntl` calls: on this project's 2-core machine that was most of a cached answer's own
  * cost (issue 14). Opened only for a WAL file whose header says the layout is the one described
  * (version 3007000, unchanged since SQLite 3.7.0); anything else, or a read that fails, keeps the

@@ -170,7 +170,7 @@ const STAND_IN: CallToolResult = Object.freeze({ content: Object.freeze([]) as u
  *   JSON-RPC error carrying a schema dump;
  * - a tools/call result of the plain shape (isPlainToolResult) is not parsed again by the SDK's
  *   result schema, which copies the whole answer on every call to prove what the shape check
- *   already proved (issue 14: 3–5% of a get_connector_status answered from the read cache, in an
+ *   already proved (issue 14: 2–5% of a get_connector_status answered from the read cache, in an
  *   A/B of the two builds). The SDK's wrapper still runs, on a stand-in with no content: its
  *   request validation, requestState and input_required handling are untouched, and its copy
  *   of the stand-in carries what the revision adds to every result (2026-07-28's resultType),
