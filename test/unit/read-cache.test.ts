@@ -10,10 +10,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { deepFreeze, READ_CACHE_LIMITS, ReadCache, throughCache } from "../../src/store/read-cache.js";
 
 const opened: SQLite.Database[] = [];
-function openPair(): [SQLite.Database, SQLite.Database] {
+/** Two connections to one new file (a WAL file unless another journal mode is asked for). */
+function openPair(journalMode: "WAL" | "DELETE" = "WAL"): [SQLite.Database, SQLite.Database] {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tenex-rc-")), "t.db");
   const a = new SQLite(file);
-  a.pragma("journal_mode = WAL");
+  a.pragma(`journal_mode = ${journalMode}`);
   a.exec("create table t (k text primary key, v text)");
   a.prepare("insert into t values ('k', 'one')").run();
   const b = new SQLite(file);
@@ -75,13 +76,7 @@ describe("the read cache", () => {
   });
 
   it("sees commits through the pragma where there is no wal-index header to read, and after close", async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tenex-rc-")), "rollback.db");
-    const a = new SQLite(file);
-    a.pragma("journal_mode = DELETE");
-    a.exec("create table t (k text primary key, v text)");
-    a.prepare("insert into t values ('k', 'one')").run();
-    const b = new SQLite(file);
-    opened.push(a, b);
+    const [a, b] = openPair("DELETE");
     const memory = new SQLite(":memory:");
     opened.push(memory);
     expect(new ReadCache(memory).commitsSeenThrough).toBe("pragma");
